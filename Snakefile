@@ -1,0 +1,33 @@
+# Babel Tower workflow: how a code LM acquires a new programming language.
+# Stage map and usage: README.md. Configuration reference: src/babeltower/config.schema.yaml.
+import os
+import sys
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+# The workflow's logic lives in the `babeltower` package (src/); make it importable here and in
+# every job process, whether or not it was pip-installed.
+_SRC = os.path.join(workflow.basedir, "src")
+sys.path.insert(0, _SRC)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p)
+
+from babeltower.config import validate_config
+
+
+configfile: "config.yaml"
+
+
+validate_config(config)
+
+
+include: "rules/common.smk"
+include: "rules/corpus.smk"
+include: "rules/tokenizer.smk"
+
+
+rule all:
+    input:
+        all_targets,
+    default_target: True

@@ -1,0 +1,46 @@
+# Shared names and input functions. Only config-derived values live here: no I/O.
+from pathlib import Path
+
+from babeltower.config import enabled_benchmarks
+
+RESULTS = config["results_dir"]
+LANGUAGES = list(config["languages"])
+SPLITS = ["train", "valid", "test"]
+
+
+wildcard_constraints:
+    lang="|".join(LANGUAGES),
+    split="|".join(SPLITS),
+
+
+def corpus_manifest(lang):
+    return f"{RESULTS}/corpus/{lang}/manifest.json"
+
+
+def token_index(lang, split):
+    return f"{RESULTS}/tokens/{lang}/{split}.json"
+
+
+def benchmark_files(wildcards=None):
+    """Local benchmark data files, so that editing them reruns decontamination."""
+    files = []
+    for spec in enabled_benchmarks(config).values():
+        path = Path(spec["source"])
+        if path.is_dir():
+            files.extend(sorted(str(p) for p in path.glob("*.jsonl")))
+        elif path.is_file():
+            files.append(str(path))
+    return files
+
+
+def decontamination_index(wildcards):
+    if config["corpus"]["decontamination"]["enabled"] and enabled_benchmarks(config):
+        return {"decontam": f"{RESULTS}/decontam/benchmark_ngrams.npz"}
+    return {}
+
+
+def all_targets(wildcards):
+    return [
+        f"{RESULTS}/corpus/stats.tsv",
+        f"{RESULTS}/tokens/index.tsv",
+    ]

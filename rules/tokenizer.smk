@@ -1,0 +1,72 @@
+# Tokenizer stage: byte-level BPE on a balanced sample -> flat token files per language split.
+
+
+def tokenizer_training_params():
+    # batch_bytes only affects how tokenization is batched, not the tokenizer: leaving it out
+    # keeps a batching change from retraining the tokenizer.
+    return {k: v for k, v in config["tokenizer"].items() if k != "batch_bytes"}
+
+
+rule train_tokenizer:
+    input:
+        manifests=[corpus_manifest(lang) for lang in LANGUAGES],
+    output:
+        directory(f"{RESULTS}/tokenizer"),
+    params:
+        tokenizer=tokenizer_training_params(),
+        languages=LANGUAGES,
+    log:
+        f"{RESULTS}/logs/train_tokenizer.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train_tokenizer.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../workflow/scripts/train_tokenizer.py"
+
+
+rule tokenize_split:
+    input:
+        tokenizer=f"{RESULTS}/tokenizer",
+        manifest=f"{RESULTS}/corpus/{{lang}}/manifest.json",
+    output:
+        index=f"{RESULTS}/tokens/{{lang}}/{{split}}.json",
+        tokens=f"{RESULTS}/tokens/{{lang}}/{{split}}.bin",
+        doc_starts=f"{RESULTS}/tokens/{{lang}}/{{split}}.docs.npy",
+    params:
+        batch_bytes=config["tokenizer"]["batch_bytes"],
+    log:
+        f"{RESULTS}/logs/tokenize_split/{{lang}}_{{split}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/tokenize_split/{{lang}}_{{split}}.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=240,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../workflow/scripts/tokenize_split.py"
+
+
+rule token_stats:
+    input:
+        [token_index(lang, split) for lang in LANGUAGES for split in SPLITS],
+    output:
+        f"{RESULTS}/tokens/index.tsv",
+    params:
+        kind="tokens",
+    log:
+        f"{RESULTS}/logs/token_stats.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../workflow/scripts/collect_tables.py"

@@ -1,0 +1,124 @@
+"""Config loading and validation against `config.schema.yaml`, with defaults filled in.
+
+Errors name the offending key (as a dotted path) and, where the schema has them, the allowed
+values or keys, so a typo in a 200-line config is found in one read.
+"""
+
+from __future__ import annotations
+
+import copy
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def load_schema() -> dict:
+    text = resources.files("babeltower").joinpath("config.schema.yaml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+def _fill_defaults(instance: Any, schema: dict) -> None:
+    if isinstance(instance, dict) and schema.get("type") in ("object", None):
+        for key, sub in schema.get("properties", {}).items():
+            if key not in instance and "default" in sub:
+                instance[key] = copy.deepcopy(sub["default"])
+            if key in instance:
+                _fill_defaults(instance[key], sub)
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict):
+            for key in instance:
+                if key not in schema.get("properties", {}):
+                    _fill_defaults(instance[key], extra)
+    elif isinstance(instance, list) and isinstance(schema.get("items"), dict):
+        for item in instance:
+            _fill_defaults(item, schema["items"])
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "<top level>"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    where = _key_path(error)
+    if error.validator == "enum":
+        allowed = ", ".join(repr(v) for v in error.validator_value)
+        return f"config key {where!r}: {error.instance!r} is not allowed; allowed values: {allowed}"
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(known))
+        return (f"config key {where!r}: unknown key(s) {', '.join(map(repr, extra))}; "
+                f"allowed keys: {', '.join(known)}")
+    return f"config key {where!r}: {error.message}"
+
+
+def validate_config(config: dict, schema: dict | None = None) -> dict:
+    """Validate `config` in place (defaults filled in) and return it; raise ConfigError."""
+    schema = schema or load_schema()
+    if not isinstance(config, dict):
+        raise ConfigError("config must be a mapping at the top level")
+    _fill_defaults(config, schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(_describe(e) for e in errors))
+    _check_semantics(config)
+    return config
+
+
+def _check_semantics(config: dict) -> None:
+    problems: list[str] = []
+    langs = config["languages"]
+    roles = {name: spec["role"] for name, spec in langs.items()}
+    primaries = [n for n, r in roles.items() if r == "primary"]
+    if len(primaries) != 1:
+        problems.append(f"config key 'languages': exactly one language needs role 'primary', "
+                        f"found {len(primaries)} ({', '.join(primaries) or 'none'})")
+    if not any(r == "new" for r in roles.values()):
+        problems.append("config key 'languages': at least one language needs role 'new'")
+    required = {"files": "roots", "hf": "dataset", "jsonl": "data_files", "parquet": "data_files"}
+    for name, spec in langs.items():
+        for i, src in enumerate(spec["sources"]):
+            need = required[src["kind"]]
+            if not src.get(need):
+                problems.append(f"config key 'languages.{name}.sources.{i}.{need}': required "
+                                f"for kind {src['kind']!r} (language {name!r})")
+    split = config["corpus"]["split"]
+    if split["valid"] + split["test"] >= 1:
+        problems.append("config key 'corpus.split': valid + test must be below 1")
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+
+
+def load_config(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+    try:
+        return validate_config(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+# -- helpers shared by the Snakefile, the CLI and tests ---------------------------------------
+
+def primary_language(config: dict) -> str:
+    return next(n for n, s in config["languages"].items() if s["role"] == "primary")
+
+
+def languages_by_role(config: dict, role: str) -> list[str]:
+    return [n for n, s in config["languages"].items() if s["role"] == role]
+
+
+def enabled_benchmarks(config: dict) -> dict:
+    return {n: s for n, s in config["benchmarks"].items() if s.get("enabled", True)}

@@ -1,0 +1,8 @@
+"""Rule benchmark_ngrams: n-gram hash index of benchmark prompts and canonical solutions."""
+from babeltower.smk import setup_rule_logging
+
+setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)
+
+from babeltower.pipeline import build_benchmark_index  # noqa: E402
+
+build_benchmark_index(snakemake.params.benchmarks, snakemake.params.ngram, snakemake.output[0])  # noqa: F821

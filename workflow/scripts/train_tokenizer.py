@@ -1,0 +1,9 @@
+"""Rule train_tokenizer: train a byte-level BPE on a balanced sample (or copy an existing one)."""
+from babeltower.smk import setup_rule_logging
+
+setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)
+
+from babeltower.tokenizer import build_tokenizer  # noqa: E402
+
+manifests = dict(zip(snakemake.params.languages, snakemake.input.manifests))  # noqa: F821
+build_tokenizer(snakemake.params.tokenizer, manifests, snakemake.output[0])  # noqa: F821
