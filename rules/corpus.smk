@@ -9,6 +9,7 @@ rule benchmark_ngrams:
     params:
         benchmarks=enabled_benchmarks(config),
         ngram=config["corpus"]["decontamination"]["ngram"],
+        template_min_problems=config["corpus"]["decontamination"]["template_min_problems"],
     log:
         f"{RESULTS}/logs/benchmark_ngrams.log",
     threads: 1

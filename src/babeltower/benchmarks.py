@@ -49,6 +49,11 @@ def _problem_from_record(benchmark: str, rec: dict, where: str) -> Problem:
     )
 
 
+def problem_number(task_id: str) -> str:
+    """`MBCPP/12` and `MBPP/12` (or `HumanEval_php/3` and `HumanEval/3`) are the same problem."""
+    return task_id.rsplit("/", 1)[-1]
+
+
 def read_jsonl_problems(path: Path, benchmark: str) -> list[Problem]:
     problems = []
     with open(path, encoding="utf-8") as fh:

@@ -1,9 +1,18 @@
 """Benchmark decontamination by shared long n-grams.
 
-Texts are split into word and punctuation tokens (so formatting differences do not matter); a
-corpus document is contaminated if it shares any n-gram of `ngram` tokens with a benchmark
-prompt or canonical solution. N-grams are stored as 64-bit hashes in a sorted numpy array, which
-is small enough to ship to every corpus job.
+Texts are split into word tokens (identifiers and keywords of two or more characters; numbers,
+single letters, punctuation and layout are ignored, so reformatting does not hide a copy); a
+corpus document is contaminated if it shares any n-gram of `ngram` word tokens with a benchmark
+prompt or canonical solution. Repetitive n-grams (fewer than half their tokens distinct, such as
+`arr arr arr ...`) carry no content and are skipped on both sides.
+
+Benchmarks carry boilerplate shared by many problems (MBJP's `import java.io.*; ...` header, a
+row of dashes, `1, 2, 3, 4, ...` literals). Such n-grams say nothing about a specific problem and
+would flag innocent files, so n-grams found in `template_min_problems` or more distinct problems
+are left out of the index. The same problem translated into several languages counts once (its
+key is the benchmark and problem number, not the language).
+
+N-grams are stored as 64-bit hashes in a sorted numpy array, small enough for every corpus job.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ import numpy as np
 
 from .atomic import atomic_path
 
-_TOKEN = re.compile(r"\w+|[^\w\s]")
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]+")
 
 
 def _hash64(s: str) -> int:
@@ -29,14 +38,24 @@ def ngram_hashes(text: str, n: int) -> set[int]:
     tokens = _TOKEN.findall(text)
     if len(tokens) < n:
         return set()
-    return {_hash64(" ".join(tokens[i:i + n])) for i in range(len(tokens) - n + 1)}
+    min_distinct = (n + 1) // 2
+    out = set()
+    for i in range(len(tokens) - n + 1):
+        window = tokens[i:i + n]
+        if len(set(window)) >= min_distinct:
+            out.add(_hash64(" ".join(window)))
+    return out
 
 
-def build_index(texts: Iterable[str], n: int) -> np.ndarray:
-    hashes: set[int] = set()
-    for t in texts:
-        hashes |= ngram_hashes(t, n)
-    return np.array(sorted(hashes), dtype=np.uint64)
+def build_index(items: Iterable[tuple[str, str]], n: int,
+                template_min_problems: int = 3) -> np.ndarray:
+    """Index of the n-gram hashes of (problem key, text) items, boilerplate n-grams removed."""
+    problems_of: dict[int, set[str]] = {}
+    for key, text in items:
+        for h in ngram_hashes(text, n):
+            problems_of.setdefault(h, set()).add(key)
+    keep = [h for h, keys in problems_of.items() if len(keys) < template_min_problems]
+    return np.array(sorted(keep), dtype=np.uint64)
 
 
 def save_index(path: Path, index: np.ndarray, n: int) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from .atomic import atomic_path
-from .benchmarks import load_problems
+from .benchmarks import load_problems, problem_number
 from .decontam import build_index, save_index
 from .shards import split_shards, verify_shards
 from .tokens import tokenize_shards
@@ -17,18 +17,20 @@ from .tokens import tokenize_shards
 log = logging.getLogger(__name__)
 
 
-def build_benchmark_index(benchmarks: dict, ngram: int, out_path: str | Path) -> int:
+def build_benchmark_index(benchmarks: dict, ngram: int, out_path: str | Path,
+                          template_min_problems: int = 3) -> int:
     """Hash every `ngram`-gram of the benchmarks' prompts and canonical solutions."""
-    texts = []
+    texts: list[tuple[str, str]] = []
     for name, spec in benchmarks.items():
         problems = load_problems(name, spec)
         log.info("benchmark %s: %d problems in %d languages", name, len(problems),
                  len({p.language for p in problems}))
         for p in problems:
-            texts.append(p.prompt)
+            key = f"{name}/{problem_number(p.task_id)}"
+            texts.append((key, p.prompt))
             if p.canonical_solution:
-                texts.append(p.prompt + p.canonical_solution)
-    index = build_index(texts, ngram)
+                texts.append((key, p.prompt + p.canonical_solution))
+    index = build_index(texts, ngram, template_min_problems)
     log.info("decontamination index: %d distinct %d-grams from %d texts", index.size, ngram,
              len(texts))
     save_index(out_path, index, ngram)

@@ -5,4 +5,5 @@ setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)
 
 from babeltower.pipeline import build_benchmark_index  # noqa: E402
 
-build_benchmark_index(snakemake.params.benchmarks, snakemake.params.ngram, snakemake.output[0])  # noqa: F821
+p = snakemake.params  # noqa: F821
+build_benchmark_index(p.benchmarks, p.ngram, snakemake.output[0], p.template_min_problems)  # noqa: F821
