@@ -7,11 +7,9 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
-# The workflow's logic lives in the `babeltower` package (src/); make it importable here and in
-# every job process, whether or not it was pip-installed.
-_SRC = os.path.join(workflow.basedir, "src")
-sys.path.insert(0, _SRC)
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p)
+# The workflow's logic lives in the `babeltower` package (src/). Make it importable here whether
+# or not it was pip-installed; rule scripts do the same through workflow/scripts/_pkg.py.
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
 from babeltower.config import validate_config
 

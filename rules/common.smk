@@ -39,6 +39,12 @@ def decontamination_index(wildcards):
     return {}
 
 
+def tokenizer_training_params():
+    # batch_bytes only affects how tokenization is batched, not the tokenizer: leaving it out
+    # keeps a batching change from retraining the tokenizer.
+    return {k: v for k, v in config["tokenizer"].items() if k != "batch_bytes"}
+
+
 def all_targets(wildcards):
     return [
         f"{RESULTS}/corpus/stats.tsv",

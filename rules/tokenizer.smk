@@ -1,12 +1,6 @@
 # Tokenizer stage: byte-level BPE on a balanced sample -> flat token files per language split.
 
 
-def tokenizer_training_params():
-    # batch_bytes only affects how tokenization is batched, not the tokenizer: leaving it out
-    # keeps a batching change from retraining the tokenizer.
-    return {k: v for k, v in config["tokenizer"].items() if k != "batch_bytes"}
-
-
 rule train_tokenizer:
     input:
         manifests=[corpus_manifest(lang) for lang in LANGUAGES],

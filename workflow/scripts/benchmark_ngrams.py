@@ -1,4 +1,5 @@
 """Rule benchmark_ngrams: n-gram hash index of benchmark prompts and canonical solutions."""
+import _pkg  # noqa: F401  (puts the babeltower package on sys.path)
 from babeltower.smk import setup_rule_logging
 
 setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)

@@ -1,4 +1,5 @@
 """Rules corpus_stats / token_stats: concatenate per-language tables into one TSV."""
+import _pkg  # noqa: F401  (puts the babeltower package on sys.path)
 from babeltower.smk import setup_rule_logging
 
 setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)

@@ -1,4 +1,5 @@
 """Rule tokenize_split: one language split -> flat token file, document offsets and index."""
+import _pkg  # noqa: F401  (puts the babeltower package on sys.path)
 from babeltower.smk import setup_rule_logging
 
 setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)

@@ -1,4 +1,5 @@
 """Rule train_tokenizer: train a byte-level BPE on a balanced sample (or copy an existing one)."""
+import _pkg  # noqa: F401  (puts the babeltower package on sys.path)
 from babeltower.smk import setup_rule_logging
 
 setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)

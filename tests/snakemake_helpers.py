@@ -1,0 +1,46 @@
+"""Run the real workflow with Snakemake in a scratch directory and read its dry-run plans."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEFILE = REPO / "Snakefile"
+
+
+def snakemake(workdir: Path, configfile: Path | None, *args: str, timeout: int = 600,
+              check: bool = True) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE),
+           "--directory", str(workdir), "--cores", "2"]
+    if configfile is not None:
+        cmd += ["--configfile", str(configfile), "--replace-workflow-config"]
+    cmd += list(args)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"snakemake failed ({proc.returncode}): {' '.join(cmd)}\n"
+            f"--- stdout ---\n{proc.stdout[-4000:]}\n--- stderr ---\n{proc.stderr[-6000:]}")
+    return proc
+
+
+_JOB_ROW = re.compile(r"^(\w+)\s+(\d+)$")
+
+
+def planned_jobs(proc: subprocess.CompletedProcess) -> Counter:
+    """Jobs a dry run would execute, by rule (from Snakemake's 'Job stats' table)."""
+    text = proc.stdout + proc.stderr
+    jobs: Counter = Counter()
+    if "Job stats:" not in text:
+        return jobs
+    table = text.split("Job stats:", 1)[1]
+    for line in table.splitlines()[3:]:
+        m = _JOB_ROW.match(line.strip())
+        if not m:
+            break
+        if m.group(1) != "total":
+            jobs[m.group(1)] = int(m.group(2))
+    return jobs
