@@ -142,12 +142,6 @@ def test_non_existing_non_hub_source_raises(source, tmp_path, monkeypatch):
     assert "neither an existing path nor a Hugging Face dataset id" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: an empty source (what the schema's default fills in for a benchmark without "
-           "`source`) is Path('') == '.', so load_problems silently reads *.jsonl of the "
-           "current working directory instead of raising",
-)
 def test_empty_source_raises(tmp_path, monkeypatch):
     _write_jsonl(tmp_path / "stray.jsonl", [_record("X/0", "python")])
     monkeypatch.chdir(tmp_path)

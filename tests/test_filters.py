@@ -192,13 +192,6 @@ def test_empty_and_whitespace_documents_are_near_empty():
     assert check_text("   \n\t\n  \n", CFG) == F.NEAR_EMPTY
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="bug: with min_chars=0 and min_lines=0 (allowed by the schema) an empty or "
-           "whitespace-only document (e.g. an empty __init__.py) reaches "
-           "max() over zero non-blank lines and check_text raises ValueError",
-)
 @pytest.mark.parametrize("text", ["", "  \n\n"], ids=["empty", "blank"])
 def test_zero_minimums_do_not_crash_on_empty_documents(text):
     cfg = FilterConfig(min_chars=0, min_lines=0)

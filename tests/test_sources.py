@@ -139,12 +139,6 @@ def test_corrupt_gz_is_yielded_unreadable(tmp_path):
     assert doc.raw is None and not doc.oversize
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: include patterns match a .gz file by its inner name but exclude patterns "
-           "only see the .gz name, so `exclude: ['*.txt']` does not exclude notes.txt.gz "
-           "although `include: ['*.txt']` selects it",
-)
 def test_exclude_also_matches_gz_inner_name(tmp_path):
     root = tmp_path / "doc"
     _write(root / "keep.md", "kept\n")
@@ -317,12 +311,6 @@ def test_malformed_parquet_file_raises_source_error(tmp_path):
     assert str(path) in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: dataset errors are only wrapped in SourceError while the streaming dataset "
-           "is opened; a malformed jsonl file fails lazily during iteration and escapes as a "
-           "bare pyarrow ArrowInvalid that names neither the language nor the file",
-)
 def test_malformed_jsonl_file_raises_source_error(tmp_path):
     path = _write(tmp_path / "bad.jsonl", '{"content": "ok"}\n{not json\n')
     with pytest.raises(SourceError) as exc_info:

@@ -70,7 +70,10 @@ def read_jsonl_problems(path: Path, benchmark: str) -> list[Problem]:
 
 def load_problems(name: str, spec: dict, languages: Iterable[str] | None = None) -> list[Problem]:
     """All problems of one configured benchmark, optionally restricted to some languages."""
-    source = spec["source"]
+    source = spec.get("source") or ""
+    if not source.strip():
+        raise BenchmarkError(f"benchmark {name!r}: no source given (a folder, a jsonl file or a "
+                             "Hugging Face dataset id)")
     wanted = {lang.lower() for lang in languages} if languages else None
     path = Path(source)
     if path.exists():

@@ -14,24 +14,80 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Callable
 
-# Markers that only C++ (not C) can contain. `extern "C"` / `__cplusplus` guards are common in
-# plain C headers and are deliberately *not* listed: a C header that is C++-safe is still C.
+# Constructs that a C compiler rejects, one named group per kind. They are searched in the code
+# a C compiler would see: comments, string literals and `#ifdef __cplusplus` branches are
+# removed first, so a single one is proof of C++. `extern "C"` / `__cplusplus` guards are common
+# in plain C headers and are deliberately *not* markers: a C header that is C++-safe is still C.
+# `static_assert`, `nullptr` and `constexpr` are valid C11/C23, so they are not markers either.
 _CPP_MARKERS = re.compile(
     r"""(?mx)
-    ^\s*namespace\s+[\w:]*\s*\{            # namespace foo {
-    | ^\s*(?:template|export\s+template)\s*<  # template <...>
-    | \bstd::\w                             # std::vector
-    | ^\s*class\s+\w+[^;(]*[:{]\s*$         # class Foo : public Bar {
-    | ^\s*(?:public|private|protected)\s*:  # access specifiers
-    | \b(?:nullptr|constexpr|static_assert|decltype|noexcept)\b
-    | ^\s*using\s+(?:namespace\s+)?[\w:]+\s*(?:=|;)
-    | ^\s*\#\s*include\s*<(?:vector|string|memory|map|unordered_map|iostream|sstream|algorithm|
-                         utility|functional|array|tuple|type_traits|optional|cstdint|cstddef|
-                         cstring|cmath|limits|atomic|mutex|thread|set|list|deque|chrono|
-                         initializer_list|iterator|numeric|ostream|variant)>
+      (?P<namespace>^\s*namespace\s+[\w:]*\s*\{)
+    | (?P<template>^\s*(?:export\s+)?template\s*<)
+    | (?P<std>\bstd::\w)
+    | (?P<class>^\s*class\s+\w+[^;(]*[:{]\s*$)
+    | (?P<access>^\s*(?:public|private|protected)\s*:)
+    | (?P<keyword>\b(?:decltype|noexcept|typename)\b)
+    | (?P<scope>\b[A-Za-z_]\w*::[A-Za-z_~])
+    | (?P<operator>\boperator\s*(?:[-+*/%^&|~!=<>\[(]|new\b|delete\b))
+    | (?P<using>^\s*using\s+(?:namespace\s+)?[\w:]+\s*(?:=|;))
+    | (?P<include>^\s*\#\s*include\s*<(?:vector|string|memory|map|unordered_map|iostream|
+                         sstream|algorithm|utility|functional|array|tuple|type_traits|optional|
+                         cstdint|cstddef|cstring|cmath|limits|atomic|mutex|thread|set|list|
+                         deque|chrono|initializer_list|iterator|numeric|ostream|variant)>)
     """
 )
-_CPP_MARKER_MIN = 2  # one stray match (e.g. in a comment) is not enough to call a header C++
+_CPP_MARKER_MIN = 1
+
+_COMMENTS = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
+_STRINGS = re.compile(r'"(?:\\.|[^"\\\n])*"')
+_PP_IF = re.compile(r"^\s*#\s*(if|ifdef|ifndef)\b(.*)$")
+_PP_ELSE = re.compile(r"^\s*#\s*(else|elif)\b")
+_PP_ENDIF = re.compile(r"^\s*#\s*endif\b")
+
+
+def _without_cplusplus_branches(text: str) -> str:
+    """Drop lines that only a C++ compiler sees (`#ifdef __cplusplus` / `#if defined(...)`).
+
+    C headers routinely carry C++-only code for C++ consumers inside such branches; it says
+    nothing about the header's own language. The `#else` branch (what C sees) is kept.
+    """
+    out: list[str] = []
+    stack: list[bool] = []  # per open conditional: is the current branch C++-only?
+    for line in text.splitlines():
+        m = _PP_IF.match(line)
+        if m:
+            directive, cond = m.group(1), m.group(2)
+            cxx_only = ("__cplusplus" in cond and directive != "ifndef"
+                        and not re.search(r"!\s*defined\s*\(?\s*__cplusplus", cond))
+            stack.append(cxx_only)
+            continue
+        if _PP_ELSE.match(line) and stack:
+            stack[-1] = False
+            continue
+        if _PP_ENDIF.match(line) and stack:
+            stack.pop()
+            continue
+        if not any(stack):
+            out.append(line)
+    return "\n".join(out)
+
+
+def cpp_marker_kinds(text: str) -> set[str]:
+    """Kinds of C++-only construct in code (comments, strings and C++-only branches ignored)."""
+    code = _STRINGS.sub('""', _COMMENTS.sub(" ", text))
+    code = _without_cplusplus_branches(code)
+    kinds: set[str] = set()
+    for m in _CPP_MARKERS.finditer(code):
+        kinds.add(m.lastgroup)
+        if len(kinds) >= _CPP_MARKER_MIN:
+            break
+    return kinds
+
+
+def is_cpp_header(text: str) -> bool:
+    """A `.h` file is C++ only if it uses C++-only syntax; otherwise it is a C header."""
+    return len(cpp_marker_kinds(text)) >= _CPP_MARKER_MIN
+
 
 _ENGLISH_STOPWORDS = frozenset(
     "the of and to a in is it that for on with as are be this by an or not from at which can "
@@ -41,18 +97,6 @@ _ENGLISH_STOPWORDS = frozenset(
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 
 
-def cpp_marker_count(text: str, limit: int = _CPP_MARKER_MIN) -> int:
-    count = 0
-    for _ in _CPP_MARKERS.finditer(text):
-        count += 1
-        if count >= limit:
-            break
-    return count
-
-
-def is_cpp_header(text: str) -> bool:
-    """A ``.h`` file is C++ only if it uses C++-only syntax; otherwise it is a C header."""
-    return cpp_marker_count(text) >= _CPP_MARKER_MIN
 
 
 def english_prose_score(text: str) -> float:
@@ -105,10 +149,16 @@ class Language:
         return any(name.endswith(ext) for ext in self.extensions)
 
     def accepts(self, path: str, text: str) -> bool:
-        """Final language assignment for a file that :meth:`matches_path`."""
+        """Final language assignment for a file that :meth:`matches_path`.
+
+        The content check sees the text after :attr:`preprocess` (a METADATA file is judged by
+        its description, not by its header block).
+        """
         name = PurePath(path).name.lower()
         needs_check = self.is_prose or any(name.endswith(e) for e in self.checked_extensions)
         if needs_check and self.content_check is not None:
+            if self.preprocess is not None:
+                text = self.preprocess(text)
             return self.content_check(text)
         return True
 

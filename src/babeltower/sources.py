@@ -87,7 +87,8 @@ def list_local_files(source: dict, language: str, seed: int = 0) -> list[tuple[P
                 rel = full.relative_to(root).as_posix()
                 # `.gz` docs (Debian changelogs, NEWS) are matched by their inner name.
                 match_rel = rel[:-3] if rel.endswith(".gz") else rel
-                if _matches(match_rel, include) and not _matches(rel, exclude):
+                if _matches(match_rel, include) and not (_matches(rel, exclude)
+                                                         or _matches(match_rel, exclude)):
                     found.append((_stable_order_key(f"{root_spec}/{rel}", seed), full, rel))
     found.sort(key=lambda t: t[0])
     return [(full, rel) for _, full, rel in found]
@@ -149,12 +150,27 @@ def _load_dataset_streaming(source: dict, language: str):
         ) from exc
 
 
+def _reraise_with_source(records, source: dict, language: str):
+    """Streaming datasets read files lazily: a malformed file fails mid-iteration, in pyarrow or
+    json. Name the language and source in that error too."""
+    it = iter(records)
+    while True:
+        try:
+            yield next(it)
+        except StopIteration:
+            return
+        except Exception as exc:
+            where = source.get("dataset") or source.get("data_files")
+            raise SourceError(f"language {language!r}: error while reading {source['kind']} "
+                              f"source {where!r}: {type(exc).__name__}: {exc}") from exc
+
+
 def iter_dataset_records(source: dict, language: str) -> Iterator[RawDocument]:
     """Records of a hub dataset or local jsonl/parquet files, as text documents."""
     field = source.get("text_field", "content")
     ds = _load_dataset_streaming(source, language)
     where = source.get("dataset") or source.get("data_files")
-    for i, record in enumerate(ds):
+    for i, record in enumerate(_reraise_with_source(ds, source, language)):
         if field not in record:
             raise SourceError(
                 f"language {language!r}: {source['kind']} source {where!r} has no text field "

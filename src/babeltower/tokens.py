@@ -111,8 +111,14 @@ def _shard_text_bytes(shard: Path) -> int:
 def open_tokens(index_path: str | Path) -> tuple[np.memmap, np.ndarray, dict]:
     """Memory-map a tokenized split: (tokens, document start offsets, index)."""
     index_path = Path(index_path)
+    if not index_path.exists():
+        raise FileNotFoundError(f"token index {index_path} does not exist (run tokenization)")
     index = json.loads(index_path.read_text())
-    tokens = np.memmap(index_path.parent / index["bin"], dtype=index["dtype"], mode="r")
+    bin_path = index_path.parent / index["bin"]
+    if bin_path.stat().st_size == 0:  # an empty split (mmap cannot map an empty file)
+        tokens = np.zeros(0, dtype=index["dtype"])
+    else:
+        tokens = np.memmap(bin_path, dtype=index["dtype"], mode="r")
     if tokens.size != index["tokens"]:
         raise ValueError(f"{index_path}: token file has {tokens.size} tokens, index says "
                          f"{index['tokens']} (half-written output?)")

@@ -1,0 +1,33 @@
+# The two commands of the README:
+#   make run    set up the environment and run the workflow on the embedded default config
+#   make test   set up the environment and run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+CORES ?= 2
+PYTEST_ARGS ?=
+
+.PHONY: setup run test lint bench clean
+
+# The venv is rebuilt when the pinned requirements change.
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+setup: $(VENV)/.installed
+
+run: setup
+	$(VENV)/bin/snakemake --cores $(CORES)
+
+test: setup
+	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/snakemake --lint
+
+bench: setup
+	$(VENV)/bin/python benchmarks/data_throughput.py
+
+clean:
+	rm -rf results .snakemake
