@@ -182,3 +182,31 @@ def test_real_multi_humaneval():
     assert sum(p.canonical_solution is not None for p in python) == 164
     only_py = load_problems("humaneval", {"source": str(REAL_HUMANEVAL)}, languages=["python"])
     assert len(only_py) == 164
+
+
+def test_hub_loader_reads_a_dataset_with_per_language_configs(tmp_path, monkeypatch):
+    """The hub path (`datasets.load_dataset(id, name=<language>, split="test")`), exercised
+    offline on a local dataset repository laid out like mxeval/multi-humaneval: one config
+    per language declared in the README's YAML header."""
+    from babeltower.benchmarks import _load_hub
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    repo = tmp_path / "multi-humaneval"
+    for lang, n in (("python", 3), ("php", 2)):
+        (repo / lang).mkdir(parents=True)
+        rows = [{"task_id": f"HumanEval_{lang}/{i}", "language": lang, "prompt": f"p{i}",
+                 "canonical_solution": f"s{i}", "test": "t", "entry_point": "f",
+                 "description": ""} for i in range(n)]
+        (repo / lang / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (repo / "README.md").write_text(
+        "---\nconfigs:\n"
+        "- config_name: python\n  data_files:\n  - split: test\n    path: python/*.jsonl\n"
+        "- config_name: php\n  data_files:\n  - split: test\n    path: php/*.jsonl\n---\n")
+    problems = _load_hub("he", {"source": str(repo), "split": "test"}, {"php", "python"})
+    assert sorted((p.language, p.task_id) for p in problems) == [
+        ("php", "HumanEval_php/0"), ("php", "HumanEval_php/1"),
+        ("python", "HumanEval_python/0"), ("python", "HumanEval_python/1"),
+        ("python", "HumanEval_python/2")]
+    only_php = _load_hub("he", {"source": str(repo), "hub_configs": ["php"]}, None)
+    assert {p.language for p in only_php} == {"php"}

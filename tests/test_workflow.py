@@ -240,3 +240,15 @@ def test_killed_job_leaves_nothing_accepted_and_resumes(tmp_path):
     assert resumed["totals"]["kept"] == 2500
     listed = {e["file"] for e in resumed["shards"]}
     assert {p.name for p in shard_dir.glob("*.jsonl.zst")} == listed
+
+
+def test_primary_language_is_configuration(tmp_path):
+    """Nothing assumes Python is primary: C++ primary, Python new runs the data stages."""
+    cfg = micro_config(tmp_path)
+    cfg["languages"]["cpp"]["role"] = "primary"
+    cfg["languages"]["python"]["role"] = "new"
+    configfile = write_config(tmp_path / "swapped.yaml", cfg)
+    snakemake(tmp_path, configfile)
+    stats = pd.read_csv(tmp_path / "results/corpus/stats.tsv", sep="\t")
+    assert set(stats.language) == {"python", "cpp", "english"}
+    assert (tmp_path / "results/tokens/python/train.json").exists()
