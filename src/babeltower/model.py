@@ -1,0 +1,272 @@
+"""GPT-2, written for training speed, saved in Hugging Face's GPT-2 format.
+
+The module tree and parameter names mirror `transformers.GPT2LMHeadModel`
+(`transformer.h.{i}.attn.c_attn` ...), but projections are `nn.Linear` (HF uses `Conv1D`, i.e.
+transposed weights) and attention is `scaled_dot_product_attention` (flash / memory-efficient
+kernels on GPU, a fused kernel on CPU). `save_hf_checkpoint` writes `config.json` +
+`model.safetensors` that `AutoModelForCausalLM.from_pretrained` loads into a GPT2LMHeadModel
+with the same logits; `load_hf_weights` reads such a folder back (for continual runs).
+
+The MLP uses the tanh-approximated GELU, which HF names `gelu_pytorch_tanh` (same function as
+GPT-2's `gelu_new`, computed by the same PyTorch kernel, so logits match to float precision).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class GPTConfig:
+    vocab_size: int = 8192
+    n_positions: int = 256
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    dropout: float = 0.0
+    layer_norm_epsilon: float = 1e-5
+    initializer_range: float = 0.02
+
+    def __post_init__(self) -> None:
+        if self.n_embd % self.n_head:
+            raise ValueError(f"model.n_embd ({self.n_embd}) must be divisible by model.n_head "
+                             f"({self.n_head})")
+
+    def num_params(self, include_embeddings: bool = True) -> int:
+        d, L, V, T = self.n_embd, self.n_layer, self.vocab_size, self.n_positions
+        per_layer = 12 * d * d + 13 * d  # qkv+proj+mlp weights and biases, 2 layer norms
+        total = L * per_layer + 2 * d  # + final layer norm
+        if include_embeddings:
+            total += V * d + T * d  # lm_head is tied to wte
+        return total
+
+    def flops_per_token(self, seq_len: int) -> float:
+        """Training FLOPs per token (forward + backward), PaLM appendix B / nanoGPT estimate."""
+        n = self.num_params(include_embeddings=False) + self.vocab_size * self.n_embd
+        return 6 * n + 12 * self.n_layer * self.n_embd * seq_len
+
+
+# Presets: the embedded default (tiny, CPU) and the GPT-2 family sizes. Context is per run.
+PRESETS: dict[str, dict] = {
+    "tiny": dict(n_layer=4, n_head=4, n_embd=128),
+    "small-cpu": dict(n_layer=6, n_head=6, n_embd=384),
+    "gpt2-124m": dict(n_layer=12, n_head=12, n_embd=768),
+    "gpt2-355m": dict(n_layer=24, n_head=16, n_embd=1024),
+    "gpt2-774m": dict(n_layer=36, n_head=20, n_embd=1280),
+    "gpt2-1.3b": dict(n_layer=24, n_head=32, n_embd=2048),
+    "gpt2-2.7b": dict(n_layer=32, n_head=32, n_embd=2560),
+    "gpt2-6.7b": dict(n_layer=32, n_head=32, n_embd=4096),
+}
+
+
+def resolve_model_config(spec: dict, vocab_size: int, context: int) -> GPTConfig:
+    """Model section of a run config (preset and/or explicit sizes) -> GPTConfig."""
+    spec = dict(spec)
+    preset = spec.pop("preset", None)
+    base = {}
+    if preset:
+        if preset not in PRESETS:
+            raise ValueError(f"unknown model preset {preset!r}; presets: {', '.join(PRESETS)}")
+        base = dict(PRESETS[preset])
+    base.update({k: v for k, v in spec.items() if v is not None})
+    base.setdefault("n_positions", context)
+    base["vocab_size"] = vocab_size
+    cfg = GPTConfig(**base)
+    if context > cfg.n_positions:
+        raise ValueError(f"context length {context} is longer than the model's positions "
+                         f"(model.n_positions = {cfg.n_positions})")
+    return cfg
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, cfg: GPTConfig) -> None:
+        super().__init__()
+        self.n_head = cfg.n_head
+        self.c_attn = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
+        self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd)
+        self.dropout = cfg.dropout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, C = x.shape
+        q, k, v = self.c_attn(x).split(C, dim=2)
+        q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
+                                           dropout_p=self.dropout if self.training else 0.0)
+        return self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C))
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: GPTConfig) -> None:
+        super().__init__()
+        self.c_fc = nn.Linear(cfg.n_embd, 4 * cfg.n_embd)
+        self.c_proj = nn.Linear(4 * cfg.n_embd, cfg.n_embd)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: GPTConfig) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(cfg.n_embd, eps=cfg.layer_norm_epsilon)
+        self.attn = CausalSelfAttention(cfg)
+        self.ln_2 = nn.LayerNorm(cfg.n_embd, eps=cfg.layer_norm_epsilon)
+        self.mlp = MLP(cfg)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop(self.attn(self.ln_1(x)))
+        return x + self.drop(self.mlp(self.ln_2(x)))
+
+
+class Transformer(nn.Module):
+    def __init__(self, cfg: GPTConfig) -> None:
+        super().__init__()
+        self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)
+        self.wpe = nn.Embedding(cfg.n_positions, cfg.n_embd)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.h = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        self.ln_f = nn.LayerNorm(cfg.n_embd, eps=cfg.layer_norm_epsilon)
+
+
+class GPT(nn.Module):
+    def __init__(self, cfg: GPTConfig) -> None:
+        super().__init__()
+        self.config = cfg
+        self.transformer = Transformer(cfg)
+        self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
+        self.lm_head.weight = self.transformer.wte.weight  # tied, as in GPT-2
+        self.apply(self._init_weights)
+        # GPT-2's scaled init of the residual projections (1/sqrt(2 * n_layer)).
+        for name, p in self.named_parameters():
+            if name.endswith("c_proj.weight"):
+                nn.init.normal_(p, mean=0.0,
+                                std=cfg.initializer_range / math.sqrt(2 * cfg.n_layer))
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=self.config.initializer_range)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=self.config.initializer_range)
+
+    def hidden_states(self, idx: torch.Tensor) -> torch.Tensor:
+        T = idx.size(1)
+        if T > self.config.n_positions:
+            raise ValueError(f"sequence length {T} exceeds n_positions {self.config.n_positions}")
+        pos = torch.arange(T, device=idx.device)
+        x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
+        for block in self.transformer.h:
+            x = block(x)
+        return self.transformer.ln_f(x)
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+        """Logits (B, T, V), or the mean next-token cross-entropy when `targets` is given."""
+        x = self.hidden_states(idx)
+        logits = self.lm_head(x)
+        if targets is None:
+            return logits
+        return F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1))
+
+
+# -- Hugging Face format ----------------------------------------------------------------------
+
+_TRANSPOSED = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
+
+
+def hf_config_dict(cfg: GPTConfig, eos_token_id: int | None = None) -> dict:
+    from transformers import GPT2Config
+
+    hf = GPT2Config(
+        vocab_size=cfg.vocab_size, n_positions=cfg.n_positions, n_embd=cfg.n_embd,
+        n_layer=cfg.n_layer, n_head=cfg.n_head, activation_function="gelu_pytorch_tanh",
+        resid_pdrop=cfg.dropout, embd_pdrop=cfg.dropout, attn_pdrop=cfg.dropout,
+        layer_norm_epsilon=cfg.layer_norm_epsilon, initializer_range=cfg.initializer_range,
+        bos_token_id=eos_token_id, eos_token_id=eos_token_id, tie_word_embeddings=True,
+    )
+    d = hf.to_dict()
+    d["architectures"] = ["GPT2LMHeadModel"]
+    return d
+
+
+def hf_state_dict(model: GPT) -> dict[str, torch.Tensor]:
+    """Our parameters under GPT2LMHeadModel's names and layouts (lm_head omitted: tied)."""
+    out = {}
+    for name, tensor in model.state_dict().items():
+        if name == "lm_head.weight":
+            continue
+        t = tensor.detach().to("cpu", torch.float32)
+        if name.endswith(_TRANSPOSED):
+            t = t.t()
+        out[name] = t.contiguous()
+    return out
+
+
+def save_hf_checkpoint(model: GPT, path: str | Path, eos_token_id: int | None = None,
+                       extra_files: dict[str, dict] | None = None) -> None:
+    """Write `config.json`, `model.safetensors` (and `extra_files` as JSON) into `path`."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    save_file(hf_state_dict(model), str(path / "model.safetensors"), metadata={"format": "pt"})
+    (path / "config.json").write_text(json.dumps(hf_config_dict(model.config, eos_token_id),
+                                                 indent=2) + "\n")
+    for name, obj in (extra_files or {}).items():
+        (path / name).write_text(json.dumps(obj, indent=2) + "\n")
+
+
+def read_hf_config(path: str | Path) -> GPTConfig:
+    path = Path(path)
+    try:
+        hf = json.loads((path / "config.json").read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"checkpoint {path} has no config.json (missing or half-written)") \
+            from None
+    if hf.get("model_type") != "gpt2":
+        raise ValueError(f"checkpoint {path} is a {hf.get('model_type')!r} model; only GPT-2 "
+                         "checkpoints can initialise a run")
+    return GPTConfig(vocab_size=hf["vocab_size"], n_positions=hf["n_positions"],
+                     n_layer=hf["n_layer"], n_head=hf["n_head"], n_embd=hf["n_embd"],
+                     dropout=hf.get("resid_pdrop", 0.0),
+                     layer_norm_epsilon=hf.get("layer_norm_epsilon", 1e-5),
+                     initializer_range=hf.get("initializer_range", 0.02))
+
+
+def load_hf_weights(model: GPT, path: str | Path) -> None:
+    """Load a GPT-2 checkpoint in HF format (ours or any GPT2LMHeadModel) into `model`."""
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    weights = path / "model.safetensors"
+    if not weights.exists():
+        raise FileNotFoundError(f"checkpoint {path} has no model.safetensors (missing or "
+                                "half-written)")
+    state = load_file(str(weights))
+    converted = {}
+    for name, t in state.items():
+        if not name.startswith("transformer."):
+            name = "transformer." + name if not name.startswith("lm_head") else name
+        if name.endswith(".attn.bias") or name.endswith(".attn.masked_bias"):
+            continue  # old HF buffers
+        converted[name] = t.t() if name.endswith(_TRANSPOSED) else t
+    converted.setdefault("lm_head.weight", converted["transformer.wte.weight"])
+    missing, unexpected = model.load_state_dict(converted, strict=False)
+    if missing or unexpected:
+        raise ValueError(f"checkpoint {path} does not match the model: missing {missing}, "
+                         f"unexpected {unexpected}")
+
+
+def model_summary(cfg: GPTConfig) -> dict:
+    return {**asdict(cfg), "params": cfg.num_params(),
+            "params_non_embedding": cfg.num_params(include_embeddings=False)}
