@@ -23,6 +23,7 @@ validate_config(config)
 include: "rules/common.smk"
 include: "rules/corpus.smk"
 include: "rules/tokenizer.smk"
+include: "rules/train.smk"
 
 
 rule all:

@@ -45,8 +45,42 @@ def tokenizer_training_params():
     return {k: v for k, v in config["tokenizer"].items() if k != "batch_bytes"}
 
 
+
+
+# -- training runs ------------------------------------------------------------------------------
+from babeltower.runs import plan_runs
+
+RUNS = plan_runs(config)
+NEW_LANGUAGES = [lang for lang, spec in config["languages"].items() if spec["role"] == "new"]
+MIXTURES = list(config["runs"]["mixtures"])
+
+
+def run_dir(run):
+    return f"{RESULTS}/runs/{run}"
+
+
+def train_inputs(run):
+    plan = RUNS[run]
+    inputs = {
+        "tokenizer": f"{RESULTS}/tokenizer",
+        "token_indexes": [token_index(lang, "train") for lang in plan.languages],
+    }
+    if plan.init_from_run:
+        inputs["init"] = f"{run_dir(plan.init_from_run)}/checkpoints"
+    return inputs
+
+
+def init_checkpoint(run):
+    plan = RUNS[run]
+    return RUNS[plan.init_from_run].final_checkpoint if plan.init_from_run else ""
+
+
+def run_outputs(run):
+    return [f"{run_dir(run)}/checkpoints", f"{run_dir(run)}/metrics.csv"]
+
+
 def all_targets(wildcards):
-    return [
-        f"{RESULTS}/corpus/stats.tsv",
-        f"{RESULTS}/tokens/index.tsv",
-    ]
+    targets = [f"{RESULTS}/corpus/stats.tsv", f"{RESULTS}/tokens/index.tsv"]
+    for run in RUNS:
+        targets += run_outputs(run)
+    return targets

@@ -1,0 +1,132 @@
+"""The study's training runs, planned from the workflow config when the DAG is built.
+
+Runs and their folders under `<results>/runs/`:
+    primary                 M_P: from scratch on the primary language
+    continual-<L>           from M_P's final checkpoint, on the new language L only
+    monolingual-<L>         M_L: from scratch on L only
+    mixture-<name>          from scratch on a mixture spec (token budgets or weights)
+
+Each plan is the resolved run config minus file paths (those are added by the rule), so it can
+be a rule's `params`: a change to any training setting of a run reruns that run and what
+depends on it, and nothing else.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+from .config import languages_by_role, primary_language
+from .schedule import checkpoint_name, checkpoint_steps
+
+RUN_KINDS = ("primary", "continual", "monolingual", "mixture")
+
+
+class RunConfigError(ValueError):
+    pass
+
+
+@dataclass
+class RunPlan:
+    name: str
+    kind: str
+    languages: list[str]
+    init_from_run: str | None
+    config: dict            # resolved run config without paths
+    total_steps: int
+    checkpoint_steps: list[int]
+
+    @property
+    def checkpoint_names(self) -> list[str]:
+        return [checkpoint_name(s) for s in self.checkpoint_steps]
+
+    @property
+    def final_checkpoint(self) -> str:
+        return checkpoint_name(self.checkpoint_steps[-1])
+
+    def tokens_at(self, step: int) -> int:
+        return step * self.config["batch_size"] * self.config["context"]
+
+
+def _deep_update(base: dict, override: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in (override or {}).items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_update(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def planned_total_steps(mixture: dict, context: int, batch_size: int) -> int:
+    """Optimizer steps of a mixture, known before any data is read (see data.plan_counts)."""
+    if mixture.get("budgets"):
+        windows = sum(int(b) // context for b in mixture["budgets"].values())
+    else:
+        windows = int(mixture["train_tokens"]) // context
+    return windows // batch_size
+
+
+def _plan(name: str, kind: str, mixture: dict, training: dict, seed: int,
+          init_from_run: str | None) -> RunPlan:
+    cfg = copy.deepcopy(training)
+    cfg.update(run=name, kind=kind, mixture=mixture, seed=seed)
+    for lang, budget in (mixture.get("budgets") or {}).items():
+        if not isinstance(budget, (int, float)) or budget <= 0:
+            raise RunConfigError(f"run {name!r}: budget for {lang!r} must be a positive number of "
+                            f"tokens, got {budget!r}")
+    total = planned_total_steps(mixture, cfg["context"], cfg["batch_size"])
+    if total < 1:
+        raise RunConfigError(f"run {name!r}: {mixture} gives less than one batch of "
+                        f"{cfg['batch_size']} x {cfg['context']} tokens")
+    ck = cfg["checkpoints"]
+    steps = checkpoint_steps(total, cfg["batch_size"] * cfg["context"], ck["first_tokens"],
+                             ck["uniform_every_tokens"], ck["log_factor"])
+    cfg["expected_checkpoints"] = steps
+    langs = sorted(mixture.get("budgets") or mixture.get("weights"))
+    return RunPlan(name, kind, langs, init_from_run, cfg, total, steps)
+
+
+def plan_runs(config: dict) -> dict[str, RunPlan]:
+    training = config["training"]
+    runs_cfg = config["runs"]
+    seed = config["seed"]
+    known = set(config["languages"])
+    primary = primary_language(config)
+    plans: dict[str, RunPlan] = {}
+
+    def settings(kind_cfg: dict, where: str) -> dict:
+        overrides = kind_cfg.get("training") or {}
+        unknown = sorted(set(overrides) - set(training))
+        if unknown:
+            raise RunConfigError(f"config key '{where}.training': unknown key(s) "
+                                 f"{', '.join(unknown)}; allowed keys: {', '.join(training)}")
+        return _deep_update(training, overrides)
+
+    pc = runs_cfg["primary"]
+    plans["primary"] = _plan("primary", "primary",
+                             {"weights": {primary: 1.0}, "train_tokens": pc["train_tokens"]},
+                             settings(pc, 'runs.primary'), seed, None)
+    for lang in languages_by_role(config, "new"):
+        cc = runs_cfg["continual"]
+        if cc.get("enabled", True):
+            plans[f"continual-{lang}"] = _plan(
+                f"continual-{lang}", "continual",
+                {"weights": {lang: 1.0}, "train_tokens": cc["train_tokens"]}, settings(cc, 'runs.continual'),
+                seed, "primary")
+        mc = runs_cfg["monolingual"]
+        if mc.get("enabled", True):
+            plans[f"monolingual-{lang}"] = _plan(
+                f"monolingual-{lang}", "monolingual",
+                {"weights": {lang: 1.0}, "train_tokens": mc["train_tokens"]}, settings(mc, 'runs.monolingual'),
+                seed, None)
+    for mix_name, mc in (runs_cfg.get("mixtures") or {}).items():
+        spec = {k: mc[k] for k in ("budgets", "weights", "train_tokens") if mc.get(k)}
+        named = set(spec.get("budgets") or spec.get("weights") or {})
+        unknown = sorted(named - known)
+        if unknown:
+            raise RunConfigError(f"mixture {mix_name!r} names unknown language(s) "
+                            f"{', '.join(unknown)}; languages: {', '.join(sorted(known))}")
+        plans[f"mixture-{mix_name}"] = _plan(f"mixture-{mix_name}", "mixture", spec,
+                                             settings(mc, f'runs.mixtures.{mix_name}'), seed, None)
+    return plans

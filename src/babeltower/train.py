@@ -1,0 +1,513 @@
+"""The training loop: one run config in, HF-format checkpoints out.
+
+    python -m babeltower.train run_config.json             # one process
+    torchrun --nproc_per_node 4 -m babeltower.train run.json  # DDP (or FSDP) over 4 processes
+
+Layout of a run folder (`out_dir`):
+    state/                 resume state; never a Snakemake output, so it survives Snakemake's
+                           cleanup of a killed job's incomplete outputs
+      resume.pt            model + optimizer + step + RNG, written atomically
+      checkpoints/stepN/   checkpoints saved so far (HF format + tokenizer + run config)
+      metrics.csv, tensorboard/
+    checkpoints/stepN/     published (hard-linked) when the run completes: the rule's outputs
+    metrics.csv, tensorboard/
+
+Exactness: the batch of step s is a function of (seed, s) only, the LR of (config, s), and
+resume restores model, optimizer and RNG state bit for bit; on CPU a resumed run therefore ends
+with exactly the weights of an uninterrupted one. SIGTERM (a scheduler's preemption) makes the
+loop finish its step, write the resume state and exit with status 143.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import math
+import os
+import shutil
+import signal
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from .atomic import atomic_path
+from .data import MixtureSampler
+from .model import GPT, load_hf_weights, read_hf_config, resolve_model_config, save_hf_checkpoint
+from .schedule import checkpoint_name, checkpoint_steps, lr_at
+
+log = logging.getLogger(__name__)
+
+EXIT_PREEMPTED = 143
+METRIC_FIELDS = ["step", "tokens", "loss", "lr", "grad_norm", "tokens_per_s", "mfu",
+                 "elapsed_s"]
+
+
+class TrainingError(ValueError):
+    pass
+
+
+def config_hash(run_config: dict) -> str:
+    return hashlib.sha256(json.dumps(run_config, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# -- environment -------------------------------------------------------------------------------
+
+def _dist_env() -> tuple[int, int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    return world, rank, local
+
+
+def _device(spec: str, local_rank: int) -> torch.device:
+    if spec == "auto":
+        spec = "cuda" if torch.cuda.is_available() else "cpu"
+    if spec == "cuda":
+        torch.cuda.set_device(local_rank)
+        return torch.device("cuda", local_rank)
+    return torch.device(spec)
+
+
+def _use_bf16(precision: str, device: torch.device) -> bool:
+    if precision == "fp32":
+        return False
+    if precision == "bf16":
+        return True
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    # CPUs with native bf16 dot products (AVX512-BF16, AMX) train faster in bf16 autocast;
+    # elsewhere bf16 is emulated and slower than fp32.
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()) and \
+            "AVX512" in torch.backends.cpu.get_cpu_capability()
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def measure_peak_flops(device: torch.device, bf16: bool, seconds: float = 0.5) -> float:
+    """Achieved FLOP/s of a large matmul in the training dtype: the MFU denominator."""
+    n = 4096 if device.type == "cuda" else 1024
+    dtype = torch.bfloat16 if bf16 else torch.float32
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    iters, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        a @ b
+        iters += 1
+        if device.type == "cuda" and iters % 10 == 0:
+            torch.cuda.synchronize()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return 2 * n ** 3 * iters / (time.perf_counter() - t0)
+
+
+# -- validation before any step ------------------------------------------------------------------
+
+def validate_run_config(rc: dict, tokenizer_vocab: int) -> None:
+    mixture = rc["mixture"]
+    langs = set(rc["token_indexes"])
+    named = set(mixture.get("budgets") or mixture.get("weights") or {})
+    if not named:
+        raise TrainingError(f"run {rc['run']!r}: its mixture names no language")
+    unknown = sorted(named - langs)
+    if unknown:
+        raise TrainingError(f"run {rc['run']!r}: mixture names unknown language(s) "
+                            f"{', '.join(unknown)}; languages with token files: "
+                            f"{', '.join(sorted(langs))}")
+    if rc["batch_size"] % (rc["micro_batch_size"] * rc.get("world_size", 1)):
+        raise TrainingError(f"run {rc['run']!r}: batch_size {rc['batch_size']} is not a multiple "
+                            f"of micro_batch_size {rc['micro_batch_size']} x processes "
+                            f"{rc.get('world_size', 1)}")
+    model_vocab = rc["model"].get("vocab_size")
+    if model_vocab and model_vocab < tokenizer_vocab:
+        raise TrainingError(f"run {rc['run']!r}: model vocab_size {model_vocab} is smaller than "
+                            f"the tokenizer's {tokenizer_vocab} tokens")
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+class Trainer:
+    def __init__(self, rc: dict) -> None:
+        self.rc = rc
+        self.out = Path(rc["out_dir"])
+        self.state_dir = self.out / "state"
+        self.world, self.rank, self.local_rank = _dist_env()
+        rc_world = rc.get("world_size") or self.world
+        if rc_world != self.world:
+            raise TrainingError(f"run config expects {rc_world} processes, got {self.world}")
+        self.is_main = self.rank == 0
+        self.device = _device(rc.get("device", "auto"), self.local_rank)
+        if self.world > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+        torch.set_num_threads(max(1, int(rc.get("threads") or torch.get_num_threads())))
+        torch.manual_seed(rc["seed"])
+
+        from transformers import AutoTokenizer
+
+        self.tokenizer_dir = rc["tokenizer"]
+        tok = AutoTokenizer.from_pretrained(self.tokenizer_dir)
+        self.eos_id = tok.eos_token_id
+        validate_run_config(rc, len(tok))
+
+        self.context = rc["context"]
+        self.batch_size = rc["batch_size"]
+        self.micro = rc["micro_batch_size"]
+        self.accum = self.batch_size // (self.micro * self.world)
+
+        if rc.get("init_from"):
+            init_cfg = read_hf_config(rc["init_from"])
+            if init_cfg.vocab_size < len(tok):
+                raise TrainingError(f"run {rc['run']!r}: init_from checkpoint {rc['init_from']} "
+                                    f"has a vocabulary of {init_cfg.vocab_size}, the tokenizer "
+                                    f"{len(tok)}")
+            if self.context > init_cfg.n_positions:
+                raise TrainingError(f"run {rc['run']!r}: context {self.context} is longer than "
+                                    f"the initial model's positions ({init_cfg.n_positions})")
+            self.model_cfg = init_cfg
+        else:
+            vocab = rc["model"].get("vocab_size") or len(tok)
+            try:
+                self.model_cfg = resolve_model_config(rc["model"], vocab, self.context)
+            except ValueError as exc:
+                raise TrainingError(f"run {rc['run']!r}: {exc}") from None
+        self.sampler = MixtureSampler(rc["token_indexes"], rc["mixture"], self.context,
+                                      self.batch_size, rc["seed"], rc.get("allow_repetition",
+                                                                          False),
+                                      vocab_size=self.model_cfg.vocab_size)
+        self.total_steps = self.sampler.total_steps
+        ck = rc["checkpoints"]
+        self.schedule = checkpoint_steps(self.total_steps, self.batch_size * self.context,
+                                         ck["first_tokens"], ck["uniform_every_tokens"],
+                                         ck.get("log_factor", 2.0))
+        if rc.get("expected_checkpoints") and rc["expected_checkpoints"] != self.schedule:
+            raise TrainingError(f"run {rc['run']!r}: checkpoint schedule {self.schedule} differs "
+                                f"from the one planned {rc['expected_checkpoints']}")
+
+        self.model = GPT(self.model_cfg)
+        if rc.get("init_from"):
+            load_hf_weights(self.model, rc["init_from"])
+        self.model.to(self.device)
+        self.bf16 = _use_bf16(rc.get("precision", "auto"), self.device)
+        self.strategy = rc.get("strategy", "ddp")
+        self.optimizer = self._build_optimizer()
+        self.step = 0
+        self._stop = False
+
+    # -- setup helpers --
+    def _build_optimizer(self) -> torch.optim.Optimizer:
+        opt = self.rc["optimizer"]
+        # Weight decay on matrices only (linear and embedding weights), as in GPT-2/nanoGPT;
+        # biases and layer-norm gains are vectors and are not decayed.
+        decay = [p for p in self.model.parameters() if p.dim() >= 2]
+        no_decay = [p for p in self.model.parameters() if p.dim() < 2]
+        groups = [{"params": decay, "weight_decay": opt["weight_decay"]},
+                  {"params": no_decay, "weight_decay": 0.0}]
+        fused = self.device.type == "cuda"
+        return torch.optim.AdamW(groups, lr=opt["lr"], betas=(opt["beta1"], opt["beta2"]),
+                                 eps=opt["eps"], fused=fused, foreach=None if fused else True)
+
+    def _wrap(self) -> torch.nn.Module:
+        model = self.model
+        if self.world > 1 and self.strategy == "fsdp":
+            from torch.distributed.fsdp import fully_shard
+
+            for block in model.transformer.h:
+                fully_shard(block)
+            fully_shard(model)
+        use_compile = self.rc.get("compile", "auto")
+        # Compilation costs ~10-20 s on a 2-core CPU and pays off after ~100 steps.
+        if use_compile is True or (use_compile == "auto" and self.total_steps >= 100):
+            model = torch.compile(model)
+        if self.world > 1 and self.strategy == "ddp":
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            model = DDP(model, device_ids=[self.local_rank] if self.device.type == "cuda"
+                        else None)
+        return model
+
+    # -- state --
+    def _full_state(self) -> tuple[dict, dict]:
+        if self.world > 1 and self.strategy == "fsdp":
+            from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict
+
+            return get_state_dict(self.model, self.optimizer,
+                                  options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+        return self.model.state_dict(), self.optimizer.state_dict()
+
+    def _load_full_state(self, model_sd: dict, optim_sd: dict) -> None:
+        if self.world > 1 and self.strategy == "fsdp":
+            from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
+
+            set_state_dict(self.model, self.optimizer, model_state_dict=model_sd,
+                           optim_state_dict=optim_sd,
+                           options=StateDictOptions(full_state_dict=True))
+        else:
+            self.model.load_state_dict(model_sd)
+            self.optimizer.load_state_dict(optim_sd)
+
+    def _save_resume_state(self) -> None:
+        model_sd, optim_sd = self._full_state()
+        if not self.is_main:
+            return
+        state = {"config_hash": config_hash(self.rc), "step": self.step, "model": model_sd,
+                 "optimizer": optim_sd, "torch_rng": torch.get_rng_state()}
+        with atomic_path(self.state_dir / "resume.pt") as tmp:
+            torch.save(state, tmp)
+
+    def _try_resume(self) -> None:
+        path = self.state_dir / "resume.pt"
+        marker = self.state_dir / "config_hash"
+        want = config_hash(self.rc)
+        if self.is_main:
+            if marker.exists() and marker.read_text().strip() != want:
+                log.warning("run config changed since the saved state: starting over")
+                shutil.rmtree(self.state_dir)
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            marker.write_text(want + "\n")
+        self._barrier()
+        if not path.exists():
+            return
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        if state["config_hash"] != want:
+            return
+        self._load_full_state(state["model"], state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        self.step = state["step"]
+        log.info("resumed from step %d", self.step)
+
+    def _barrier(self) -> None:
+        if self.world > 1:
+            dist.barrier()
+
+    def _save_checkpoint(self, loss: float | None) -> None:
+        snapshot = self.model
+        if self.strategy == "fsdp" and self.world > 1:
+            model_sd, _ = self._full_state()  # collective: every rank takes part
+            if self.is_main:
+                snapshot = GPT(self.model_cfg)
+                snapshot.load_state_dict(model_sd)
+        if not self.is_main:
+            return
+        final = self.state_dir / "checkpoints" / checkpoint_name(self.step)
+        tmp = final.with_name(final.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        save_hf_checkpoint(snapshot, tmp, self.eos_id, extra_files={
+            "run_config.json": self.rc,
+            "trainer_state.json": {"run": self.rc["run"], "step": self.step,
+                                   "tokens": self.step * self.batch_size * self.context,
+                                   "train_loss": loss, "total_steps": self.total_steps,
+                                   "language_tokens": self.sampler.language_tokens()},
+        })
+        for f in Path(self.tokenizer_dir).iterdir():
+            if f.is_file():
+                shutil.copy2(f, tmp / f.name)
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+
+    # -- metrics --
+    def _open_metrics(self):
+        if not self.is_main:
+            return None, None
+        path = self.state_dir / "metrics.csv"
+        rows = []
+        if path.exists():
+            with open(path, newline="") as fh:
+                rows = [r for r in csv.DictReader(fh) if int(r["step"]) <= self.step]
+        fh = open(path, "w", newline="")
+        writer = csv.DictWriter(fh, fieldnames=METRIC_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+        fh.flush()
+        tb = None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            tb = SummaryWriter(str(self.state_dir / "tensorboard"), purge_step=self.step + 1)
+        except ImportError:  # tensorboard is optional at run time
+            log.warning("tensorboard is not installed: metrics go to metrics.csv only")
+        return (fh, writer), tb
+
+    # -- main loop --
+    def _on_sigterm(self, signum, frame) -> None:
+        log.warning("SIGTERM: saving state at the end of this step, then exiting")
+        self._stop = True
+
+    def run(self) -> int:
+        self._try_resume()
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+        model = self._wrap()
+        model.train()
+        metrics, tb = self._open_metrics()
+        flops_per_token = self.model_cfg.flops_per_token(self.context)
+        peak = self.rc.get("peak_flops") or measure_peak_flops(self.device, self.bf16)
+        if self.is_main:
+            log.info("run %s: %d steps x %d tokens, model %.2fM params, %s, bf16=%s, world=%d, "
+                     "checkpoints at steps %s", self.rc["run"], self.total_steps,
+                     self.batch_size * self.context, self.model_cfg.num_params() / 1e6,
+                     self.device, self.bf16, self.world, self.schedule)
+        if self.step == 0 and 0 in self.schedule:
+            self._save_checkpoint(None)
+        autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16) if self.bf16
+                    else nullcontext())
+        from tqdm import tqdm
+
+        bar = tqdm(total=self.total_steps, initial=self.step, disable=not self.is_main,
+                   desc=f"train {self.rc['run']}", mininterval=5.0, file=sys.stderr)
+        opt_cfg = self.rc["optimizer"]
+        sched = self.rc["lr_schedule"]
+        t_start = time.perf_counter()
+        while self.step < self.total_steps:
+            t0 = time.perf_counter()
+            lr = lr_at(self.step, self.total_steps, opt_cfg["lr"], sched["warmup_steps"],
+                       sched["kind"], sched["min_lr_ratio"], sched.get("decay_fraction", 0.2))
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            loss_sum = torch.zeros((), device=self.device)
+            for micro in range(self.accum):
+                first = (micro * self.world + self.rank) * self.micro
+                x, y = self.sampler.batch(self.step, first, self.micro)
+                x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+                sync = (self.world > 1 and self.strategy == "ddp" and micro < self.accum - 1)
+                with (model.no_sync() if sync else nullcontext()), autocast:
+                    loss = model(x, y) / self.accum
+                loss.backward()
+                loss_sum += loss.detach()
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(),
+                                                       opt_cfg["grad_clip"])
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            if self.world > 1:
+                dist.all_reduce(loss_sum)
+                loss_sum /= self.world
+            self.step += 1
+            loss_value = float(loss_sum)
+            dt = time.perf_counter() - t0
+            tps = self.batch_size * self.context / dt
+            if self.is_main:
+                row = {"step": self.step, "tokens": self.step * self.batch_size * self.context,
+                       "loss": round(loss_value, 6), "lr": lr,
+                       "grad_norm": round(_scalar(grad_norm), 6), "tokens_per_s": round(tps, 1),
+                       "mfu": round(tps * flops_per_token / (peak * self.world), 4),
+                       "elapsed_s": round(time.perf_counter() - t_start, 3)}
+                metrics[1].writerow(row)
+                metrics[0].flush()
+                if tb is not None:
+                    for k in ("loss", "lr", "grad_norm", "tokens_per_s", "mfu"):
+                        tb.add_scalar(f"train/{k}", row[k], self.step)
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss_value:.3f}", tok_s=f"{tps:,.0f}", refresh=False)
+            if self.step in self.schedule:
+                self._save_checkpoint(loss_value)
+                self._save_resume_state()
+            elif self.step % self.rc.get("save_state_every_steps", 100) == 0:
+                self._save_resume_state()
+            stop = torch.tensor(int(self._stop))
+            if self.world > 1:
+                dist.all_reduce(stop)  # every rank stops at the same step
+            if int(stop) and self.step < self.total_steps:
+                self._save_resume_state()
+                bar.close()
+                if tb is not None:
+                    tb.close()
+                log.warning("preempted at step %d; state saved, exiting", self.step)
+                return EXIT_PREEMPTED
+        bar.close()
+        if tb is not None:
+            tb.close()
+        if metrics is not None:
+            metrics[0].close()
+        self._barrier()
+        if self.is_main:
+            self._publish()
+        self._barrier()
+        return 0
+
+    def _publish(self) -> None:
+        """Hard-link the finished run's checkpoints and logs to the rule's declared outputs."""
+        for step in self.schedule:
+            src = self.state_dir / "checkpoints" / checkpoint_name(step)
+            dst = self.out / "checkpoints" / checkpoint_name(step)
+            if not src.exists():
+                raise TrainingError(f"checkpoint {src} is missing at the end of the run")
+            _link_tree(src, dst)
+        shutil.copy2(self.state_dir / "metrics.csv", self.out / "metrics.csv")
+        tb_src = self.state_dir / "tensorboard"
+        if tb_src.exists():
+            _link_tree(tb_src, self.out / "tensorboard")
+        (self.state_dir / "resume.pt").unlink(missing_ok=True)
+
+
+def _scalar(t: torch.Tensor) -> float:
+    full = getattr(t, "full_tensor", None)  # FSDP returns a DTensor norm
+    return float(full() if full is not None else t)
+
+
+def _link_tree(src: Path, dst: Path) -> None:
+    shutil.rmtree(dst, ignore_errors=True)
+    dst.mkdir(parents=True)
+    for f in src.iterdir():
+        if f.is_dir():
+            _link_tree(f, dst / f.name)
+            continue
+        try:
+            os.link(f, dst / f.name)
+        except OSError:  # another file system: copy instead
+            shutil.copy2(f, dst / f.name)
+
+
+def launch(run_config: dict) -> int:
+    """Write the run config next to the run and train: in this process, or under torchrun.
+
+    With `processes` > 1 the workers are started by torchrun (`--standalone` on one node); a
+    SIGTERM sent to this process is forwarded so that every worker saves state and exits.
+    """
+    import subprocess
+
+    from .atomic import write_json
+
+    out = Path(run_config["out_dir"])
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "run_config.json"
+    write_json(path, run_config)
+    n = int(run_config.get("processes", 1))
+    if n == 1:
+        return train(run_config)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+           f"--nproc_per_node={n}", "-m", "babeltower.train", str(path)]
+    proc = subprocess.Popen(cmd)
+    signal.signal(signal.SIGTERM, lambda signum, frame: proc.send_signal(signal.SIGTERM))
+    return proc.wait()
+
+
+def train(run_config: dict) -> int:
+    trainer = Trainer(run_config)
+    try:
+        return trainer.run()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m babeltower.train RUN_CONFIG.json", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    rc = json.loads(Path(argv[0]).read_text())
+    return train(rc)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
