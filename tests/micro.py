@@ -142,6 +142,19 @@ def micro_config(root: Path, **overrides) -> dict:
         "corpus": {"shard_bytes": 4096, "split": {"valid": 0.2, "test": 0.2}},
         "tokenizer": {"vocab_size": 400, "sample_bytes_per_language": 100000},
         "benchmarks": {"mini": {"source": str(bench)}},
+        "training": {
+            "context": 32, "batch_size": 8, "micro_batch_size": 4,
+            "model": {"preset": None, "n_layer": 1, "n_head": 2, "n_embd": 32},
+            "checkpoints": {"first_tokens": 512, "uniform_every_tokens": 1024},
+            "lr_schedule": {"warmup_steps": 2},
+            "precision": "fp32", "compile": False, "threads": 1, "save_state_every_steps": 2,
+            "peak_flops": 1.0e9,
+        },
+        "runs": {
+            "primary": {"train_tokens": 2560},
+            "continual": {"train_tokens": 1280},
+            "monolingual": {"train_tokens": 1280},
+        },
     }
     for key, value in overrides.items():
         cfg[key] = value

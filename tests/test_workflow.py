@@ -20,6 +20,7 @@ from micro import N_GOOD, micro_config, write_config
 from snakemake_helpers import REPO, SNAKEFILE, planned_jobs, snakemake
 
 SPLITS = ("train", "valid", "test")
+TRAIN_JOBS = {"train_primary": 1, "train_continual": 1, "train_monolingual": 1}
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +135,8 @@ def test_vocab_size_change_reruns_tokenizer_and_tokenization_only(micro_run):
     ws, cfg, _ = micro_run
     plan = _plan_with(ws, cfg, "vocab.yaml",
                       lambda c: c["tokenizer"].__setitem__("vocab_size", 450))
-    assert plan == {"train_tokenizer": 1, "tokenize_split": 9, "token_stats": 1, "all": 1}
+    assert plan == {"train_tokenizer": 1, "tokenize_split": 9, "token_stats": 1, **TRAIN_JOBS,
+                    "all": 1}
 
 
 def test_corpus_filter_change_reruns_corpus_and_everything_downstream(micro_run):
@@ -142,7 +144,7 @@ def test_corpus_filter_change_reruns_corpus_and_everything_downstream(micro_run)
     plan = _plan_with(ws, cfg, "filters.yaml",
                       lambda c: c["corpus"].setdefault("filters", {}).__setitem__("min_lines", 4))
     assert plan == {"build_corpus": 3, "corpus_stats": 1, "train_tokenizer": 1,
-                    "tokenize_split": 9, "token_stats": 1, "all": 1}
+                    "tokenize_split": 9, "token_stats": 1, **TRAIN_JOBS, "all": 1}
 
 
 def test_one_language_budget_change_reruns_that_language_and_shared_stages(micro_run):
@@ -152,14 +154,14 @@ def test_one_language_budget_change_reruns_that_language_and_shared_stages(micro
     # The tokenizer is trained on every language, so all token files follow; the other
     # languages' corpora do not.
     assert plan == {"build_corpus": 1, "corpus_stats": 1, "train_tokenizer": 1,
-                    "tokenize_split": 9, "token_stats": 1, "all": 1}
+                    "tokenize_split": 9, "token_stats": 1, **TRAIN_JOBS, "all": 1}
 
 
 def test_tokenization_batching_change_does_not_retrain_tokenizer(micro_run):
     ws, cfg, _ = micro_run
     plan = _plan_with(ws, cfg, "batch.yaml",
                       lambda c: c["tokenizer"].__setitem__("batch_bytes", 2048))
-    assert plan == {"tokenize_split": 9, "token_stats": 1, "all": 1}
+    assert plan == {"tokenize_split": 9, "token_stats": 1, **TRAIN_JOBS, "all": 1}
 
 
 def test_lint_is_clean():
@@ -227,7 +229,8 @@ def test_killed_job_leaves_nothing_accepted_and_resumes(tmp_path):
         else:
             pytest.fail("build_corpus never started writing shards")
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert not manifest.exists()
     # Snakemake knows the job was incomplete and plans to run it again.
@@ -252,3 +255,94 @@ def test_primary_language_is_configuration(tmp_path):
     stats = pd.read_csv(tmp_path / "results/corpus/stats.tsv", sep="\t")
     assert set(stats.language) == {"python", "cpp", "english"}
     assert (tmp_path / "results/tokens/python/train.json").exists()
+
+
+def test_training_runs_write_the_planned_checkpoints(micro_run):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from babeltower.config import validate_config
+    from babeltower.runs import plan_runs
+
+    ws, cfg, _ = micro_run
+    plans = plan_runs(validate_config(copy.deepcopy(cfg)))
+    assert set(plans) == {"primary", "continual-cpp", "monolingual-cpp"}
+    for name, plan in plans.items():
+        ckdir = ws / "results/runs" / name / "checkpoints"
+        assert sorted(p.name for p in ckdir.glob("step*")) == plan.checkpoint_names
+        final = ckdir / plan.final_checkpoint
+        state = json.loads((final / "trainer_state.json").read_text())
+        assert state["tokens"] == plan.tokens_at(plan.total_steps)
+        assert AutoModelForCausalLM.from_pretrained(str(final)).config.n_layer == 1
+        assert len(AutoTokenizer.from_pretrained(str(final))) == cfg["tokenizer"]["vocab_size"]
+        rows = (ws / "results/runs" / name / "metrics.csv").read_text().splitlines()
+        assert len(rows) == plan.total_steps + 1
+    # The continual run starts from M_P's final weights.
+    primary_final = ws / "results/runs/primary/checkpoints" / plans["primary"].final_checkpoint
+    cont0 = ws / "results/runs/continual-cpp/checkpoints/step00000000"
+    assert (cont0 / "model.safetensors").read_bytes() == \
+        (primary_final / "model.safetensors").read_bytes()
+
+
+def test_training_setting_changes_rerun_only_the_affected_runs(micro_run):
+    ws, cfg, _ = micro_run
+    plan = _plan_with(ws, cfg, "cont_lr.yaml", lambda c: c["runs"]["continual"].__setitem__(
+        "training", {"optimizer": {"lr": 0.01}}))
+    assert plan == {"train_continual": 1, "all": 1}
+    plan = _plan_with(ws, cfg, "primary_tokens.yaml",
+                      lambda c: c["runs"]["primary"].__setitem__("train_tokens", 3840))
+    assert plan == {"train_primary": 1, "train_continual": 1, "all": 1}
+    plan = _plan_with(ws, cfg, "all_lr.yaml", lambda c: c["training"].__setitem__(
+        "optimizer", {"lr": 0.01}))
+    assert plan == {**TRAIN_JOBS, "all": 1}
+
+
+def test_unknown_mixture_language_fails_at_dag_build(tmp_path):
+    cfg = micro_config(tmp_path)
+    cfg["runs"]["mixtures"] = {"odd": {"budgets": {"python": 1024, "cobol": 1024}}}
+    proc = snakemake(tmp_path, write_config(tmp_path / "mix.yaml", cfg), "-n", check=False)
+    assert proc.returncode != 0
+    assert "mixture 'odd' names unknown language(s) cobol" in proc.stdout + proc.stderr
+
+
+def test_killed_training_job_resumes_from_state_after_snakemake_cleanup(tmp_path):
+    """kill -9 of the whole Snakemake process group mid-training; Snakemake deletes the
+    incomplete outputs on the rerun, the trainer resumes from runs/<run>/state, and the final
+    weights equal those of an uninterrupted run in another folder."""
+    cfg = micro_config(tmp_path / "a")
+    cfg["runs"]["primary"]["train_tokens"] = 32 * 8 * 400
+    cfg["training"]["save_state_every_steps"] = 25
+    cfg["training"]["allow_repetition"] = True
+    target = "results/runs/primary/metrics.csv"
+    config_a = write_config(tmp_path / "a/config.yaml", cfg)
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory",
+           str(tmp_path / "a"), "--cores", "1", "--configfile", str(config_a),
+           "--replace-workflow-config", target]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    state_metrics = tmp_path / "a/results/runs/primary/state/metrics.csv"
+    deadline = time.time() + 300
+    try:
+        while time.time() < deadline:
+            if state_metrics.exists() and state_metrics.read_text().count("\n") > 110:
+                break
+            assert proc.poll() is None, "training finished before it could be killed"
+            time.sleep(0.02)
+        else:
+            pytest.fail("training never started")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert (tmp_path / "a/results/runs/primary/state/resume.pt").exists()
+    snakemake(tmp_path / "a", config_a, "--unlock")
+    snakemake(tmp_path / "a", config_a, target)
+    log = (tmp_path / "a/results/logs/train/primary.log").read_text()
+    assert "resumed from step" in log
+
+    config_b = write_config(tmp_path / "b.yaml", cfg)  # same sources, another results folder
+    (tmp_path / "b").mkdir()
+    snakemake(tmp_path / "b", config_b, target)
+    final = sorted((tmp_path / "a/results/runs/primary/checkpoints").glob("step*"))[-1].name
+    a = tmp_path / "a/results/runs/primary/checkpoints" / final / "model.safetensors"
+    b = tmp_path / "b/results/runs/primary/checkpoints" / final / "model.safetensors"
+    assert a.read_bytes() == b.read_bytes()

@@ -199,6 +199,13 @@ class Trainer:
         self.model.to(self.device)
         self.bf16 = _use_bf16(rc.get("precision", "auto"), self.device)
         self.strategy = rc.get("strategy", "ddp")
+        if self.world > 1 and self.strategy == "fsdp":
+            # FSDP2 replaces parameters by sharded DTensors: shard before the optimizer sees them.
+            from torch.distributed.fsdp import fully_shard
+
+            for block in self.model.transformer.h:
+                fully_shard(block)
+            fully_shard(self.model)
         self.optimizer = self._build_optimizer()
         self.step = 0
         self._stop = False
@@ -218,12 +225,6 @@ class Trainer:
 
     def _wrap(self) -> torch.nn.Module:
         model = self.model
-        if self.world > 1 and self.strategy == "fsdp":
-            from torch.distributed.fsdp import fully_shard
-
-            for block in model.transformer.h:
-                fully_shard(block)
-            fully_shard(model)
         use_compile = self.rc.get("compile", "auto")
         # Compilation costs ~10-20 s on a 2-core CPU and pays off after ~100 steps.
         if use_compile is True or (use_compile == "auto" and self.total_steps >= 100):
@@ -292,7 +293,13 @@ class Trainer:
     def _save_checkpoint(self, loss: float | None) -> None:
         snapshot = self.model
         if self.strategy == "fsdp" and self.world > 1:
-            model_sd, _ = self._full_state()  # collective: every rank takes part
+            # Model only: asking for the optimizer's state before its first step would make
+            # torch initialise it with a zero-gradient step, shifting Adam's step count.
+            from torch.distributed.checkpoint.state_dict import (StateDictOptions,
+                                                                 get_model_state_dict)
+
+            model_sd = get_model_state_dict(  # collective: every rank takes part
+                self.model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
             if self.is_main:
                 snapshot = GPT(self.model_cfg)
                 snapshot.load_state_dict(model_sd)

@@ -1,0 +1,323 @@
+"""Trainer, model export, mixture sampling, schedules: behaviour and exactness."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from babeltower.data import DataError, MixtureSampler, plan_counts
+from babeltower.model import GPT, GPTConfig, load_hf_weights, resolve_model_config, save_hf_checkpoint
+from babeltower.schedule import checkpoint_steps, lr_at
+from babeltower.shards import ShardWriter
+from babeltower.tokenizer import train_bpe
+from babeltower.tokens import tokenize_shards
+from babeltower.train import EXIT_PREEMPTED, Trainer, TrainingError, train
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _texts(lang: str, n: int) -> list[str]:
+    if lang == "aa":
+        return [f"def f{i}(x):\n    return x * {i} + {i % 7}\n\n" * 3 for i in range(n)]
+    return [f"int g{i}(int y) {{ return y - {i} * {i % 5}; }}\n" * 3 for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def token_data(tmp_path_factory):
+    """A tokenizer and train token files for two languages, made by the real data code."""
+    root = tmp_path_factory.mktemp("tokdata")
+    tok = train_bpe(iter(_texts("aa", 200) + _texts("bb", 200)), 300, progress=False)
+    tok.save_pretrained(str(root / "tokenizer"))
+    indexes = {}
+    for lang in ("aa", "bb"):
+        w = ShardWriter(root / "shards" / lang, "train", shard_bytes=1 << 20)
+        for i, t in enumerate(_texts(lang, 400)):
+            w.add(t, f"{i:064x}", f"{lang}{i}")
+        shards = [root / "shards" / lang / e["file"] for e in w.close()]
+        tokenize_shards(tok, shards, root / "tokens" / lang / "train", progress=False)
+        indexes[lang] = str(root / "tokens" / lang / "train.json")
+    return root, indexes
+
+
+def run_config(root: Path, indexes: dict, out: Path, **over) -> dict:
+    rc = {
+        "run": "test", "kind": "primary", "seed": 3,
+        "mixture": {"weights": {"aa": 1.0}, "train_tokens": 32 * 4 * 24},
+        "context": 32, "batch_size": 4, "micro_batch_size": 2,
+        "model": {"preset": None, "n_layer": 2, "n_head": 2, "n_embd": 32, "n_positions": 32},
+        "optimizer": {"lr": 3e-3, "weight_decay": 0.1, "beta1": 0.9, "beta2": 0.95,
+                      "eps": 1e-8, "grad_clip": 1.0},
+        "lr_schedule": {"kind": "cosine", "warmup_steps": 3, "min_lr_ratio": 0.1,
+                        "decay_fraction": 0.2},
+        "checkpoints": {"first_tokens": 128, "uniform_every_tokens": 1024, "log_factor": 2.0},
+        "precision": "fp32", "compile": False, "device": "cpu", "processes": 1,
+        "strategy": "ddp", "threads": 1, "allow_repetition": False,
+        "save_state_every_steps": 4, "peak_flops": 1e9,
+        "tokenizer": str(root / "tokenizer"), "token_indexes": dict(indexes),
+        "out_dir": str(out), "world_size": 1,
+    }
+    for k, v in over.items():
+        rc[k] = v
+    return rc
+
+
+# -- model export ---------------------------------------------------------------------------------
+
+def test_checkpoint_loads_in_transformers_with_identical_logits(tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=300, n_positions=64, n_layer=2, n_head=4, n_embd=32)).eval()
+    save_hf_checkpoint(model, tmp_path / "ckpt", eos_token_id=0)
+    hf = AutoModelForCausalLM.from_pretrained(str(tmp_path / "ckpt")).eval()
+    assert type(hf).__name__ == "GPT2LMHeadModel"
+    x = torch.randint(0, 300, (3, 64))
+    with torch.no_grad():
+        ours, theirs = model(x), hf(x).logits
+    torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-5)
+    back = GPT(model.config)
+    load_hf_weights(back, tmp_path / "ckpt")
+    with torch.no_grad():
+        assert torch.equal(back.eval()(x), ours)
+
+
+def test_presets_and_context_check():
+    cfg = resolve_model_config({"preset": "gpt2-124m"}, 50257, 1024)
+    assert 123e6 < cfg.num_params() < 126e6
+    assert 350e6 < resolve_model_config({"preset": "gpt2-355m"}, 50257, 1024).num_params() < 360e6
+    assert 1.2e9 < resolve_model_config({"preset": "gpt2-1.3b"}, 50257, 1024).num_params() < 1.4e9
+    with pytest.raises(ValueError, match="longer than the model's positions"):
+        resolve_model_config({"preset": "tiny", "n_positions": 128}, 300, 256)
+    with pytest.raises(ValueError, match="unknown model preset"):
+        resolve_model_config({"preset": "gpt5"}, 300, 256)
+
+
+# -- schedules ----------------------------------------------------------------------------------
+
+def test_checkpoint_schedule_is_log_then_uniform():
+    steps = checkpoint_steps(100, 1000, first_tokens=1000, uniform_every_tokens=16000)
+    assert steps[:6] == [0, 1, 2, 4, 8, 16]
+    assert steps[6:] == [32, 48, 64, 80, 96, 100]
+    assert checkpoint_steps(3, 1000, 500, 100000) == [0, 1, 2, 3]
+
+
+def test_lr_schedules():
+    assert lr_at(0, 100, 1.0, 10) == pytest.approx(0.1)
+    assert lr_at(9, 100, 1.0, 10) == pytest.approx(1.0)
+    assert lr_at(99, 100, 1.0, 10, min_lr_ratio=0.1) == pytest.approx(0.1, abs=1e-3)
+    assert lr_at(50, 100, 1.0, 0, "constant", decay_fraction=0.2) == 1.0
+    assert lr_at(99, 100, 1.0, 0, "constant", min_lr_ratio=0.0, decay_fraction=0.2) == 0.0
+    with pytest.raises(ValueError, match="unknown lr schedule"):
+        lr_at(1, 10, 1.0, 0, "linear")
+
+
+# -- data ---------------------------------------------------------------------------------------
+
+def test_plan_counts_budgets_weights_and_errors():
+    counts, steps = plan_counts({"budgets": {"aa": 640, "bb": 320}}, {"aa": 100, "bb": 100},
+                                context=32, batch_size=5, allow_repetition=False)
+    assert (counts, steps) == ({"aa": 20, "bb": 10}, 6)
+    counts, steps = plan_counts({"weights": {"aa": 3, "bb": 1}, "train_tokens": 32 * 40},
+                                {"aa": 100, "bb": 100}, 32, 4, False)
+    assert (counts, steps) == ({"aa": 30, "bb": 10}, 10)
+    with pytest.raises(DataError, match="unknown language.*cobol"):
+        plan_counts({"budgets": {"cobol": 100}}, {"aa": 1}, 32, 1, False)
+    for bad in (0, -5):
+        with pytest.raises(DataError, match="must be a positive number"):
+            plan_counts({"budgets": {"aa": bad}}, {"aa": 10}, 32, 1, False)
+    with pytest.raises(DataError, match="training.allow_repetition"):
+        plan_counts({"budgets": {"aa": 32 * 50}}, {"aa": 10}, 32, 1, False)
+    counts, _ = plan_counts({"budgets": {"aa": 32 * 50}}, {"aa": 10}, 32, 1, True)
+    assert counts == {"aa": 50}
+
+
+def test_sampler_is_deterministic_and_follows_the_mixture(token_data):
+    root, indexes = token_data
+    spec = {"weights": {"aa": 3.0, "bb": 1.0}, "train_tokens": 32 * 8 * 20}
+    a = MixtureSampler(indexes, spec, 32, 8, seed=5)
+    b = MixtureSampler(indexes, spec, 32, 8, seed=5)
+    c = MixtureSampler(indexes, spec, 32, 8, seed=6)
+    assert a.total_steps == 20
+    for step in (0, 7, 19):
+        xa, ya = a.batch(step, 0, 8)
+        assert torch.equal(xa, b.batch(step, 0, 8)[0])
+        assert torch.equal(xa[:, 1:], ya[:, :-1])  # targets are inputs shifted by one
+    assert not torch.equal(a.batch(0, 0, 8)[0], c.batch(0, 0, 8)[0])
+    # Splitting a step's batch across micro-batches / ranks gives the same windows.
+    x_full = a.batch(3, 0, 8)[0]
+    assert torch.equal(torch.cat([a.batch(3, 0, 4)[0], a.batch(3, 4, 4)[0]]), x_full)
+    langs = [a.window(g)[0] for g in range(a.total_steps * 8)]
+    assert langs.count("aa") == 120 and langs.count("bb") == 40
+
+
+def test_windows_are_used_once_without_repetition(token_data):
+    root, indexes = token_data
+    s = MixtureSampler({"aa": indexes["aa"]}, {"weights": {"aa": 1}, "train_tokens": 32 * 64},
+                       32, 4, seed=0)
+    seen = {s._window_index("aa", int(s.occurrence[g])) for g in range(s.total_steps * 4)}
+    assert len(seen) == s.total_steps * 4
+
+
+# -- trainer -------------------------------------------------------------------------------------
+
+def _final_weights(out: Path) -> bytes:
+    steps = sorted((out / "checkpoints").iterdir())
+    return (steps[-1] / "model.safetensors").read_bytes()
+
+
+def _losses(out: Path) -> list[float]:
+    with open(out / "metrics.csv") as fh:
+        return [float(r["loss"]) for r in csv.DictReader(fh)]
+
+
+def test_training_writes_scheduled_checkpoints_that_transformers_loads(token_data, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    root, indexes = token_data
+    rc = run_config(root, indexes, tmp_path / "run")
+    assert train(rc) == 0
+    names = sorted(p.name for p in (tmp_path / "run/checkpoints").iterdir())
+    assert names == [f"step{s:08d}" for s in (0, 1, 2, 4, 8, 16, 24)]
+    last = tmp_path / "run/checkpoints/step00000024"
+    hf = AutoModelForCausalLM.from_pretrained(str(last)).eval()
+    tok = AutoTokenizer.from_pretrained(str(last))
+    saved = json.loads((last / "run_config.json").read_text())
+    assert saved["mixture"] == rc["mixture"] and saved["run"] == "test"
+    state = json.loads((last / "trainer_state.json").read_text())
+    assert state["step"] == 24 and state["tokens"] == 24 * 4 * 32
+    ours = GPT(resolve_model_config(rc["model"], len(tok), 32))
+    load_hf_weights(ours, last)
+    ids = torch.tensor([tok("def f3(x):\n    return x")["input_ids"]])
+    with torch.no_grad():
+        torch.testing.assert_close(ours.eval()(ids), hf(ids).logits, rtol=0, atol=1e-5)
+    losses = _losses(tmp_path / "run")
+    assert len(losses) == 24 and losses[-1] < losses[0] - 1.0  # it learns
+    assert not (tmp_path / "run/state/resume.pt").exists()
+
+
+def _run_until(rc_path: Path, state_dir: Path, rows: int, sig: int) -> int:
+    """Start a training process, send `sig` once `rows` steps are logged, return its status."""
+    proc = subprocess.Popen([sys.executable, "-m", "babeltower.train", str(rc_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    metrics = state_dir / "metrics.csv"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if metrics.exists() and metrics.read_text().count("\n") - 1 >= rows:
+            os.kill(proc.pid, sig)
+            break
+        time.sleep(0.01)
+    proc.wait(timeout=120)
+    return proc.returncode
+
+
+def test_killed_runs_resume_to_bitwise_identical_weights(token_data, tmp_path):
+    root, indexes = token_data
+    ref = run_config(root, indexes, tmp_path / "ref")
+    assert train(ref) == 0
+    rc = run_config(root, indexes, tmp_path / "killed")
+    rc_path = tmp_path / "killed.json"
+    rc_path.write_text(json.dumps(rc))
+    state = tmp_path / "killed/state"
+    # SIGTERM: finish the step, save state, exit 143. SIGKILL: lose everything since the last
+    # save (every 4 steps or at a checkpoint) and recompute it.
+    status = _run_until(rc_path, state, 5, signal.SIGTERM)
+    assert status == EXIT_PREEMPTED
+    assert torch.load(state / "resume.pt", weights_only=False)["step"] >= 5
+    assert not (tmp_path / "killed/checkpoints").exists()
+    assert _run_until(rc_path, state, 11, signal.SIGKILL) == -signal.SIGKILL
+    assert _run_until(rc_path, state, 19, signal.SIGKILL) == -signal.SIGKILL
+    assert subprocess.run([sys.executable, "-m", "babeltower.train", str(rc_path)],
+                          capture_output=True).returncode == 0
+    assert _final_weights(tmp_path / "killed") == _final_weights(tmp_path / "ref")
+    for ck in (tmp_path / "ref/checkpoints").iterdir():
+        other = tmp_path / "killed/checkpoints" / ck.name
+        assert (other / "model.safetensors").read_bytes() == \
+            (ck / "model.safetensors").read_bytes(), ck.name
+    assert _losses(tmp_path / "killed") == _losses(tmp_path / "ref")
+
+
+def test_changed_config_does_not_resume_stale_state(token_data, tmp_path):
+    root, indexes = token_data
+    rc = run_config(root, indexes, tmp_path / "run")
+    rc_path = tmp_path / "rc.json"
+    rc_path.write_text(json.dumps(rc))
+    assert _run_until(rc_path, tmp_path / "run/state", 6, signal.SIGTERM) == EXIT_PREEMPTED
+    changed = dict(rc, optimizer=dict(rc["optimizer"], lr=1e-3))
+    assert train(changed) == 0
+    fresh = run_config(root, indexes, tmp_path / "fresh", optimizer=changed["optimizer"])
+    assert train(fresh) == 0
+    assert _final_weights(tmp_path / "run") == _final_weights(tmp_path / "fresh")
+
+
+def test_continual_run_starts_from_the_given_checkpoint(token_data, tmp_path):
+    root, indexes = token_data
+    assert train(run_config(root, indexes, tmp_path / "p")) == 0
+    init = tmp_path / "p/checkpoints/step00000024"
+    rc = run_config(root, indexes, tmp_path / "c", kind="continual",
+                    mixture={"weights": {"bb": 1.0}, "train_tokens": 32 * 4 * 8},
+                    init_from=str(init))
+    assert train(rc) == 0
+    step0 = tmp_path / "c/checkpoints/step00000000/model.safetensors"
+    assert step0.read_bytes() == (init / "model.safetensors").read_bytes()
+
+
+@pytest.mark.parametrize("change,message", [
+    (dict(mixture={"weights": {"zz": 1.0}, "train_tokens": 4096}), "unknown language"),
+    (dict(mixture={"budgets": {"aa": 0}}), "must be a positive number"),
+    (dict(mixture={"budgets": {"aa": -100}}), "must be a positive number"),
+    (dict(mixture={"budgets": {"aa": 10 ** 9}}), "allow_repetition"),
+    (dict(context=64), "longer than the model's positions"),
+    (dict(model={"preset": None, "n_layer": 1, "n_head": 1, "n_embd": 8, "n_positions": 32,
+                 "vocab_size": 100}), "smaller than the tokenizer"),
+    (dict(batch_size=5), "not a multiple of micro_batch_size"),
+])
+def test_bad_input_fails_before_any_training_step(token_data, tmp_path, change, message):
+    root, indexes = token_data
+    rc = run_config(root, indexes, tmp_path / "bad", **change)
+    with pytest.raises((TrainingError, DataError), match=message):
+        Trainer(rc)
+    assert not (tmp_path / "bad/state/metrics.csv").exists()
+
+
+def test_init_checkpoint_with_another_vocabulary_is_rejected(token_data, tmp_path):
+    root, indexes = token_data
+    small = GPT(GPTConfig(vocab_size=200, n_positions=32, n_layer=1, n_head=1, n_embd=8))
+    save_hf_checkpoint(small, tmp_path / "small")
+    rc = run_config(root, indexes, tmp_path / "c", init_from=str(tmp_path / "small"))
+    with pytest.raises(TrainingError, match="vocabulary of 200"):
+        Trainer(rc)
+
+
+def _torchrun(rc: dict, path: Path, nproc: int) -> subprocess.CompletedProcess:
+    path.write_text(json.dumps(rc))
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           f"--nproc_per_node={nproc}", "-m", "babeltower.train", str(path)],
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_two_processes_follow_the_single_process_loss_curve(token_data, tmp_path, strategy):
+    root, indexes = token_data
+    mix = {"weights": {"aa": 1.0, "bb": 1.0}, "train_tokens": 32 * 4 * 16}
+    one = run_config(root, indexes, tmp_path / "one", mixture=mix)
+    assert train(one) == 0
+    two = run_config(root, indexes, tmp_path / "two", mixture=mix, processes=2, world_size=2,
+                     strategy=strategy)
+    proc = _torchrun(two, tmp_path / "two.json", 2)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    a, b = np.array(_losses(tmp_path / "one")), np.array(_losses(tmp_path / "two"))
+    assert len(a) == len(b) == 16
+    np.testing.assert_allclose(b, a, rtol=2e-4, atol=2e-4)
+    assert a[-1] < a[0] - 0.5
