@@ -222,11 +222,14 @@ def _run_until(rc_path: Path, state_dir: Path, rows: int, sig: int) -> int:
     return proc.returncode
 
 
-def test_killed_runs_resume_to_bitwise_identical_weights(token_data, tmp_path):
+@pytest.mark.parametrize("precision,compiled", [
+    ("fp32", False), ("bf16", False), pytest.param("bf16", True, marks=pytest.mark.slow)])
+def test_killed_runs_resume_to_bitwise_identical_weights(token_data, tmp_path, precision,
+                                                         compiled):
     root, indexes = token_data
-    ref = run_config(root, indexes, tmp_path / "ref")
+    ref = run_config(root, indexes, tmp_path / "ref", precision=precision, compile=compiled)
     assert train(ref) == 0
-    rc = run_config(root, indexes, tmp_path / "killed")
+    rc = run_config(root, indexes, tmp_path / "killed", precision=precision, compile=compiled)
     rc_path = tmp_path / "killed.json"
     rc_path.write_text(json.dumps(rc))
     state = tmp_path / "killed/state"

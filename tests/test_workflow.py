@@ -254,7 +254,12 @@ def test_primary_language_is_configuration(tmp_path):
     snakemake(tmp_path, configfile)
     stats = pd.read_csv(tmp_path / "results/corpus/stats.tsv", sep="\t")
     assert set(stats.language) == {"python", "cpp", "english"}
-    assert (tmp_path / "results/tokens/python/train.json").exists()
+    primary = json.loads(next((tmp_path / "results/runs/primary/checkpoints").glob(
+        "step*/trainer_state.json")).read_text())
+    assert set(primary["language_tokens"]) == {"cpp"}
+    assert (tmp_path / "results/runs/continual-python/checkpoints").is_dir()
+    assert (tmp_path / "results/runs/monolingual-python/checkpoints").is_dir()
+    assert not (tmp_path / "results/runs/continual-cpp").exists()
 
 
 def test_training_runs_write_the_planned_checkpoints(micro_run):
