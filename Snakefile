@@ -24,6 +24,7 @@ include: "rules/common.smk"
 include: "rules/corpus.smk"
 include: "rules/tokenizer.smk"
 include: "rules/train.smk"
+include: "rules/probes.smk"
 
 
 rule all:

@@ -13,6 +13,12 @@ wildcard_constraints:
     split="|".join(SPLITS),
 
 
+def corpus_language_params(lang):
+    """Only the language keys the corpus stage uses, so probe-only keys do not rebuild it."""
+    spec = config["languages"][lang]
+    return {k: spec.get(k) for k in ("detect", "max_bytes", "filters", "sources")}
+
+
 def corpus_manifest(lang):
     return f"{RESULTS}/corpus/{lang}/manifest.json"
 
@@ -83,4 +89,50 @@ def all_targets(wildcards):
     targets = [f"{RESULTS}/corpus/stats.tsv", f"{RESULTS}/tokens/index.tsv"]
     for run in RUNS:
         targets += run_outputs(run)
+    return targets + probe_targets()
+
+
+# -- probes ---------------------------------------------------------------------------------------
+from babeltower.config import primary_language as _primary_language
+from babeltower.languages import get_language
+from babeltower.probes.lens import load_pairs
+
+PRIMARY = _primary_language(config)
+PROBE_TABLES = ["loss", "canonical_nll", "lens", "neurons", "deactivation"]
+
+
+def registry_name(lang):
+    """The registry language of a configured language (for identifier-pair tables)."""
+    detect = config["languages"][lang].get("detect") or lang
+    try:
+        return get_language(detect).name
+    except KeyError:
+        return detect
+
+
+def lens_pairs(lang):
+    return load_pairs(registry_name(PRIMARY), registry_name(lang),
+                      config["probes"]["lens"]["pairs_file"])
+
+
+def probe_languages():
+    """Languages the probes see: name -> role and benchmark language (no paths)."""
+    return {
+        lang: {
+            "role": spec["role"],
+            "benchmark_language": spec.get("benchmark_language") or registry_name(lang),
+        }
+        for lang, spec in config["languages"].items()
+    }
+
+
+def probe_dir(run, ckpt):
+    return f"{RESULTS}/probes/{run}/{ckpt}"
+
+
+def probe_targets():
+    if not config["probes"]["enabled"]:
+        return []
+    targets = [f"{RESULTS}/probes/{table}.tsv" for table in PROBE_TABLES]
+    targets += [f"{RESULTS}/probes/{run}/neuron_overlap.tsv" for run in RUNS]
     return targets

@@ -30,7 +30,7 @@ rule build_corpus:
         stats=f"{RESULTS}/corpus/{{lang}}/stats.tsv",
         shards=directory(f"{RESULTS}/corpus/{{lang}}/shards"),
     params:
-        language=lambda wc: config["languages"][wc.lang],
+        language=lambda wc: corpus_language_params(wc.lang),
         filters=config["corpus"]["filters"],
         dedup=config["corpus"]["dedup"],
         split=config["corpus"]["split"],

@@ -64,3 +64,12 @@ def collect_tables(inputs: list[str], out_path: str | Path, kind: str) -> pd.Dat
     with atomic_path(out_path) as tmp:
         df.to_csv(tmp, sep="\t", index=False)
     return df
+
+
+def concat_tsv(inputs: list[str], out_path: str | Path) -> pd.DataFrame:
+    """Row-wise union of TSV tables (empty tables contribute their columns only)."""
+    frames = [pd.read_csv(p, sep="\t") for p in inputs]
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    with atomic_path(out_path) as tmp:
+        df.to_csv(tmp, sep="\t", index=False)
+    return df

@@ -1,0 +1,100 @@
+# Probe stage: every checkpoint of every run gets one job running all probes; per-run and
+# workflow-wide tables collect the results.
+
+
+rule mine_lens_items:
+    input:
+        manifest=f"{RESULTS}/corpus/{{lang}}/manifest.json",
+    output:
+        f"{RESULTS}/probes/items/{{lang}}.jsonl",
+    params:
+        pairs=lambda wc: lens_pairs(wc.lang),
+        max_per_pair=config["probes"]["lens"]["max_items_per_pair"],
+        heldout_bytes=config["probes"]["heldout_bytes"],
+    wildcard_constraints:
+        lang="|".join(NEW_LANGUAGES) or "^$",
+    log:
+        f"{RESULTS}/logs/probes/mine_lens_items_{{lang}}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../workflow/scripts/mine_lens_items.py"
+
+
+rule probe_checkpoint:
+    input:
+        checkpoints=f"{RESULTS}/runs/{{run}}/checkpoints",
+        manifests=[corpus_manifest(lang) for lang in LANGUAGES],
+        lens_items=[f"{RESULTS}/probes/items/{lang}.jsonl" for lang in NEW_LANGUAGES],
+        benchmarks=benchmark_files,
+    output:
+        tables=[f"{RESULTS}/probes/{{run}}/{{ckpt}}/{table}.tsv" for table in PROBE_TABLES],
+        neuron_sets=f"{RESULTS}/probes/{{run}}/{{ckpt}}/neuron_sets.json",
+    params:
+        probes=config["probes"],
+        languages=probe_languages(),
+        benchmarks=enabled_benchmarks(config),
+    wildcard_constraints:
+        run="|".join(RUNS),
+        ckpt=r"step\d{8}",
+    log:
+        f"{RESULTS}/logs/probes/{{run}}/{{ckpt}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/probes/{{run}}/{{ckpt}}.tsv"
+    threads: config["probes"]["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../workflow/scripts/probe_checkpoint.py"
+
+
+rule neuron_overlap:
+    input:
+        lambda wc: [
+            f"{probe_dir(wc.run, ckpt)}/neuron_sets.json"
+            for ckpt in RUNS[wc.run].checkpoint_names
+        ],
+    output:
+        f"{RESULTS}/probes/{{run}}/neuron_overlap.tsv",
+    wildcard_constraints:
+        run="|".join(RUNS),
+    log:
+        f"{RESULTS}/logs/probes/{{run}}/neuron_overlap.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../workflow/scripts/neuron_overlap.py"
+
+
+rule collect_probe_table:
+    input:
+        lambda wc: [
+            f"{probe_dir(run, ckpt)}/{wc.table}.tsv"
+            for run, plan in RUNS.items()
+            for ckpt in plan.checkpoint_names
+        ],
+    output:
+        f"{RESULTS}/probes/{{table}}.tsv",
+    wildcard_constraints:
+        table="|".join(PROBE_TABLES),
+    log:
+        f"{RESULTS}/logs/probes/collect_{{table}}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../workflow/scripts/collect_probe_table.py"

@@ -1,0 +1,121 @@
+"""Language-specific and language-transferring neurons by LAPE (Tang et al. 2024).
+
+A neuron is one unit of an MLP's activation (GPT-2: the 4d units after GELU). Its activation
+probability for language l is the fraction of l's held-out tokens on which it is > 0. Across
+languages these probabilities are normalised to a distribution whose entropy measures how
+language-specific the neuron is. Selection, with the reference implementation's defaults:
+
+1. eligible: neurons whose activation probability in some language exceeds the
+   `filter_rate` quantile (95th percentile) of all probabilities (all layers, neurons, languages);
+2. kept: the `top_rate` (1%) of all neurons with the lowest entropy, among the eligible;
+3. a kept neuron belongs to every language whose probability exceeds the
+   `activation_bar_ratio` quantile (95th percentile) of all probabilities.
+
+Transfer neurons of a new language L: kept neurons that belong to both the primary P and L.
+With a third (control) language in the set, "shared by P and L" is a real property.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+@torch.no_grad()
+def activation_probabilities(pm, windows_by_language: dict[str, torch.Tensor],
+                             batch_size: int = 8) -> tuple[torch.Tensor, list[str]]:
+    """(layers, neurons, languages) probability that each MLP unit is > 0."""
+    modules = pm.mlp_act_modules()
+    langs = list(windows_by_language)
+    probs = []
+    for lang in langs:
+        windows = windows_by_language[lang]
+        totals = [None] * len(modules)
+        n_tokens = 0
+
+        def make_hook(i):
+            def hook(module, inputs, output):
+                positive = (output > 0).sum(dim=(0, 1)).to(torch.float64).cpu()
+                totals[i] = positive if totals[i] is None else totals[i] + positive
+            return hook
+
+        handles = [m.register_forward_hook(make_hook(i)) for i, m in enumerate(modules)]
+        try:
+            for j in range(0, windows.size(0), batch_size):
+                x = windows[j:j + batch_size].to(pm.device)
+                pm.model(input_ids=x)
+                n_tokens += x.numel()
+        finally:
+            for h in handles:
+                h.remove()
+        if n_tokens == 0:
+            raise ValueError(f"no held-out tokens for language {lang!r}")
+        probs.append(torch.stack(totals) / n_tokens)
+    return torch.stack(probs, dim=-1).float(), langs
+
+
+def _quantile_value(values: torch.Tensor, q: float) -> float:
+    """k-th smallest value with k = round(n * q), as the reference implementation takes it."""
+    flat = values.flatten()
+    k = min(flat.numel(), max(1, round(flat.numel() * q)))
+    return float(flat.kthvalue(k).values)
+
+
+def select_language_neurons(probs: torch.Tensor, languages: list[str], top_rate: float = 0.01,
+                            filter_rate: float = 0.95, activation_bar_ratio: float = 0.95
+                            ) -> dict[str, set[tuple[int, int]]]:
+    """Per language, the set of (layer, neuron) assigned to it by LAPE."""
+    layers, neurons, n_lang = probs.shape
+    norm = probs / probs.sum(-1, keepdim=True)
+    norm = torch.nan_to_num(norm, nan=0.0)
+    log = torch.where(norm > 0, norm.log(), torch.zeros_like(norm))
+    entropy = -(norm * log).sum(-1) / math.log(n_lang)  # normalised to [0, 1]
+    filter_value = _quantile_value(probs, filter_rate)
+    eligible = (probs > filter_value).any(-1)
+    entropy = torch.where(eligible, entropy, torch.full_like(entropy, float("inf")))
+    n_keep = round(layers * neurons * top_rate)
+    flat = entropy.flatten()
+    order = torch.argsort(flat, stable=True)[:n_keep]
+    order = order[torch.isfinite(flat[order])]
+    bar = _quantile_value(probs, activation_bar_ratio)
+    sets: dict[str, set[tuple[int, int]]] = {lang: set() for lang in languages}
+    for idx in order.tolist():
+        layer, neuron = divmod(idx, neurons)
+        for li, lang in enumerate(languages):
+            if probs[layer, neuron, li] > bar:
+                sets[lang].add((layer, neuron))
+    return sets
+
+
+def transfer_neurons(sets: dict[str, set], primary: str, new: str) -> set[tuple[int, int]]:
+    return sets.get(primary, set()) & sets.get(new, set())
+
+
+class Deactivate:
+    """Zero a set of MLP units (forward hooks on the activation modules) while in use."""
+
+    def __init__(self, pm, neurons: set[tuple[int, int]]) -> None:
+        self.pm = pm
+        self.by_layer: dict[int, list[int]] = {}
+        for layer, idx in neurons:
+            self.by_layer.setdefault(layer, []).append(idx)
+        self.handles = []
+
+    def __enter__(self):
+        modules = self.pm.mlp_act_modules()
+        for layer, idx in self.by_layer.items():
+            index = torch.tensor(sorted(idx))
+
+            def hook(module, inputs, output, index=index):
+                output = output.clone()
+                output[..., index.to(output.device)] = 0
+                return output
+
+            self.handles.append(modules[layer].register_forward_hook(hook))
+        return self
+
+    def __exit__(self, *exc):
+        for h in self.handles:
+            h.remove()
+        self.handles = []

@@ -1,0 +1,163 @@
+"""Working language by logit lens (Wendler et al. 2024, as PAPER.md defines it).
+
+Items are (context in the new language L, the L identifier that comes next, its counterpart in
+the primary language P), mined from held-out L code. For every layer the residual stream at the
+last position goes through the model's final norm and unembedding; the probability of a word is
+the summed probability of the vocabulary tokens that are prefixes of it, with or without the
+leading-space marker. The item's working language at that layer is P if P's word is more
+probable than L's.
+
+Choices where the paper is silent (documented in README):
+* Tokens that are prefixes of both words (e.g. a shared first letter) are counted for neither;
+  a pair in which either word keeps no token of its own is skipped with a warning row.
+* A context is the text before the identifier; one space right before it is removed from the
+  context, because byte-level BPE tokenizers attach a space to the following word.
+* Occurrences inside a line comment (after `//` or `#` on the same line) are not items, and the
+  identifier must be a whole word (not part of `mb_strlen`, nor preceded by `$`).
+* Contexts are the last `context_tokens` tokens (items with shorter contexts are dropped), so
+  items batch without padding.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+import torch
+import yaml
+
+SPACE_MARKERS = ("Ġ", "▁", " ")
+
+
+@dataclass
+class LensItem:
+    language: str
+    new_word: str
+    primary_word: str
+    context: str
+
+
+def load_pairs(primary: str, new: str, path: str | None = None) -> list[tuple[str, str]]:
+    """[(new-language identifier, primary counterpart)] for a language pair, or []."""
+    text = (open(path, encoding="utf-8").read() if path else
+            resources.files("babeltower").joinpath("identifier_pairs.yaml").read_text("utf-8"))
+    table = yaml.safe_load(text) or {}
+    pairs = (table.get(primary) or {}).get(new) or []
+    for p in pairs:
+        if not (isinstance(p, list) and len(p) == 2 and all(isinstance(w, str) for w in p)):
+            raise ValueError(f"identifier pairs {path or 'identifier_pairs.yaml'} "
+                             f"[{primary}][{new}]: {p!r} is not a pair of quoted identifiers")
+    return [tuple(p) for p in pairs]
+
+
+def _comment_before(text: str, start: int) -> bool:
+    line_start = text.rfind("\n", 0, start) + 1
+    prefix = text[line_start:start]
+    return "//" in prefix or prefix.lstrip().startswith("#") or " #" in prefix
+
+
+def mine_items(texts: list[str], language: str, pairs: list[tuple[str, str]],
+               max_per_pair: int, context_chars: int = 2000) -> list[LensItem]:
+    """Contexts up to whole-word occurrences of each pair's new-language identifier."""
+    items: list[LensItem] = []
+    for new_word, primary_word in pairs:
+        pattern = re.compile(r"(?<![\w$])" + re.escape(new_word) + r"(?!\w)")
+        found = 0
+        for text in texts:
+            for m in pattern.finditer(text):
+                if _comment_before(text, m.start()):
+                    continue
+                context = text[max(0, m.start() - context_chars):m.start()]
+                if context.endswith(" "):
+                    context = context[:-1]
+                if not context.strip():
+                    continue
+                items.append(LensItem(language, new_word, primary_word, context))
+                found += 1
+                if found >= max_per_pair:
+                    break
+            if found >= max_per_pair:
+                break
+    return items
+
+
+def prefix_token_ids(tokenizer, word: str) -> set[int]:
+    """Vocabulary ids whose surface form (minus a leading space marker) is a prefix of `word`."""
+    ids = set()
+    for token, idx in tokenizer.get_vocab().items():
+        surface = token
+        for marker in SPACE_MARKERS:
+            if surface.startswith(marker):
+                surface = surface[len(marker):]
+                break
+        if surface and word.startswith(surface):
+            ids.add(idx)
+    return ids
+
+
+def word_token_sets(tokenizer, new_word: str, primary_word: str) -> tuple[list[int], list[int]]:
+    a, b = prefix_token_ids(tokenizer, new_word), prefix_token_ids(tokenizer, primary_word)
+    shared = a & b
+    return sorted(a - shared), sorted(b - shared)
+
+
+class ResidualCapture:
+    """Forward hooks that keep each block's output (the residual stream) at the last position."""
+
+    def __init__(self, blocks) -> None:
+        self.states: list[torch.Tensor] = []
+        self.handles = [b.register_forward_hook(self._hook) for b in blocks]
+
+    def _hook(self, module, inputs, output):
+        hidden = output[0] if isinstance(output, tuple) else output
+        self.states.append(hidden[:, -1].detach())
+
+    def close(self) -> None:
+        for h in self.handles:
+            h.remove()
+
+
+@torch.no_grad()
+def lens_distributions(pm, input_ids: torch.Tensor) -> torch.Tensor:
+    """Next-token probabilities read from every layer: (layers, batch, vocab)."""
+    capture = ResidualCapture(pm.blocks)
+    try:
+        pm.model(input_ids=input_ids.to(pm.device))
+    finally:
+        capture.close()
+    stacked = torch.stack(capture.states)  # (layers, batch, d)
+    logits = pm.unembed(pm.final_norm(stacked)).float()
+    return torch.softmax(logits, dim=-1)
+
+
+@torch.no_grad()
+def working_language(pm, items: list[LensItem], context_tokens: int,
+                     batch_size: int = 16) -> list[dict]:
+    """Per pair and layer: items, fraction whose working language is primary, mean probs."""
+    tok = pm.tokenizer
+    by_pair: dict[tuple[str, str], list[list[int]]] = {}
+    for it in items:
+        ids = tok(it.context, add_special_tokens=False)["input_ids"]
+        if len(ids) >= context_tokens:
+            by_pair.setdefault((it.new_word, it.primary_word), []).append(ids[-context_tokens:])
+    rows = []
+    for (new_word, primary_word), contexts in by_pair.items():
+        new_ids, prim_ids = word_token_sets(tok, new_word, primary_word)
+        if not new_ids or not prim_ids:
+            rows.append({"pair": f"{new_word}/{primary_word}", "layer": -1, "items": 0,
+                         "warning": "no exclusive prefix tokens for one of the words"})
+            continue
+        p_new, p_prim = [], []
+        for i in range(0, len(contexts), batch_size):
+            probs = lens_distributions(pm, torch.tensor(contexts[i:i + batch_size]))
+            p_new.append(probs[..., new_ids].sum(-1))
+            p_prim.append(probs[..., prim_ids].sum(-1))
+        pn, pp = torch.cat(p_new, dim=1), torch.cat(p_prim, dim=1)  # (layers, items)
+        for layer in range(pn.size(0)):
+            rows.append({"pair": f"{new_word}/{primary_word}", "layer": layer,
+                         "items": pn.size(1),
+                         "primary_fraction": float((pp[layer] > pn[layer]).float().mean()),
+                         "mean_p_primary": float(pp[layer].mean()),
+                         "mean_p_new": float(pn[layer].mean()), "warning": ""})
+    return rows

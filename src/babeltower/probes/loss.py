@@ -1,0 +1,59 @@
+"""Likelihood probes: held-out loss per language, and canonical-solution NLL given the prompt."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .heldout import HeldOut
+
+
+@torch.no_grad()
+def mean_loss(model: torch.nn.Module, windows: torch.Tensor, batch_size: int = 8) -> float:
+    """Mean next-token cross-entropy (nats) over all predictions of the windows."""
+    total, count = 0.0, 0
+    device = next(model.parameters()).device
+    for i in range(0, windows.size(0), batch_size):
+        x = windows[i:i + batch_size].to(device)
+        logits = model(input_ids=x).logits[:, :-1].float()
+        nll = F.cross_entropy(logits.reshape(-1, logits.size(-1)), x[:, 1:].reshape(-1),
+                              reduction="sum")
+        total += float(nll)
+        count += x[:, 1:].numel()
+    return total / count if count else float("nan")
+
+
+def heldout_loss_row(model, held: HeldOut, batch_size: int = 8) -> dict:
+    nats = mean_loss(model, held.windows, batch_size)
+    n_pred = held.windows.size(0) * (held.windows.size(1) - 1)
+    bits_per_byte = nats * n_pred / math.log(2) / held.n_bytes if held.n_bytes else float("nan")
+    return {"language": held.language, "nats_per_token": nats, "bits_per_byte": bits_per_byte,
+            "eval_tokens": n_pred, "eval_bytes": round(held.n_bytes)}
+
+
+@torch.no_grad()
+def canonical_nll(model, tokenizer, prompt: str, solution: str, max_len: int) -> dict:
+    """NLL of the canonical solution's tokens given the prompt.
+
+    Prompt and solution are tokenized separately and concatenated, so the solution's tokens are
+    exactly those of the solution text (a merge across the boundary would otherwise blur which
+    tokens are scored). If the pair is longer than the model's positions, the prompt is cut
+    from the left; a solution that alone does not fit is cut from the right (and flagged).
+    """
+    p = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    s = tokenizer(solution, add_special_tokens=False)["input_ids"]
+    truncated = False
+    if len(s) >= max_len:
+        s, truncated = s[: max_len - 1], True
+    p = p[-(max_len - len(s)):] if len(p) + len(s) > max_len else p
+    if not p:  # score the first solution token too: condition on EOS as a neutral start
+        p = [tokenizer.eos_token_id if tokenizer.eos_token_id is not None else s[0]]
+    ids = torch.tensor([p + s], device=next(model.parameters()).device)
+    logits = model(input_ids=ids).logits[0, len(p) - 1:-1].float()
+    nll = float(F.cross_entropy(logits, ids[0, len(p):], reduction="sum"))
+    n_bytes = len(solution.encode("utf-8"))
+    return {"nll": nll, "solution_tokens": len(s), "nll_per_token": nll / len(s),
+            "bits_per_byte": nll / math.log(2) / n_bytes if n_bytes else float("nan"),
+            "truncated": truncated}

@@ -1,0 +1,11 @@
+"""Rule mine_lens_items: logit-lens items from a new language's held-out code."""
+import _pkg  # noqa: F401  (puts the babeltower package on sys.path)
+from babeltower.smk import setup_rule_logging
+
+setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)
+
+from babeltower.probes.runner import mine_language_items  # noqa: E402
+
+sm = snakemake  # noqa: F821
+mine_language_items(sm.input.manifest, sm.wildcards.lang, sm.params.pairs, sm.output[0],
+                    sm.params.max_per_pair, sm.params.heldout_bytes)
