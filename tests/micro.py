@@ -150,6 +150,12 @@ def micro_config(root: Path, **overrides) -> dict:
             "precision": "fp32", "compile": False, "threads": 1, "save_state_every_steps": 2,
             "peak_flops": 1.0e9,
         },
+        "probes": {
+            "context": 32, "loss_tokens": 256, "heldout_bytes": 20000,
+            "canonical": {"max_problems": 2},
+            "lens": {"context_tokens": 8, "min_items": 3, "max_items_per_pair": 5},
+            "neurons": {"tokens": 512, "deactivation_tokens": 64},
+        },
         "runs": {
             "primary": {"train_tokens": 2560},
             "continual": {"train_tokens": 1280},

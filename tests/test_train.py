@@ -324,3 +324,21 @@ def test_two_processes_follow_the_single_process_loss_curve(token_data, tmp_path
     assert len(a) == len(b) == 16
     np.testing.assert_allclose(b, a, rtol=2e-4, atol=2e-4)
     assert a[-1] < a[0] - 0.5
+
+
+def test_state_saved_before_the_data_changed_is_not_resumed(token_data, tmp_path, caplog):
+    import shutil
+
+    root, indexes = token_data
+    data = tmp_path / "data"
+    shutil.copytree(Path(indexes["aa"]).parent, data)
+    rc = run_config(root, {"aa": str(data / "train.json")}, tmp_path / "run")
+    rc_path = tmp_path / "rc.json"
+    rc_path.write_text(json.dumps(rc))
+    assert _run_until(rc_path, tmp_path / "run/state", 6, signal.SIGTERM) == EXIT_PREEMPTED
+    index = json.loads((data / "train.json").read_text())
+    (data / "train.json").write_text(json.dumps({**index, "rebuilt": True}))
+    with caplog.at_level("INFO", logger="babeltower.train"):
+        assert train(rc) == 0
+    assert "resumed from step" not in caplog.text
+    assert "starting over" in caplog.text

@@ -21,6 +21,16 @@ from snakemake_helpers import REPO, SNAKEFILE, planned_jobs, snakemake
 
 SPLITS = ("train", "valid", "test")
 TRAIN_JOBS = {"train_primary": 1, "train_continual": 1, "train_monolingual": 1}
+# Checkpoints of the micro runs: primary 0, 2, 4, 8, 10; continual and monolingual 0, 2, 4, 5.
+PROBE_TABLES = ("loss", "canonical_nll", "lens", "neurons", "deactivation")
+
+
+def probe_jobs(n_checkpoints: int, runs: int = 3) -> dict:
+    return {"probe_checkpoint": n_checkpoints, "neuron_overlap": runs,
+            "collect_probe_table": len(PROBE_TABLES)}
+
+
+ALL_PROBES = probe_jobs(13)
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +146,7 @@ def test_vocab_size_change_reruns_tokenizer_and_tokenization_only(micro_run):
     plan = _plan_with(ws, cfg, "vocab.yaml",
                       lambda c: c["tokenizer"].__setitem__("vocab_size", 450))
     assert plan == {"train_tokenizer": 1, "tokenize_split": 9, "token_stats": 1, **TRAIN_JOBS,
-                    "all": 1}
+                    **ALL_PROBES, "all": 1}
 
 
 def test_corpus_filter_change_reruns_corpus_and_everything_downstream(micro_run):
@@ -144,7 +154,8 @@ def test_corpus_filter_change_reruns_corpus_and_everything_downstream(micro_run)
     plan = _plan_with(ws, cfg, "filters.yaml",
                       lambda c: c["corpus"].setdefault("filters", {}).__setitem__("min_lines", 4))
     assert plan == {"build_corpus": 3, "corpus_stats": 1, "train_tokenizer": 1,
-                    "tokenize_split": 9, "token_stats": 1, **TRAIN_JOBS, "all": 1}
+                    "tokenize_split": 9, "token_stats": 1, **TRAIN_JOBS, "mine_lens_items": 1,
+                    **ALL_PROBES, "all": 1}
 
 
 def test_one_language_budget_change_reruns_that_language_and_shared_stages(micro_run):
@@ -154,14 +165,14 @@ def test_one_language_budget_change_reruns_that_language_and_shared_stages(micro
     # The tokenizer is trained on every language, so all token files follow; the other
     # languages' corpora do not.
     assert plan == {"build_corpus": 1, "corpus_stats": 1, "train_tokenizer": 1,
-                    "tokenize_split": 9, "token_stats": 1, **TRAIN_JOBS, "all": 1}
+                    "tokenize_split": 9, "token_stats": 1, **TRAIN_JOBS, **ALL_PROBES, "all": 1}
 
 
 def test_tokenization_batching_change_does_not_retrain_tokenizer(micro_run):
     ws, cfg, _ = micro_run
     plan = _plan_with(ws, cfg, "batch.yaml",
                       lambda c: c["tokenizer"].__setitem__("batch_bytes", 2048))
-    assert plan == {"tokenize_split": 9, "token_stats": 1, **TRAIN_JOBS, "all": 1}
+    assert plan == {"tokenize_split": 9, "token_stats": 1, **TRAIN_JOBS, **ALL_PROBES, "all": 1}
 
 
 def test_lint_is_clean():
@@ -292,13 +303,51 @@ def test_training_setting_changes_rerun_only_the_affected_runs(micro_run):
     ws, cfg, _ = micro_run
     plan = _plan_with(ws, cfg, "cont_lr.yaml", lambda c: c["runs"]["continual"].__setitem__(
         "training", {"optimizer": {"lr": 0.01}}))
-    assert plan == {"train_continual": 1, "all": 1}
+    assert plan == {"train_continual": 1, **probe_jobs(4, runs=1), "all": 1}
     plan = _plan_with(ws, cfg, "primary_tokens.yaml",
                       lambda c: c["runs"]["primary"].__setitem__("train_tokens", 3840))
-    assert plan == {"train_primary": 1, "train_continual": 1, "all": 1}
+    # M_P now has checkpoints 0, 2, 4, 8, 12, 15; the continual run starts from it.
+    assert plan == {"train_primary": 1, "train_continual": 1, **probe_jobs(6 + 4, runs=2),
+                    "all": 1}
     plan = _plan_with(ws, cfg, "all_lr.yaml", lambda c: c["training"].__setitem__(
         "optimizer", {"lr": 0.01}))
-    assert plan == {**TRAIN_JOBS, "all": 1}
+    assert plan == {**TRAIN_JOBS, **ALL_PROBES, "all": 1}
+
+
+def test_probe_setting_changes_rerun_probes_but_never_training(micro_run):
+    ws, cfg, _ = micro_run
+    plan = _plan_with(ws, cfg, "probe_tokens.yaml",
+                      lambda c: c["probes"].__setitem__("loss_tokens", 128))
+    assert plan == {**ALL_PROBES, "all": 1}
+    plan = _plan_with(ws, cfg, "lens_items.yaml",
+                      lambda c: c["probes"]["lens"].__setitem__("max_items_per_pair", 4))
+    assert plan == {"mine_lens_items": 1, **ALL_PROBES, "all": 1}
+
+
+def test_every_checkpoint_is_probed(micro_run):
+    from babeltower.config import validate_config
+    from babeltower.runs import plan_runs
+
+    ws, cfg, _ = micro_run
+    plans = plan_runs(validate_config(copy.deepcopy(cfg)))
+    expected = {(run, step) for run, p in plans.items() for step in p.checkpoint_steps}
+    loss = pd.read_csv(ws / "results/probes/loss.tsv", sep="\t")
+    assert set(zip(loss.run, loss.step)) == expected
+    assert set(loss.language) == {"python", "cpp", "english"}
+    assert loss.nats_per_token.between(0, 20).all() and loss.bits_per_byte.gt(0).all()
+    # Training lowers held-out loss on the trained language.
+    prim = loss[(loss.run == "primary") & (loss.language == "python")].sort_values("step")
+    assert prim.nats_per_token.iloc[-1] < prim.nats_per_token.iloc[0]
+    nll = pd.read_csv(ws / "results/probes/canonical_nll.tsv", sep="\t")
+    assert set(nll.language) == {"python", "cpp"} and (nll.nll > 0).all()
+    lens = pd.read_csv(ws / "results/probes/lens.tsv", sep="\t")
+    assert set(lens.run) == set(plans) and (lens.language == "cpp").all()
+    neurons = pd.read_csv(ws / "results/probes/neurons.tsv", sep="\t")
+    assert "transfer:python+cpp" in set(neurons["set"])
+    deact = pd.read_csv(ws / "results/probes/deactivation.tsv", sep="\t")
+    assert {"loss_base", "loss_deactivated", "loss_change"} <= set(deact.columns)
+    overlap = pd.read_csv(ws / "results/probes/primary/neuron_overlap.tsv", sep="\t")
+    assert sorted(set(overlap.step)) == plans["primary"].checkpoint_steps
 
 
 def test_unknown_mixture_language_fails_at_dag_build(tmp_path):

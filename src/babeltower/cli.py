@@ -79,6 +79,44 @@ def _cmd_tokenize(args) -> int:
     return 0
 
 
+def _cmd_probe(args) -> int:
+    """All probes on any HF causal LM (local path or hub id + revision), outside the workflow."""
+    from .config import primary_language
+    from .probes.lens import load_pairs
+    from .probes.runner import mine_language_items, probe_checkpoint
+
+    cfg = load_config(args.config)
+    results = Path(args.results or cfg["results_dir"])
+    out = Path(args.out)
+    languages, items = {}, {}
+    for lang, spec in cfg["languages"].items():
+        manifest = results / "corpus" / lang / "manifest.json"
+        if not manifest.exists():
+            raise FileNotFoundError(f"{manifest} does not exist: build the corpus of {lang!r} "
+                                    "first (snakemake ... results/corpus/stats.tsv)")
+        languages[lang] = {"role": spec["role"], "manifest": str(manifest),
+                           "benchmark_language": spec.get("benchmark_language")
+                           or spec.get("detect") or lang}
+        if spec["role"] == "new":
+            primary = primary_language(cfg)
+            pairs = load_pairs(cfg["languages"][primary].get("detect") or primary,
+                               spec.get("detect") or lang, cfg["probes"]["lens"]["pairs_file"])
+            items[lang] = str(out / "items" / f"{lang}.jsonl")
+            mine_language_items(manifest, lang, pairs, items[lang],
+                                cfg["probes"]["lens"]["max_items_per_pair"],
+                                cfg["probes"]["heldout_bytes"])
+    key = {"run": args.run or args.model, "step": args.step, "tokens": args.tokens}
+    spec = {"run": key["run"], "checkpoint": args.model, "revision": args.revision,
+            "key": None if args.step is None else key, "languages": languages,
+            "lens_items": items, "probes": cfg["probes"],
+            "benchmarks": enabled_benchmarks(cfg), "threads": args.threads,
+            "device": args.device}
+    frames = probe_checkpoint(spec, out)
+    for name, df in frames.items():
+        print(f"{name}: {len(df)} rows -> {out / (name + '.tsv')}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="babeltower", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -112,6 +150,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--language", default=None)
     p.add_argument("--batch-bytes", type=int, default=4_000_000)
     p.set_defaults(func=_cmd_tokenize)
+
+    p = sub.add_parser("probe", help="run every probe on any HF causal LM (path or hub id)")
+    p.add_argument("model", help="checkpoint folder or hub id (e.g. EleutherAI/pythia-160m)")
+    p.add_argument("--revision", default=None, help="hub revision, e.g. step143000 for Pythia")
+    p.add_argument("--config", required=True, help="workflow config (languages, probe settings)")
+    p.add_argument("--results", default=None, help="results folder with corpus/<lang>/")
+    p.add_argument("--out", required=True)
+    p.add_argument("--run", default=None, help="run name in the tables (default: the model)")
+    p.add_argument("--step", type=int, default=None, help="step in the tables")
+    p.add_argument("--tokens", type=int, default=None, help="tokens in the tables")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=_cmd_probe)
     return parser
 
 

@@ -56,6 +56,22 @@ def config_hash(run_config: dict) -> str:
     return hashlib.sha256(json.dumps(run_config, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def inputs_fingerprint(run_config: dict) -> dict:
+    """What the run reads besides its config: token indexes, tokenizer, initial weights.
+
+    Part of the resume key, so a state saved before the data were rebuilt is never resumed
+    with the new data (the config alone would not notice).
+    """
+    def digest(path: Path) -> str | None:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.exists() else None
+
+    fp = {lang: digest(Path(p)) for lang, p in sorted(run_config["token_indexes"].items())}
+    fp["tokenizer"] = digest(Path(run_config["tokenizer"]) / "tokenizer.json")
+    if run_config.get("init_from"):
+        fp["init_from"] = digest(Path(run_config["init_from"]) / "model.safetensors")
+    return fp
+
+
 # -- environment -------------------------------------------------------------------------------
 
 def _dist_env() -> tuple[int, int, int]:
@@ -260,7 +276,7 @@ class Trainer:
         model_sd, optim_sd = self._full_state()
         if not self.is_main:
             return
-        state = {"config_hash": config_hash(self.rc), "step": self.step, "model": model_sd,
+        state = {"config_hash": self._resume_key, "step": self.step, "model": model_sd,
                  "optimizer": optim_sd, "torch_rng": torch.get_rng_state()}
         with atomic_path(self.state_dir / "resume.pt") as tmp:
             torch.save(state, tmp)
@@ -268,13 +284,14 @@ class Trainer:
     def _try_resume(self) -> None:
         path = self.state_dir / "resume.pt"
         marker = self.state_dir / "config_hash"
-        want = config_hash(self.rc)
+        want = config_hash({**self.rc, "inputs": inputs_fingerprint(self.rc)})
         if self.is_main:
             if marker.exists() and marker.read_text().strip() != want:
                 log.warning("run config changed since the saved state: starting over")
                 shutil.rmtree(self.state_dir)
             self.state_dir.mkdir(parents=True, exist_ok=True)
             marker.write_text(want + "\n")
+        self._resume_key = want
         self._barrier()
         if not path.exists():
             return

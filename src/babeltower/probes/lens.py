@@ -12,8 +12,9 @@ Choices where the paper is silent (documented in README):
   a pair in which either word keeps no token of its own is skipped with a warning row.
 * A context is the text before the identifier; one space right before it is removed from the
   context, because byte-level BPE tokenizers attach a space to the following word.
-* Occurrences inside a line comment (after `//` or `#` on the same line) are not items, and the
-  identifier must be a whole word (not part of `mb_strlen`, nor preceded by `$`).
+* Occurrences inside a line comment (after `//`, or `#` in languages with `#` comments, on the
+  same line) are not items, and the identifier must be a whole word (not part of `mb_strlen`,
+  nor preceded by `$`).
 * Contexts are the last `context_tokens` tokens (items with shorter contexts are dropped), so
   items batch without padding.
 """
@@ -51,22 +52,28 @@ def load_pairs(primary: str, new: str, path: str | None = None) -> list[tuple[st
     return [tuple(p) for p in pairs]
 
 
-def _comment_before(text: str, start: int) -> bool:
+HASH_COMMENT_LANGUAGES = {"php", "python", "ruby", "perl", "shell", "r"}
+
+
+def _comment_before(text: str, start: int, hash_comments: bool) -> bool:
     line_start = text.rfind("\n", 0, start) + 1
     prefix = text[line_start:start]
-    return "//" in prefix or prefix.lstrip().startswith("#") or " #" in prefix
+    if "//" in prefix:
+        return True
+    return hash_comments and (prefix.lstrip().startswith("#") or " #" in prefix)
 
 
 def mine_items(texts: list[str], language: str, pairs: list[tuple[str, str]],
                max_per_pair: int, context_chars: int = 2000) -> list[LensItem]:
     """Contexts up to whole-word occurrences of each pair's new-language identifier."""
     items: list[LensItem] = []
+    hash_comments = language in HASH_COMMENT_LANGUAGES
     for new_word, primary_word in pairs:
         pattern = re.compile(r"(?<![\w$])" + re.escape(new_word) + r"(?!\w)")
         found = 0
         for text in texts:
             for m in pattern.finditer(text):
-                if _comment_before(text, m.start()):
+                if _comment_before(text, m.start(), hash_comments):
                     continue
                 context = text[max(0, m.start() - context_chars):m.start()]
                 if context.endswith(" "):

@@ -1,0 +1,210 @@
+"""Probes: logit lens, LAPE, deactivation, mining, model access and the probe CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from babeltower.model import GPT, GPTConfig, save_hf_checkpoint
+from babeltower.probes.lape import Deactivate, select_language_neurons, transfer_neurons
+from babeltower.probes.lens import (lens_distributions, load_pairs, mine_items,
+                                    prefix_token_ids, word_token_sets)
+from babeltower.probes.model_access import ProbeError, architecture_of, load_probed_model
+from babeltower.tokenizer import train_bpe
+
+TEXTS = [f"def f{i}(x):\n    return len(x) + {i}\nv.push_back({i});\n" for i in range(300)]
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ckpt")
+    tok = train_bpe(iter(TEXTS), 300, progress=False)
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=len(tok), n_positions=64, n_layer=3, n_head=2, n_embd=32))
+    save_hf_checkpoint(model, root, eos_token_id=tok.eos_token_id)
+    tok.save_pretrained(str(root))
+    return root
+
+
+def test_logit_lens_last_layer_is_the_models_next_token_distribution(tiny_checkpoint):
+    pm = load_probed_model(str(tiny_checkpoint))
+    ids = torch.tensor([pm.tokenizer("def f3(x):\n    return")["input_ids"]] * 2)
+    probs = lens_distributions(pm, ids)
+    assert probs.shape[0] == 3  # one distribution per layer
+    with torch.no_grad():
+        expected = torch.softmax(pm.model(input_ids=ids).logits[:, -1].float(), dim=-1)
+    torch.testing.assert_close(probs[-1], expected, rtol=0, atol=1e-6)
+    assert (probs[0] - expected).abs().max() > 1e-5  # earlier layers read differently
+
+
+def _planted_probs():
+    """2 layers x 500 neurons x 3 languages: high-entropy background plus planted neurons."""
+    g = torch.Generator().manual_seed(0)
+    probs = 0.2 + 0.3 * torch.rand(2, 500, 3, generator=g)
+    planted = {"python": {(0, 7), (0, 99), (1, 3), (1, 250)},
+               "cpp": {(0, 42), (1, 17), (1, 499)}}
+    shared = {(0, 300), (1, 100), (1, 101)}
+    for lang_idx, lang in enumerate(("python", "cpp")):
+        for layer, n in planted[lang]:
+            probs[layer, n] = 0.02
+            probs[layer, n, lang_idx] = 0.9
+    for layer, n in shared:
+        probs[layer, n] = torch.tensor([0.9, 0.9, 0.02])
+    return probs, planted, shared
+
+
+def test_lape_recovers_exactly_the_planted_neurons():
+    probs, planted, shared = _planted_probs()
+    sets = select_language_neurons(probs, ["python", "cpp", "english"], top_rate=0.01)
+    assert sets["python"] == planted["python"] | shared
+    assert sets["cpp"] == planted["cpp"] | shared
+    assert sets["english"] == set()
+    assert transfer_neurons(sets, "python", "cpp") == shared
+
+
+def test_lape_keeps_only_eligible_neurons():
+    probs, planted, shared = _planted_probs()
+    # A low-entropy neuron whose probabilities are all tiny is not eligible (below the bar).
+    probs[0, 450] = torch.tensor([0.001, 0.0, 0.0])
+    sets = select_language_neurons(probs, ["python", "cpp", "english"], top_rate=0.01)
+    assert (0, 450) not in set().union(*sets.values())
+
+
+def test_zeroing_a_planted_neuron_changes_the_output_it_drives(tiny_checkpoint):
+    pm = load_probed_model(str(tiny_checkpoint))
+    mlp = pm.model.transformer.h[1].mlp
+    with torch.no_grad():
+        mlp.c_fc.bias[5] = 50.0           # neuron 5 of layer 1 is always on ...
+        # ... and drives the residual stream strongly (alternating signs: a uniform shift
+        # would be removed by the next layer norm)
+        mlp.c_proj.weight[5] = 3.0 * (torch.arange(mlp.c_proj.weight.size(1)) % 2 * 2 - 1)
+        mlp.c_proj.weight[6].zero_()      # neuron 6 drives nothing
+    ids = torch.tensor([pm.tokenizer("def f1(x):")["input_ids"]])
+    with torch.no_grad():
+        base = pm.model(input_ids=ids).logits
+        with Deactivate(pm, {(1, 5)}):
+            zeroed = pm.model(input_ids=ids).logits
+        with Deactivate(pm, {(1, 6)}):
+            silent = pm.model(input_ids=ids).logits
+        after = pm.model(input_ids=ids).logits
+    assert (zeroed - base).abs().max() > 0.1  # random-init logits are ~0.2 in size
+    torch.testing.assert_close(silent, base, rtol=0, atol=1e-5)
+    assert torch.equal(after, base)  # hooks are removed on exit
+
+
+CPP_SAMPLE = """#include <vector>
+int main() {
+    std::vector<int> v;   // a vector of ints
+    v.push_back(1);
+    // v.push_back(2);
+    my_push_back(3);
+    if (p == nullptr) return v.size();
+    return size_of(v);
+}
+"""
+
+
+def test_mining_finds_the_expected_items_and_no_others():
+    pairs = [("push_back", "append"), ("size", "len"), ("nullptr", "None"),
+             ("vector", "list"), ("throw", "raise")]
+    items = mine_items([CPP_SAMPLE], "cpp", pairs, max_per_pair=10)
+    found = sorted((it.new_word, it.context.splitlines()[-1]) for it in items)
+    assert found == [
+        ("nullptr", "    if (p =="),
+        ("push_back", "    v."),
+        ("size", "    if (p == nullptr) return v."),
+        ("vector", "    std::"),
+        ("vector", "#include <"),
+    ]
+    assert all(it.language == "cpp" for it in items)
+    assert len(mine_items([CPP_SAMPLE] * 5, "cpp", pairs, max_per_pair=3)) == 3 + 3 + 3 + 3
+
+
+def test_builtin_pair_tables_cover_seven_languages_with_distinct_words():
+    for lang in ("php", "cpp", "csharp", "go", "javascript", "java", "rust"):
+        pairs = load_pairs("python", lang)
+        assert len(pairs) >= 10, lang
+        for new_word, primary_word in pairs:
+            assert isinstance(new_word, str) and isinstance(primary_word, str)
+            assert not new_word.startswith(primary_word), (lang, new_word)
+            assert not primary_word.startswith(new_word), (lang, new_word)
+    assert load_pairs("python", "cobol") == []
+
+
+def test_prefix_token_sets_exclude_shared_prefixes(tiny_checkpoint):
+    pm = load_probed_model(str(tiny_checkpoint))
+    tok = pm.tokenizer
+    ids = prefix_token_ids(tok, "push_back")
+    surfaces = {tok.convert_ids_to_tokens(i).lstrip("Ġ") for i in ids}
+    assert "p" in surfaces and all("push_back".startswith(s) for s in surfaces)
+    new_ids, prim_ids = word_token_sets(tok, "len", "length_of")
+    assert not set(new_ids) & set(prim_ids)
+
+
+def test_unsupported_architecture_is_named(tmp_path):
+    from transformers import GPTNeoConfig, GPTNeoForCausalLM
+
+    model = GPTNeoForCausalLM(GPTNeoConfig(vocab_size=64, hidden_size=16, num_layers=2,
+                                           num_heads=2, attention_types=[[["global"], 2]],
+                                           max_position_embeddings=32))
+    with pytest.raises(ProbeError, match="GPTNeoForCausalLM"):
+        architecture_of(model)
+
+
+def test_missing_and_half_written_checkpoints_are_clear_errors(tiny_checkpoint, tmp_path):
+    with pytest.raises(ProbeError, match="does not exist"):
+        load_probed_model(str(tmp_path / "nope"))
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text('{"model_type": "gpt')
+    with pytest.raises(ProbeError, match="half-written"):
+        load_probed_model(str(broken))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "config.json").write_text((tiny_checkpoint / "config.json").read_text())
+    (empty / "model.safetensors").write_bytes(b"")
+    with pytest.raises(ProbeError, match="half-written"):
+        load_probed_model(str(empty))
+
+
+def test_probe_cli_runs_on_another_architecture(tmp_path):
+    """`babeltower probe` on a Pythia-style GPTNeoXForCausalLM saved locally (as a hub id with
+    a revision would be downloaded), over corpora built by the real data code."""
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
+
+    from babeltower.cli import main as cli_main
+    from micro import micro_config, write_config
+
+    cfg = micro_config(tmp_path)
+    cfg["probes"] = {"context": 32, "loss_tokens": 256, "heldout_bytes": 20000,
+                     "canonical": {"max_problems": 2},
+                     "lens": {"context_tokens": 8, "min_items": 1},
+                     "neurons": {"tokens": 512, "deactivation_tokens": 64}}
+    configfile = write_config(tmp_path / "config.yaml", cfg)
+    for lang in cfg["languages"]:
+        assert cli_main(["corpus", str(configfile), "--language", lang, "--out",
+                         str(tmp_path / "results/corpus" / lang)]) == 0
+    tok = train_bpe(iter(TEXTS), 300, progress=False)
+    torch.manual_seed(0)
+    neox = GPTNeoXForCausalLM(GPTNeoXConfig(vocab_size=len(tok), hidden_size=32,
+                                            num_hidden_layers=2, num_attention_heads=2,
+                                            intermediate_size=64, max_position_embeddings=64))
+    neox.save_pretrained(str(tmp_path / "pythia-mini"))
+    tok.save_pretrained(str(tmp_path / "pythia-mini"))
+    out = tmp_path / "probe-out"
+    assert cli_main(["probe", str(tmp_path / "pythia-mini"), "--config", str(configfile),
+                     "--results", str(tmp_path / "results"), "--out", str(out), "--run",
+                     "pythia-mini", "--step", "1000", "--tokens", "2048000"]) == 0
+    loss = pd.read_csv(out / "loss.tsv", sep="\t")
+    assert set(loss.language) == {"python", "cpp", "english"}
+    assert (loss.run == "pythia-mini").all() and (loss.step == 1000).all()
+    assert loss.nats_per_token.notna().all()
+    neurons = pd.read_csv(out / "neurons.tsv", sep="\t")
+    assert {"language:python", "transfer:python+cpp"} <= set(neurons["set"])
+    assert set(neurons.layer) == {0, 1}
+    sets = json.loads((out / "neuron_sets.json").read_text())
+    assert sets["run"] == "pythia-mini"
