@@ -44,3 +44,31 @@ def planned_jobs(proc: subprocess.CompletedProcess) -> Counter:
         if m.group(1) != "total":
             jobs[m.group(1)] = int(m.group(2))
     return jobs
+
+
+def kill_snakemake_when(workdir: Path, configfile: Path, target: str, ready, what: str,
+                        timeout: float = 300) -> None:
+    """Run Snakemake (1 core) on `target` and SIGKILL its whole process group as soon as
+    `ready()` is true, as a power loss or an OOM killer would."""
+    import os
+    import signal
+    import time
+
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory",
+           str(workdir), "--cores", "1", "--configfile", str(configfile),
+           "--replace-workflow-config", target]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + timeout
+    try:
+        while time.time() < deadline:
+            if ready():
+                return
+            if proc.poll() is not None:
+                raise AssertionError(f"Snakemake ended before {what}")
+            time.sleep(0.02)
+        raise AssertionError(f"timed out waiting for {what}")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +14,7 @@ import pandas as pd
 import pytest
 
 from micro import N_GOOD, micro_config, write_config
-from snakemake_helpers import REPO, SNAKEFILE, planned_jobs, snakemake
+from snakemake_helpers import REPO, SNAKEFILE, kill_snakemake_when, planned_jobs, snakemake
 
 SPLITS = ("train", "valid", "test")
 TRAIN_JOBS = {"train_primary": 1, "train_continual": 1, "train_monolingual": 1}
@@ -224,25 +221,10 @@ def test_killed_job_leaves_nothing_accepted_and_resumes(tmp_path):
     configfile = write_config(tmp_path / "config.yaml", cfg)
     manifest = tmp_path / "results/corpus/python/manifest.json"
     shard_dir = tmp_path / "results/corpus/python/shards"
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory",
-           str(tmp_path), "--cores", "1", "--configfile", str(configfile),
-           "--replace-workflow-config", str(manifest.relative_to(tmp_path))]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True,
-                            )
-    deadline = time.time() + 120
-    try:
-        while time.time() < deadline:
-            if shard_dir.exists() and len(list(shard_dir.glob("*.jsonl.zst"))) >= 3:
-                break
-            assert proc.poll() is None, "the job finished before it could be killed"
-            time.sleep(0.05)
-        else:
-            pytest.fail("build_corpus never started writing shards")
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    kill_snakemake_when(
+        tmp_path, configfile, str(manifest.relative_to(tmp_path)),
+        lambda: shard_dir.exists() and len(list(shard_dir.glob("*.jsonl.zst"))) >= 3,
+        "build_corpus wrote its first shards")
     assert not manifest.exists()
     # Snakemake knows the job was incomplete and plans to run it again.
     plan = planned_jobs(snakemake(tmp_path, configfile, "-n", str(manifest.relative_to(tmp_path))))
@@ -368,25 +350,11 @@ def test_killed_training_job_resumes_from_state_after_snakemake_cleanup(tmp_path
     cfg["training"]["allow_repetition"] = True
     target = "results/runs/primary/metrics.csv"
     config_a = write_config(tmp_path / "a/config.yaml", cfg)
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory",
-           str(tmp_path / "a"), "--cores", "1", "--configfile", str(config_a),
-           "--replace-workflow-config", target]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
     state_metrics = tmp_path / "a/results/runs/primary/state/metrics.csv"
-    deadline = time.time() + 300
-    try:
-        while time.time() < deadline:
-            if state_metrics.exists() and state_metrics.read_text().count("\n") > 110:
-                break
-            assert proc.poll() is None, "training finished before it could be killed"
-            time.sleep(0.02)
-        else:
-            pytest.fail("training never started")
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    kill_snakemake_when(
+        tmp_path / "a", config_a, target,
+        lambda: state_metrics.exists() and state_metrics.read_text().count("\n") > 110,
+        "training logged 110 steps")
     assert (tmp_path / "a/results/runs/primary/state/resume.pt").exists()
     snakemake(tmp_path / "a", config_a, "--unlock")
     snakemake(tmp_path / "a", config_a, target)
