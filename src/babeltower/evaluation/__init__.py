@@ -1,0 +1,1 @@
+"""Execution-based evaluation: generation, sandboxed program execution, pass@k."""

@@ -1,0 +1,156 @@
+"""One runner per language: how a program (prompt + completion + test) is written, compiled and
+run, and which Debian packages provide the toolchain.
+
+A program passes when it compiles and exits 0 within the time limit (PAPER.md). Compilation
+and execution both happen inside the sandbox. Compiled C++/Java/C#/Go artifacts are cached by
+the sha256 of the source and the toolchain command (safe: the same source gives the same
+program), which matters when many checkpoints produce the same completion.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .sandbox import Limits, RunResult, run_in_sandbox
+
+
+class ToolchainError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Runner:
+    language: str
+    source_name: str
+    run: tuple[str, ...]
+    compile: tuple[str, ...] = ()
+    artifacts: tuple[str, ...] = ()      # globs of files the compile step produces (cached)
+    tools: tuple[str, ...] = ()          # executables that must be on PATH
+    packages: tuple[str, ...] = ()       # Debian packages that provide them
+    min_memory_mb: int = 0               # runtimes that reserve address space up front
+    env: dict = field(default_factory=dict)
+
+    def check_toolchain(self) -> None:
+        missing = [t for t in self.tools if shutil.which(t) is None]
+        if missing:
+            raise ToolchainError(
+                f"{self.language}: {', '.join(missing)} not found; install the Debian "
+                f"package(s) {', '.join(self.packages)} (apt-get install {' '.join(self.packages)})")
+
+
+RUNNERS: dict[str, Runner] = {r.language: r for r in [
+    Runner("python", "main.py", ("python3", "main.py"), tools=("python3",),
+           packages=("python3",)),
+    Runner("cpp", "main.cpp", ("./main",), ("g++", "-std=c++17", "-O1", "-o", "main",
+                                            "main.cpp"),
+           artifacts=("main",), tools=("g++",), packages=("g++",)),
+    Runner("php", "main.php", ("php", "main.php"), tools=("php",), packages=("php-cli",)),
+    Runner("go", "main.go", ("./main",), ("go", "build", "-o", "main", "main.go"),
+           artifacts=("main",), tools=("go",), packages=("golang-go",), min_memory_mb=2048,
+           env={"GOCACHE": "{workdir}/.gocache", "GOPATH": "{workdir}/.gopath",
+                "GO111MODULE": "off", "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"}),
+    Runner("csharp", "main.cs", ("mono", "main.exe"),
+           ("mcs", "-nologo", "-out:main.exe", "-r:System.Numerics.dll", "main.cs"),
+           artifacts=("main.exe",), tools=("mcs", "mono"), packages=("mono-mcs", "mono-devel")),
+    Runner("javascript", "main.js", ("node", "main.js"), tools=("node",), packages=("nodejs",),
+           min_memory_mb=2048),
+    Runner("java", "Main.java", ("java", "-Xmx512m", "-Xss64m", "Main"),
+           ("javac", "-nowarn", "Main.java"), artifacts=("*.class",),
+           tools=("javac", "java"), packages=("openjdk-17-jdk-headless",),
+           min_memory_mb=4096),
+]}
+
+
+def get_runner(language: str) -> Runner:
+    if language not in RUNNERS:
+        raise ToolchainError(f"no runner for benchmark language {language!r}; supported: "
+                             f"{', '.join(sorted(RUNNERS))}")
+    return RUNNERS[language]
+
+
+def check_toolchains(languages) -> None:
+    """Fail before any generation if a needed toolchain is missing (names the packages)."""
+    errors = []
+    for lang in languages:
+        try:
+            get_runner(lang).check_toolchain()
+        except ToolchainError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise ToolchainError("\n".join(errors))
+
+
+def _expand(env: dict, workdir: Path) -> dict:
+    return {k: v.replace("{workdir}", str(workdir)) for k, v in env.items()}
+
+
+class ProgramRunner:
+    """Compiles (with a cache) and runs programs of one language in the sandbox."""
+
+    def __init__(self, language: str, limits: Limits = Limits(), isolation: str = "auto",
+                 cache_dir: str | Path | None = None) -> None:
+        self.runner = get_runner(language)
+        self.runner.check_toolchain()
+        mem = max(limits.memory_mb, self.runner.min_memory_mb)
+        self.limits = Limits(limits.timeout_s, limits.cpu_s, mem, limits.nproc,
+                             limits.fsize_mb, limits.output_bytes)
+        self.isolation = isolation
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+
+    def _cache_key(self, source: str) -> str:
+        h = hashlib.sha256()
+        h.update("\0".join(self.runner.compile).encode())
+        h.update(source.encode("utf-8", "surrogatepass"))
+        return h.hexdigest()
+
+    def run(self, source: str) -> RunResult:
+        r = self.runner
+        with tempfile.TemporaryDirectory(prefix=f"bt-{r.language}-") as tmp:
+            workdir = Path(tmp)
+            os.chmod(workdir, 0o755)
+            (workdir / r.source_name).write_text(source, encoding="utf-8", errors="surrogatepass")
+            env = _expand(r.env, workdir)
+            compile_result = None
+            if r.compile:
+                cached = self._cached(source)
+                if cached is not None:
+                    for f in cached.iterdir():
+                        shutil.copy2(f, workdir / f.name)
+                else:
+                    compile_result = run_in_sandbox(list(r.compile), workdir, self.limits,
+                                                    self.isolation, env)
+                    if not compile_result.ok:
+                        compile_result.extra["stage"] = "compile"
+                        return compile_result
+                    self._store(source, workdir)
+            result = run_in_sandbox(list(r.run), workdir, self.limits, self.isolation, env)
+            result.extra["stage"] = "run"
+            if compile_result is not None:
+                result.extra["compile_s"] = compile_result.duration_s
+            return result
+
+    def _cached(self, source: str) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        entry = self.cache_dir / self._cache_key(source)
+        return entry if entry.is_dir() else None
+
+    def _store(self, source: str, workdir: Path) -> None:
+        if self.cache_dir is None:
+            return
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        entry = self.cache_dir / self._cache_key(source)
+        # Build the entry under a temporary name and rename it: a reader never sees half of it.
+        tmp = Path(tempfile.mkdtemp(dir=self.cache_dir, prefix=".tmp-"))
+        try:
+            for pattern in self.runner.artifacts:
+                for f in workdir.glob(pattern):
+                    shutil.copy2(f, tmp / f.name)
+            os.replace(tmp, entry)
+        except OSError:  # another worker stored it first
+            shutil.rmtree(tmp, ignore_errors=True)

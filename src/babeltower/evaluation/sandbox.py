@@ -1,0 +1,196 @@
+"""Running untrusted (model-generated) programs.
+
+Every program runs in its own temporary directory, in a new process group that is killed
+whole on timeout, with CPU, address-space, process-count and file-size limits, with a clean
+environment (the harness's variables, tokens included, are not passed on), and, where
+bubblewrap works, without network (`--unshare-all` leaves only a loopback device) and with the
+rest of the file system read-only. When the harness runs as root, the program runs as an
+unprivileged user (uid 65534): the kernel does not apply RLIMIT_NPROC to root, so a fork bomb
+would otherwise not be contained. Where bubblewrap is unavailable (e.g. no user namespaces on a
+cluster), programs still get the limits, the process group and the clean environment, a warning
+is logged, and every result records `isolation = "none"`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+NOBODY = 65534
+SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout_s: float = 10.0
+    cpu_s: int = 10
+    memory_mb: int = 2048
+    nproc: int = 256
+    fsize_mb: int = 32
+    output_bytes: int = 64 * 1024  # stdout/stderr kept in the results
+
+
+@dataclass
+class RunResult:
+    returncode: int | None
+    stdout: str
+    stderr: str
+    timed_out: bool
+    duration_s: float
+    isolation: str
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+
+@lru_cache(maxsize=1)
+def bwrap_works() -> bool:
+    """Whether bubblewrap can create the sandbox here (binary present, namespaces allowed)."""
+    exe = shutil.which("bwrap")
+    if not exe:
+        return False
+    try:
+        proc = subprocess.run([exe, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/",
+                               "--dev", "/dev", "--proc", "/proc", "true"],
+                              capture_output=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0
+
+
+def resolve_isolation(requested: str = "auto") -> str:
+    """'bwrap' or 'none'. 'auto' falls back to 'none' with a warning; 'bwrap' insists."""
+    if requested == "none":
+        return "none"
+    if bwrap_works():
+        return "bwrap"
+    if requested == "bwrap":
+        raise RuntimeError("sandbox isolation 'bwrap' requested but bubblewrap does not work "
+                           "here (install Debian package bubblewrap; user namespaces needed)")
+    log.warning("bubblewrap is unavailable: programs run without file-system and network "
+                "isolation (limits, process group and clean environment still apply); results "
+                "record isolation=none")
+    return "none"
+
+
+def _limit_setter(limits: Limits):
+    def apply() -> None:
+        os.setsid()
+        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 1))
+        mem = limits.memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+        fsize = limits.fsize_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.nproc, limits.nproc))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    return apply
+
+
+def clean_env(workdir: Path, extra: dict | None = None) -> dict:
+    env = {"PATH": SAFE_PATH, "HOME": str(workdir), "TMPDIR": str(workdir / "tmp"),
+           "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+    env.update(extra or {})
+    return env
+
+
+def sandbox_command(cmd: list[str], workdir: Path, isolation: str, env: dict,
+                    ro_binds: tuple[str, ...] = ()) -> list[str]:
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        prefix = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
+    if isolation == "none":
+        return prefix + cmd
+    bw = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session",
+          "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+          "--bind", str(workdir), str(workdir), "--chdir", str(workdir), "--clearenv"]
+    for path in ro_binds:
+        bw += ["--ro-bind", path, path]
+    for k, v in env.items():
+        bw += ["--setenv", k, v]
+    return prefix + bw + ["--"] + cmd
+
+
+def run_in_sandbox(cmd: list[str], workdir: Path, limits: Limits = Limits(),
+                   isolation: str = "auto", env_extra: dict | None = None,
+                   stdin: bytes | None = None) -> RunResult:
+    """Run `cmd` in `workdir` (which must exist); return what happened, never raise for the
+    program's behaviour."""
+    iso = resolve_isolation(isolation)
+    workdir = Path(workdir)
+    (workdir / "tmp").mkdir(exist_ok=True)
+    if os.geteuid() == 0:
+        for p in [workdir, *workdir.rglob("*")]:
+            os.chown(p, NOBODY, NOBODY, follow_symlinks=False)
+    env = clean_env(workdir, env_extra)
+    full = sandbox_command(cmd, workdir, iso, env)
+    if os.geteuid() == 0:
+        wait_for_process_budget(NOBODY, limits.nproc)
+    t0 = time.perf_counter()
+    timed_out = False
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        try:
+            proc = subprocess.Popen(full, cwd=workdir, env=env, stdout=out, stderr=err,
+                                    stdin=subprocess.PIPE if stdin is not None else
+                                    subprocess.DEVNULL, preexec_fn=_limit_setter(limits))
+        except OSError as exc:
+            return RunResult(None, "", f"cannot start {cmd[0]}: {exc}", False, 0.0, iso)
+        try:
+            proc.communicate(stdin, timeout=limits.timeout_s)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_group(proc)
+        finally:
+            if proc.poll() is None:
+                _kill_group(proc)
+        duration = time.perf_counter() - t0
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read(limits.output_bytes).decode("utf-8", "replace")
+        stderr = err.read(limits.output_bytes).decode("utf-8", "replace")
+    return RunResult(proc.returncode, stdout, stderr, timed_out, duration, iso)
+
+
+def count_processes_of(uid: int) -> int:
+    n = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            for line in status.read_text().splitlines():
+                if line.startswith("Uid:"):
+                    n += int(line.split()[1]) == uid
+                    break
+        except OSError:
+            continue
+    return n
+
+
+def wait_for_process_budget(uid: int, nproc: int, timeout_s: float = 15.0) -> None:
+    """RLIMIT_NPROC counts every process of the uid on the machine; the processes of a killed
+    sandbox (a fork bomb) are reaped a few seconds late. Wait until the budget is free again,
+    so that one hostile program cannot make the next, innocent one fail to start."""
+    deadline = time.monotonic() + timeout_s
+    while count_processes_of(uid) > nproc // 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass

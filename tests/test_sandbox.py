@@ -1,0 +1,141 @@
+"""The sandbox contains hostile programs in several languages; pass@k is the unbiased one."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from babeltower.evaluation.passk import pass_at_k
+from babeltower.evaluation.runners import (RUNNERS, ProgramRunner, ToolchainError,
+                                           check_toolchains, get_runner)
+from babeltower.evaluation.sandbox import Limits, bwrap_works
+
+needs = {lang: pytest.mark.skipif(shutil.which(RUNNERS[lang].tools[0]) is None,
+                                  reason=f"{lang} toolchain not installed")
+         for lang in RUNNERS}
+LIMITS = Limits(timeout_s=5, cpu_s=5, memory_mb=512, nproc=64, fsize_mb=4)
+
+
+def test_pass_at_k_matches_hand_computed_values():
+    assert pass_at_k(1, 1, 1) == 1.0 and pass_at_k(1, 0, 1) == 0.0
+    assert pass_at_k(10, 3, 1) == pytest.approx(0.3)
+    # 1 - C(7,2)/C(10,2) = 1 - 21/45
+    assert pass_at_k(10, 3, 2) == pytest.approx(1 - 21 / 45)
+    # 1 - C(15,5)/C(20,5) = 1 - 3003/15504
+    assert pass_at_k(20, 5, 5) == pytest.approx(1 - 3003 / 15504)
+    assert pass_at_k(5, 4, 2) == 1.0  # n - c < k: some sample always passes
+    with pytest.raises(ValueError):
+        pass_at_k(5, 6, 1)
+    with pytest.raises(ValueError):
+        pass_at_k(5, 1, 6)
+
+
+def test_missing_toolchain_names_the_package(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(ToolchainError, match="apt-get install g\\+\\+"):
+        check_toolchains(["cpp"])
+    with pytest.raises(ToolchainError, match="supported: cpp, csharp, go, java"):
+        get_runner("cobol")
+
+
+@pytest.fixture
+def outside(tmp_path):
+    """A file outside the sandbox that hostile programs try to delete."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    os.chmod(tmp_path, 0o777)
+    os.chmod(victim, 0o666)
+    return victim
+
+
+HOSTILE = {
+    "python": {
+        "infinite_loop": "while True:\n    pass\n",
+        "fork_bomb": "import os\nwhile True:\n    os.fork()\n",
+        "memory_bomb": "x = bytearray(10 * 1024 ** 3)\nx[-1] = 1\n",
+        "huge_file": "f = open('big', 'wb')\nwhile True:\n    f.write(b'x' * 1048576)\n",
+        "delete_outside": "import os\nos.remove({victim!r})\n",
+        "network": "import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)\n",
+        "read_env": "import os, sys\nsys.exit(0 if 'BT_SECRET' in os.environ else 3)\n",
+    },
+    "cpp": {
+        "infinite_loop": "int main() { volatile int x = 0; while (true) { x++; } }\n",
+        "fork_bomb": "#include <unistd.h>\nint main() { while (true) fork(); }\n",
+        "memory_bomb": "#include <cstdlib>\n#include <cstring>\nint main() { size_t n = 10ull << 30;"
+                       " char *p = (char*)malloc(n); if (!p) return 1; memset(p, 1, n);"
+                       " return p[n - 1]; }\n",
+        "huge_file": "#include <cstdio>\nint main() { FILE *f = fopen(\"big\", \"wb\"); char b[1 << 20]"
+                     " = {1}; while (true) fwrite(b, 1, sizeof b, f); }\n",
+        "delete_outside": "#include <cstdio>\nint main() {{ return remove(\"{victim}\"); }}\n",
+        "read_env": "#include <cstdlib>\nint main() { return getenv(\"BT_SECRET\") ? 0 : 3; }\n",
+    },
+    "javascript": {
+        "infinite_loop": "while (true) {}\n",
+        "delete_outside": "require('fs').unlinkSync({victim_js});\n",
+        "network": "const s = require('net').connect({port}, '127.0.0.1');\n"
+                   "s.on('connect', () => process.exit(0));\n"
+                   "s.on('error', () => process.exit(5));\n",
+        "read_env": "process.exit(process.env.BT_SECRET ? 0 : 3);\n",
+    },
+    "php": {
+        "infinite_loop": "<?php\nwhile (true) {}\n",
+        "delete_outside": "<?php\nexit(unlink({victim_js}) ? 0 : 4);\n",
+        "read_env": "<?php\nexit(getenv('BT_SECRET') ? 0 : 3);\n",
+    },
+}
+
+CASES = [(lang, name) for lang, programs in HOSTILE.items() for name in programs]
+
+
+@pytest.mark.parametrize("lang,name", CASES, ids=[f"{lang}-{name}" for lang, name in CASES])
+def test_hostile_programs_are_contained_and_fail(lang, name, outside, monkeypatch, tmp_path):
+    if shutil.which(RUNNERS[lang].tools[0]) is None:
+        pytest.skip(f"{lang} toolchain not installed")
+    if name in ("delete_outside", "network") and not bwrap_works():
+        pytest.skip("needs bubblewrap isolation")
+    monkeypatch.setenv("BT_SECRET", "hunter2")  # a harness secret the program must not see
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(0.1)
+    port = server.getsockname()[1]
+    source = HOSTILE[lang][name]
+    if name in ("delete_outside", "network"):
+        source = source.replace("{victim!r}", repr(str(outside))).replace(
+            "{victim_js}", repr(str(outside))).replace("{victim}", str(outside)).replace(
+            "{port}", str(port)).replace("{{", "{").replace("}}", "}")
+    runner = ProgramRunner(lang, LIMITS)
+    t0 = time.time()
+    result = runner.run(source)
+    assert not result.ok, (result.returncode, result.stderr[-500:])
+    assert time.time() - t0 < 60
+    assert outside.read_text() == "precious"
+    try:
+        conn, _ = server.accept()
+        conn.close()
+        connected = True
+    except OSError:
+        connected = False
+    server.close()
+    assert not connected, "the program reached a server outside the sandbox"
+    # The harness keeps going: a well-behaved program right after runs normally.
+    good = {"python": "print('ok')\n", "cpp": "int main() { return 0; }\n",
+            "javascript": "console.log('ok');\n", "php": "<?php\necho 'ok';\n"}[lang]
+    assert runner.run(good).ok
+
+
+@needs["cpp"]
+def test_compile_cache_reuses_artifacts(tmp_path):
+    runner = ProgramRunner("cpp", LIMITS, cache_dir=tmp_path / "cache")
+    src = "#include <cstdio>\nint main() { std::puts(\"hi\"); return 0; }\n"
+    first = runner.run(src)
+    second = runner.run(src)
+    assert first.ok and second.ok and second.stdout == "hi\n"
+    assert "compile_s" in first.extra and "compile_s" not in second.extra
+    assert len(list((tmp_path / "cache").iterdir())) == 1
+    assert not runner.run(src.replace("return 0", "return 1")).ok
