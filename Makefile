@@ -13,6 +13,9 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
+	# mxeval's JavaScript tests require lodash; installed next to the venv, found via NODE_PATH.
+	if command -v npm >/dev/null 2>&1; then \
+	  npm install --silent --no-audit --no-fund --prefix $(VENV)/js lodash@4.17.21; fi
 	touch $@
 
 setup: $(VENV)/.installed

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +59,7 @@ RUNNERS: dict[str, Runner] = {r.language: r for r in [
            ("mcs", "-nologo", "-out:main.exe", "-r:System.Numerics.dll", "main.cs"),
            artifacts=("main.exe",), tools=("mcs", "mono"), packages=("mono-mcs", "mono-devel")),
     Runner("javascript", "main.js", ("node", "main.js"), tools=("node",), packages=("nodejs",),
-           min_memory_mb=2048),
+           min_memory_mb=2048, env={"NODE_PATH": "{node_path}"}),
     Runner("java", "Main.java", ("java", "-Xmx512m", "-Xss64m", "Main"),
            ("javac", "-nowarn", "Main.java"), artifacts=("*.class",),
            tools=("javac", "java"), packages=("openjdk-17-jdk-headless",),
@@ -85,8 +86,14 @@ def check_toolchains(languages) -> None:
         raise ToolchainError("\n".join(errors))
 
 
+def node_modules() -> str:
+    """Where `make setup` installs lodash for mxeval's JavaScript tests (next to the venv)."""
+    return os.environ.get("BABELTOWER_NODE_PATH", str(Path(sys.prefix) / "js" / "node_modules"))
+
+
 def _expand(env: dict, workdir: Path) -> dict:
-    return {k: v.replace("{workdir}", str(workdir)) for k, v in env.items()}
+    return {k: v.replace("{workdir}", str(workdir)).replace("{node_path}", node_modules())
+            for k, v in env.items()}
 
 
 class ProgramRunner:

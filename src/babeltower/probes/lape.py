@@ -44,7 +44,7 @@ def activation_probabilities(pm, windows_by_language: dict[str, torch.Tensor],
         try:
             for j in range(0, windows.size(0), batch_size):
                 x = windows[j:j + batch_size].to(pm.device)
-                pm.model(input_ids=x)
+                pm.model.base_model(input_ids=x)  # the MLPs are all we need: skip the LM head
                 n_tokens += x.numel()
         finally:
             for h in handles:

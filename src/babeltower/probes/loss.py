@@ -10,6 +10,29 @@ import torch.nn.functional as F
 from .heldout import HeldOut
 
 
+LOGIT_CHUNK = 1024  # positions per unembedding chunk
+
+
+def summed_nll(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Summed next-token NLL of a batch, unembedding a chunk of positions at a time.
+
+    The full (batch, positions, vocabulary) logits tensor is never built: at GPT-2's vocabulary
+    it is hundreds of MB, and allocating and freeing it per batch (page faults) made probing
+    several times slower on CPU. The base model's output already has the final norm applied
+    (GPT-2, GPT-NeoX, Llama), so unembedding it gives the model's logits.
+    """
+    hidden = model.base_model(input_ids=x).last_hidden_state[:, :-1]
+    targets = x[:, 1:]
+    flat_h = hidden.reshape(-1, hidden.size(-1))
+    flat_t = targets.reshape(-1)
+    unembed = model.get_output_embeddings()
+    total = torch.zeros((), dtype=torch.float64)
+    for i in range(0, flat_t.numel(), LOGIT_CHUNK):
+        logits = unembed(flat_h[i:i + LOGIT_CHUNK]).float()
+        total += F.cross_entropy(logits, flat_t[i:i + LOGIT_CHUNK], reduction="sum").double()
+    return total
+
+
 @torch.no_grad()
 def mean_loss(model: torch.nn.Module, windows: torch.Tensor, batch_size: int = 8) -> float:
     """Mean next-token cross-entropy (nats) over all predictions of the windows."""
@@ -17,10 +40,7 @@ def mean_loss(model: torch.nn.Module, windows: torch.Tensor, batch_size: int = 8
     device = next(model.parameters()).device
     for i in range(0, windows.size(0), batch_size):
         x = windows[i:i + batch_size].to(device)
-        logits = model(input_ids=x).logits[:, :-1].float()
-        nll = F.cross_entropy(logits.reshape(-1, logits.size(-1)), x[:, 1:].reshape(-1),
-                              reduction="sum")
-        total += float(nll)
+        total += float(summed_nll(model, x))
         count += x[:, 1:].numel()
     return total / count if count else float("nan")
 
