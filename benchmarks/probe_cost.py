@@ -101,7 +101,7 @@ def main() -> None:
 
         def load_with_counter(*a, **k):
             pm = original_load(*a, **k)
-            pm.model.register_forward_pre_hook(counter, with_kwargs=True)
+            pm.model.base_model.register_forward_pre_hook(counter, with_kwargs=True)
             return pm
 
         runner.load_probed_model = load_with_counter  # count every forward pass of the probes

@@ -139,3 +139,14 @@ def test_compile_cache_reuses_artifacts(tmp_path):
     assert "compile_s" in first.extra and "compile_s" not in second.extra
     assert len(list((tmp_path / "cache").iterdir())) == 1
     assert not runner.run(src.replace("return 0", "return 1")).ok
+
+
+def test_stop_sequences_truncate_like_mxeval_canonical_solutions():
+    from babeltower.evaluation.generate import truncate
+
+    body = "    return x;\n}\nint main() { return 1; }\n"
+    assert truncate(body, "cpp") == "    return x;\n}"
+    assert truncate("    return 1\n\ndef other():\n    pass\n", "python") == "    return 1\n"
+    assert truncate("    return 1\n", "python") == "    return 1\n"
+    cs = "            return 1;\n        }\n\n        public static void X() {}\n"
+    assert truncate(cs, "csharp") == "            return 1;\n        }"
