@@ -25,6 +25,7 @@ include: "rules/corpus.smk"
 include: "rules/tokenizer.smk"
 include: "rules/train.smk"
 include: "rules/probes.smk"
+include: "rules/evaluate.smk"
 
 
 rule all:

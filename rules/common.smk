@@ -89,7 +89,7 @@ def all_targets(wildcards):
     targets = [f"{RESULTS}/corpus/stats.tsv", f"{RESULTS}/tokens/index.tsv"]
     for run in RUNS:
         targets += run_outputs(run)
-    return targets + probe_targets()
+    return targets + probe_targets() + evaluation_targets()
 
 
 # -- probes ---------------------------------------------------------------------------------------
@@ -136,3 +136,27 @@ def probe_targets():
     targets = [f"{RESULTS}/probes/{table}.tsv" for table in PROBE_TABLES]
     targets += [f"{RESULTS}/probes/{run}/neuron_overlap.tsv" for run in RUNS]
     return targets
+
+
+# -- evaluation -----------------------------------------------------------------------------------
+from babeltower.evaluation.runners import RUNNERS as _RUNNERS
+
+
+def evaluation_languages():
+    """Configured languages that have a benchmark language with a runner: name -> bench lang."""
+    out = {}
+    for lang, spec in probe_languages().items():
+        if spec["benchmark_language"] in _RUNNERS:
+            out[lang] = spec["benchmark_language"]
+    return out
+
+
+def evaluated_checkpoints(run):
+    names = RUNS[run].checkpoint_names
+    return names if config["evaluation"]["checkpoints"] == "all" else names[-1:]
+
+
+def evaluation_targets():
+    if not config["evaluation"]["enabled"] or not evaluation_languages():
+        return []
+    return [f"{RESULTS}/evaluation/passk.tsv", f"{RESULTS}/evaluation/results.tsv"]

@@ -156,6 +156,8 @@ def micro_config(root: Path, **overrides) -> dict:
             "lens": {"context_tokens": 8, "min_items": 3, "max_items_per_pair": 5},
             "neurons": {"tokens": 512, "deactivation_tokens": 64},
         },
+        "evaluation": {"checkpoints": "final", "max_problems": 1, "max_new_tokens": 16,
+                       "timeout_s": 10, "workers": 1},
         "runs": {
             "primary": {"train_tokens": 2560},
             "continual": {"train_tokens": 1280},

@@ -27,7 +27,11 @@ def probe_jobs(n_checkpoints: int, runs: int = 3) -> dict:
             "collect_probe_table": len(PROBE_TABLES)}
 
 
-ALL_PROBES = probe_jobs(13)
+ALL_PROBES = {**probe_jobs(13), "evaluate_checkpoint": 3, "collect_evaluation": 2}
+
+
+def eval_jobs(runs: int) -> dict:
+    return {"evaluate_checkpoint": runs, "collect_evaluation": 2}
 
 
 @pytest.fixture(scope="module")
@@ -285,12 +289,12 @@ def test_training_setting_changes_rerun_only_the_affected_runs(micro_run):
     ws, cfg, _ = micro_run
     plan = _plan_with(ws, cfg, "cont_lr.yaml", lambda c: c["runs"]["continual"].__setitem__(
         "training", {"optimizer": {"lr": 0.01}}))
-    assert plan == {"train_continual": 1, **probe_jobs(4, runs=1), "all": 1}
+    assert plan == {"train_continual": 1, **probe_jobs(4, runs=1), **eval_jobs(1), "all": 1}
     plan = _plan_with(ws, cfg, "primary_tokens.yaml",
                       lambda c: c["runs"]["primary"].__setitem__("train_tokens", 3840))
     # M_P now has checkpoints 0, 2, 4, 8, 12, 15; the continual run starts from it.
     assert plan == {"train_primary": 1, "train_continual": 1, **probe_jobs(6 + 4, runs=2),
-                    "all": 1}
+                    **eval_jobs(2), "all": 1}
     plan = _plan_with(ws, cfg, "all_lr.yaml", lambda c: c["training"].__setitem__(
         "optimizer", {"lr": 0.01}))
     assert plan == {**TRAIN_JOBS, **ALL_PROBES, "all": 1}
@@ -298,12 +302,28 @@ def test_training_setting_changes_rerun_only_the_affected_runs(micro_run):
 
 def test_probe_setting_changes_rerun_probes_but_never_training(micro_run):
     ws, cfg, _ = micro_run
+    probes_only = {**probe_jobs(13), "all": 1}
     plan = _plan_with(ws, cfg, "probe_tokens.yaml",
                       lambda c: c["probes"].__setitem__("loss_tokens", 128))
-    assert plan == {**ALL_PROBES, "all": 1}
+    assert plan == probes_only
     plan = _plan_with(ws, cfg, "lens_items.yaml",
                       lambda c: c["probes"]["lens"].__setitem__("max_items_per_pair", 4))
-    assert plan == {"mine_lens_items": 1, **ALL_PROBES, "all": 1}
+    assert plan == {"mine_lens_items": 1, **probes_only}
+    plan = _plan_with(ws, cfg, "eval.yaml",
+                      lambda c: c["evaluation"].__setitem__("max_new_tokens", 8))
+    assert plan == {**eval_jobs(3), "all": 1}
+
+
+def test_final_checkpoints_are_evaluated_in_the_sandbox(micro_run):
+    ws, cfg, _ = micro_run
+    passk = pd.read_csv(ws / "results/evaluation/passk.tsv", sep="\t")
+    assert set(passk.run) == {"primary", "continual-cpp", "monolingual-cpp"}
+    assert set(passk.language) == {"python", "cpp"}
+    assert passk["pass@1"].between(0, 1).all()
+    results = pd.read_csv(ws / "results/evaluation/results.tsv", sep="\t")
+    assert set(results.status) <= {"passed", "failed", "compile_error", "timeout"}
+    assert set(results.isolation) <= {"bwrap", "none"}
+    assert len(results) == 3 * 2  # 3 runs x (1 python + 1 cpp problem) of the mini benchmark
 
 
 def test_every_checkpoint_is_probed(micro_run):

@@ -1,0 +1,54 @@
+# Evaluation stage: generate completions for benchmark prompts at checkpoints and run them in
+# the sandbox; pass@k per language and checkpoint, per-problem results kept.
+
+
+rule evaluate_checkpoint:
+    input:
+        checkpoints=f"{RESULTS}/runs/{{run}}/checkpoints",
+        benchmarks=benchmark_files,
+    output:
+        results=f"{RESULTS}/evaluation/{{run}}/{{ckpt}}/results.tsv",
+        passk=f"{RESULTS}/evaluation/{{run}}/{{ckpt}}/passk.tsv",
+    params:
+        evaluation=config["evaluation"],
+        languages=evaluation_languages(),
+        benchmarks=enabled_benchmarks(config),
+        seed=config["seed"],
+    wildcard_constraints:
+        run="|".join(RUNS),
+        ckpt=r"step\d{8}",
+    log:
+        f"{RESULTS}/logs/evaluation/{{run}}/{{ckpt}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluation/{{run}}/{{ckpt}}.tsv"
+    threads: config["evaluation"]["workers"]
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    conda:
+        "../envs/evaluate.yaml"
+    script:
+        "../workflow/scripts/evaluate_checkpoint.py"
+
+
+rule collect_evaluation:
+    input:
+        lambda wc: [
+            f"{RESULTS}/evaluation/{run}/{ckpt}/{wc.table}.tsv"
+            for run in RUNS
+            for ckpt in evaluated_checkpoints(run)
+        ],
+    output:
+        f"{RESULTS}/evaluation/{{table}}.tsv",
+    wildcard_constraints:
+        table="passk|results",
+    log:
+        f"{RESULTS}/logs/evaluation/collect_{{table}}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../workflow/scripts/collect_probe_table.py"

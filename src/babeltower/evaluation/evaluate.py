@@ -1,0 +1,102 @@
+"""Execution-based evaluation of one checkpoint: generate, run in the sandbox, score pass@k.
+
+Tables (columns run, step, tokens first):
+* results.tsv: one row per (benchmark, language, task, sample): passed, excluded, reason,
+  status (passed / failed / compile_error / timeout), isolation, seconds.
+* passk.tsv: one row per (benchmark, language): problems, excluded, pass@k for each k.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+
+from ..atomic import atomic_path
+from ..benchmarks import load_problems
+from .generate import generate
+from .harness import build_program, exclusion_reason
+from .passk import pass_at_k
+from .runners import ProgramRunner, check_toolchains
+from .sandbox import Limits, resolve_isolation
+
+log = logging.getLogger(__name__)
+
+
+def _status(result) -> str:
+    if result.ok:
+        return "passed"
+    if result.timed_out:
+        return "timeout"
+    if result.extra.get("stage") == "compile":
+        return "compile_error"
+    return "failed"
+
+
+def evaluate_checkpoint(spec: dict, out_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from ..probes.model_access import load_probed_model
+
+    t0 = time.perf_counter()
+    cfg = spec["evaluation"]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    key = spec["key"]
+    languages = spec["languages"]  # our name -> benchmark language
+    check_toolchains(set(languages.values()))  # before any generation
+    isolation = resolve_isolation(cfg["isolation"])
+    pm = load_probed_model(spec["checkpoint"], device=spec.get("device", "cpu"))
+    limits = Limits(timeout_s=cfg["timeout_s"], cpu_s=int(cfg["timeout_s"]),
+                    memory_mb=cfg["memory_mb"])
+    rows = []
+    for lang, bench_lang in languages.items():
+        runner = ProgramRunner(bench_lang, limits, isolation, spec.get("cache_dir"))
+        for bname, bspec in spec["benchmarks"].items():
+            problems = load_problems(bname, bspec, [bench_lang])[: cfg["max_problems"]]
+            if not problems:
+                continue
+            completions = generate(pm.model, pm.tokenizer, [p.prompt for p in problems],
+                                   bench_lang, cfg["max_new_tokens"], cfg["n_samples"],
+                                   cfg["temperature"], cfg["top_p"], spec.get("seed", 0),
+                                   cfg["batch_size"])
+            jobs = [(p, s, c) for p, cs in zip(problems, completions)
+                    for s, c in enumerate(cs)]
+            with ThreadPoolExecutor(max_workers=max(1, spec.get("workers", 1))) as pool:
+                results = list(pool.map(lambda j: runner.run(build_program(j[0], j[2])), jobs))
+            for (p, s, completion), r in zip(jobs, results):
+                reason = exclusion_reason(p)
+                rows.append({**key, "benchmark": bname, "language": lang,
+                             "benchmark_language": bench_lang, "task_id": p.task_id,
+                             "sample": s, "passed": r.ok, "status": _status(r),
+                             "excluded": reason is not None, "exclusion_reason": reason or "",
+                             "isolation": r.isolation, "seconds": round(r.duration_s, 3),
+                             "completion": completion})
+    results = pd.DataFrame(rows)
+    summary = summarize(results, cfg["k"], key) if len(results) else pd.DataFrame()
+    with atomic_path(out / "results.tsv") as tmp:
+        results.to_csv(tmp, sep="\t", index=False)
+    with atomic_path(out / "passk.tsv") as tmp:
+        summary.to_csv(tmp, sep="\t", index=False)
+    log.info("evaluated %s step %s in %.1f s: %s", key["run"], key["step"],
+             time.perf_counter() - t0,
+             summary.to_dict("records") if len(summary) else "no problems")
+    return results, summary
+
+
+def summarize(results: pd.DataFrame, ks: list[int], key: dict) -> pd.DataFrame:
+    rows = []
+    scored = results[~results.excluded]
+    for (bench, lang), g in results.groupby(["benchmark", "language"]):
+        s = scored[(scored.benchmark == bench) & (scored.language == lang)]
+        per_task = s.groupby("task_id")["passed"].agg(["size", "sum"])
+        row = {**key, "benchmark": bench, "language": lang, "problems": len(per_task),
+               "excluded": int(g[g.excluded].task_id.nunique()),
+               "isolation": ",".join(sorted(set(g.isolation)))}
+        for k in ks:
+            vals = [pass_at_k(int(n), int(c), k) for n, c in per_task.itertuples(index=False)
+                    if n >= k]
+            row[f"pass@{k}"] = sum(vals) / len(vals) if vals else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows)
