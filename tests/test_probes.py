@@ -207,3 +207,41 @@ def test_probe_cli_runs_on_another_architecture(tmp_path):
     assert set(neurons.layer) == {0, 1}
     sets = json.loads((out / "neuron_sets.json").read_text())
     assert sets["run"] == "pythia-mini"
+
+
+def test_too_few_lens_items_give_warning_rows_not_a_crash(tiny_checkpoint, tmp_path):
+    from babeltower.probes.runner import probe_checkpoint
+    from babeltower.shards import ShardWriter
+
+    texts = {"python": [t for t in TEXTS[:40]],
+             "cpp": ["v.push_back(1);\n" * 3 + f"int n{i} = v.size();\n" for i in range(40)],
+             "english": ["The cat sat on the mat and it was a good day for all of us.\n" * 3
+                         for _ in range(40)]}
+    languages = {}
+    for lang, docs in texts.items():
+        w = ShardWriter(tmp_path / lang / "shards", "valid", shard_bytes=1 << 20)
+        for i, t in enumerate(docs):
+            w.add(t, f"{i:064x}", f"{lang}{i}")
+        entries = w.close()
+        (tmp_path / lang / "manifest.json").write_text(json.dumps(
+            {"language": lang, "shard_dir": "shards", "shards": entries}))
+        role = {"python": "primary", "cpp": "new", "english": "control"}[lang]
+        languages[lang] = {"role": role, "manifest": str(tmp_path / lang / "manifest.json"),
+                           "benchmark_language": None}
+    items = tmp_path / "items.jsonl"
+    items.write_text(json.dumps({"language": "cpp", "new_word": "push_back",
+                                 "primary_word": "append", "context": "int x;\n" * 20 + "v."})
+                     + "\n")
+    probes = {"context": 32, "batch_size": 4, "heldout_bytes": 10000, "loss_tokens": 256,
+              "canonical": {"enabled": False, "max_problems": 1},
+              "lens": {"context_tokens": 8, "min_items": 5, "max_items_per_pair": 5},
+              "neurons": {"enabled": True, "tokens": 256, "deactivation_tokens": 64,
+                          "top_rate": 0.01, "filter_rate": 0.95, "activation_bar_ratio": 0.95}}
+    frames = probe_checkpoint({"run": "r", "checkpoint": str(tiny_checkpoint),
+                               "languages": languages, "lens_items": {"cpp": str(items)},
+                               "probes": probes, "benchmarks": {}}, tmp_path / "out")
+    lens = frames["lens"]
+    assert (lens.warning.str.contains("only 1 items")).any()
+    star = lens[lens.pair == "*"]
+    assert len(star) == 1 and star.layer.iloc[0] == -1 and star["items"].iloc[0] == 1
+    assert len(frames["loss"]) == 3
