@@ -159,4 +159,5 @@ def evaluated_checkpoints(run):
 def evaluation_targets():
     if not config["evaluation"]["enabled"] or not evaluation_languages():
         return []
-    return [f"{RESULTS}/evaluation/passk.tsv", f"{RESULTS}/evaluation/results.tsv"]
+    return [f"{RESULTS}/evaluation/passk.tsv", f"{RESULTS}/evaluation/results.tsv",
+            f"{RESULTS}/evaluation/knowledge_dependence.tsv"]

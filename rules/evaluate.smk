@@ -52,3 +52,23 @@ rule collect_evaluation:
         "../envs/data.yaml"
     script:
         "../workflow/scripts/collect_probe_table.py"
+
+
+rule knowledge_dependence:
+    input:
+        f"{RESULTS}/evaluation/results.tsv",
+    output:
+        f"{RESULTS}/evaluation/knowledge_dependence.tsv",
+    params:
+        primary=PRIMARY,
+        new_languages=[lang for lang in NEW_LANGUAGES if lang in evaluation_languages()],
+    log:
+        f"{RESULTS}/logs/evaluation/knowledge_dependence.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../workflow/scripts/knowledge_dependence.py"

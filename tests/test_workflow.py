@@ -27,11 +27,12 @@ def probe_jobs(n_checkpoints: int, runs: int = 3) -> dict:
             "collect_probe_table": len(PROBE_TABLES)}
 
 
-ALL_PROBES = {**probe_jobs(13), "evaluate_checkpoint": 3, "collect_evaluation": 2}
+ALL_PROBES = {**probe_jobs(13), "evaluate_checkpoint": 3, "collect_evaluation": 2,
+              "knowledge_dependence": 1}
 
 
 def eval_jobs(runs: int) -> dict:
-    return {"evaluate_checkpoint": runs, "collect_evaluation": 2}
+    return {"evaluate_checkpoint": runs, "collect_evaluation": 2, "knowledge_dependence": 1}
 
 
 @pytest.fixture(scope="module")
@@ -324,6 +325,8 @@ def test_final_checkpoints_are_evaluated_in_the_sandbox(micro_run):
     assert set(results.status) <= {"passed", "failed", "compile_error", "timeout"}
     assert set(results.isolation) <= {"bwrap", "none"}
     assert len(results) == 3 * 2  # 3 runs x (1 python + 1 cpp problem) of the mini benchmark
+    kd = pd.read_csv(ws / "results/evaluation/knowledge_dependence.tsv", sep="\t")
+    assert list(kd.language) == ["cpp"] and kd.s_size.notna().all()
 
 
 def test_every_checkpoint_is_probed(micro_run):
