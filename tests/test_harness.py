@@ -39,9 +39,22 @@ def test_canonical_solutions_pass_and_wrong_answers_fail(lang, tmp_path):
     for p in problems:
         result = runner.run(build_program(p, p.canonical_solution))
         assert result.ok, (p.task_id, result.extra, result.stderr[-800:])
-    # Wrong answers: an empty completion, and another problem's solution.
+    # Wrong answers: an empty completion, and a wrong value (another problem's solution in the
+    # typed languages). Not another solution in PHP: its tests compare with loose == (a known
+    # defect, PAPER.md), under which e.g. `true == 8` holds.
     assert not runner.run(build_program(problems[0], "")).ok
-    assert not runner.run(build_program(problems[0], problems[1].canonical_solution)).ok
+    wrong = {"python": '    return "wrong"\n', "php": '    return "wrong";\n}',
+             "javascript": '    return "wrong";\n}'}.get(lang, problems[1].canonical_solution)
+    assert not runner.run(build_program(problems[0], wrong)).ok
+
+
+def test_cpp_function_without_return_is_not_a_pass(tmp_path):
+    """MBCPP/3 (`bool isNotPrime(int n) {`) with the completion `}` is undefined behaviour that
+    can happen to return the expected values; it must fail to compile."""
+    problems = _problems("cpp")
+    target = next(p for p in problems if p.task_id == "MBCPP/3")
+    result = ProgramRunner("cpp", Limits(timeout_s=20, cpu_s=20)).run(build_program(target, "}"))
+    assert not result.ok and result.extra["stage"] == "compile"
 
 
 def test_exclusion_list_entries_have_reasons():

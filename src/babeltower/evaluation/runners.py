@@ -47,8 +47,11 @@ class Runner:
 RUNNERS: dict[str, Runner] = {r.language: r for r in [
     Runner("python", "main.py", ("python3", "main.py"), tools=("python3",),
            packages=("python3",)),
-    Runner("cpp", "main.cpp", ("./main",), ("g++", "-std=c++17", "-O1", "-o", "main",
-                                            "main.cpp"),
+    # -Werror=return-type: a non-void function that falls off its end is undefined behaviour;
+    # an empty completion ("}") would otherwise "pass" tests by returning whatever a register
+    # held (seen with a 2M-parameter model on MBCPP/3).
+    Runner("cpp", "main.cpp", ("./main",), ("g++", "-std=c++17", "-O1", "-Werror=return-type",
+                                            "-o", "main", "main.cpp"),
            artifacts=("main",), tools=("g++",), packages=("g++",)),
     Runner("php", "main.php", ("php", "main.php"), tools=("php",), packages=("php-cli",)),
     Runner("go", "main.go", ("./main",), ("go", "build", "-o", "main", "main.go"),

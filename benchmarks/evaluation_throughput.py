@@ -1,0 +1,109 @@
+"""Evaluation throughput, side by side in one run:
+
+1. generation: our batched `evaluation.generate.generate` against unbatched Hugging Face
+   `generate` (one prompt at a time, same stop strings, greedy, KV cache) on the same prompts;
+2. execution: programs per second per core, sandboxed (bubblewrap, limits, unprivileged uid)
+   against bare execution (`subprocess.run` in a temporary directory) of the same programs.
+
+    .venv/bin/python benchmarks/evaluation_throughput.py --checkpoint results/runs/primary/checkpoints/step00000183
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from babeltower.benchmarks import load_problems  # noqa: E402
+from babeltower.evaluation.generate import STOP_RULES, generate, truncate  # noqa: E402
+from babeltower.evaluation.harness import build_program  # noqa: E402
+from babeltower.evaluation.runners import ProgramRunner, get_runner  # noqa: E402
+from babeltower.evaluation.sandbox import Limits  # noqa: E402
+
+SHARED = REPO.parent / "shared" / "benchmarks"
+
+
+def bench_generation(checkpoint: str, n_prompts: int, max_new_tokens: int, batch_size: int):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(checkpoint).eval()
+    tok = AutoTokenizer.from_pretrained(checkpoint)
+    problems = load_problems("mbxp", {"source": str(SHARED / "mbxp" / "mbcpp_release_v1.2.jsonl")})
+    prompts = [p.prompt for p in problems[:n_prompts]]
+    t0 = time.perf_counter()
+    ours = generate(model, tok, prompts, "cpp", max_new_tokens, batch_size=batch_size)
+    t_ours = time.perf_counter() - t0
+    tok.padding_side = "left"
+    t0 = time.perf_counter()
+    for p in prompts:
+        enc = tok(p, return_tensors="pt", add_special_tokens=False)
+        with torch.no_grad():
+            out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
+                                 pad_token_id=tok.eos_token_id, tokenizer=tok,
+                                 stop_strings=list(STOP_RULES["cpp"].strings))
+        truncate(tok.decode(out[0, enc["input_ids"].size(1):], skip_special_tokens=True), "cpp")
+    t_base = time.perf_counter() - t0
+    print(f"generation: {len(prompts)} prompts, {max_new_tokens} new tokens max, "
+          f"batch {batch_size}: ours {len(prompts) / t_ours:.2f} prompts/s, unbatched "
+          f"generate {len(prompts) / t_base:.2f} prompts/s, ratio {t_base / t_ours:.2f}x")
+    return ours
+
+
+def bench_execution(language: str, source_file: Path, n: int):
+    problems = [p for p in load_problems("mbxp", {"source": str(source_file)})
+                if p.canonical_solution][:n]
+    programs = [build_program(p, p.canonical_solution) for p in problems]
+    runner = get_runner(language)
+    sandbox = ProgramRunner(language, Limits(timeout_s=30, cpu_s=30))
+    t0 = time.perf_counter()
+    ok_sb = sum(sandbox.run(src).ok for src in programs)
+    t_sb = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ok_bare = 0
+    for src in programs:
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / runner.source_name).write_text(src)
+            env = {**os.environ, **{k: v.replace("{workdir}", tmp).replace(
+                "{node_path}", str(Path(sys.prefix) / "js" / "node_modules"))
+                for k, v in runner.env.items()}}
+            good = True
+            if runner.compile:
+                good = subprocess.run(list(runner.compile), cwd=tmp, env=env,
+                                      capture_output=True, timeout=60).returncode == 0
+            if good:
+                good = subprocess.run(list(runner.run), cwd=tmp, env=env, capture_output=True,
+                                      timeout=60).returncode == 0
+            ok_bare += good
+    t_bare = time.perf_counter() - t0
+    print(f"execution {language:10s}: {len(programs)} programs, sandboxed {len(programs) / t_sb:6.2f}"
+          f" /s ({ok_sb} pass), bare {len(programs) / t_bare:6.2f} /s ({ok_bare} pass), "
+          f"sandbox slowdown {t_sb / t_bare:.2f}x (one core each)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--checkpoint", required=True)
+    ap.add_argument("--prompts", type=int, default=16)
+    ap.add_argument("--max-new-tokens", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--programs", type=int, default=20)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    bench_generation(args.checkpoint, args.prompts, args.max_new_tokens, args.batch_size)
+    for lang, f in (("python", "mbpp_release_v1.jsonl"), ("cpp", "mbcpp_release_v1.2.jsonl"),
+                    ("javascript", "mbjsp_release_v1.2.jsonl"), ("php", "mbphp_release_v1.2.jsonl"),
+                    ("java", "mbjp_release_v1.2.jsonl")):
+        bench_execution(lang, SHARED / "mbxp" / f, args.programs)
+
+
+if __name__ == "__main__":
+    main()
