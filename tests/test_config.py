@@ -97,8 +97,8 @@ def test_benchmark_defaults_and_helpers():
                             "mbxp": {"source": "/data/mbxp", "enabled": False}}
     cfg = validate_config(config)
     he = cfg["benchmarks"]["humaneval"]
-    assert he == {"source": "a/b", "enabled": True, "hub_configs": [], "split": "test",
-                  "revision": None}
+    assert he == {"source": "a/b", "enabled": True, "format": "mxeval", "hub_configs": [],
+                  "split": "test", "revision": None}
     assert list(enabled_benchmarks(cfg)) == ["humaneval"]
     assert primary_language(cfg) == "python"
     assert languages_by_role(cfg, "new") == ["cpp"]

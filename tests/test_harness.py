@@ -61,3 +61,66 @@ def test_exclusion_list_entries_have_reasons():
     table = exclusions()
     assert "MBJSP/2" in table
     assert all(isinstance(reason, str) and len(reason) > 20 for reason in table.values())
+
+
+MULTIPLE_CPP = {
+    "name": "HumanEval_53_add", "language": "cpp",
+    "prompt": "#include<assert.h>\n#include<bits/stdc++.h>\n// Add two numbers x and y\n"
+              "long add(long x, long y) {\n",
+    "doctests": "keep", "original": "humaneval/53", "prompt_terminology": "reworded",
+    "tests": "}\nint main() {\n    auto candidate = add;\n    assert(candidate((0), (1)) == (1));\n"
+             "    assert(candidate((5), (7)) == (12));\n}\n",
+    "stop_tokens": ["\n}"],
+}
+
+
+def _write_multiple(folder: Path) -> Path:
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "humaneval-cpp.jsonl").write_text(json.dumps(MULTIPLE_CPP) + "\n")
+    return folder
+
+
+def test_multipl_e_records_load_and_run(tmp_path):
+    from babeltower.evaluation.generate import StopRule, truncate
+
+    if shutil.which("g++") is None:
+        pytest.skip("g++ not installed")
+    problems = load_problems("multiple", {"source": str(_write_multiple(tmp_path / "mpe")),
+                                          "format": "multipl-e"}, ["cpp"])
+    assert len(problems) == 1
+    p = problems[0]
+    assert (p.task_id, p.language, p.stop_tokens) == ("HumanEval_53_add", "cpp", ("\n}",))
+    # The model's continuation is cut before the stop token; the tests close the function.
+    completion = truncate("    return x + y;\n}\n\nint other() {}\n", "cpp",
+                          StopRule(p.stop_tokens, keep=False))
+    assert completion == "    return x + y;"
+    runner = ProgramRunner("cpp", Limits(timeout_s=20, cpu_s=20))
+    assert runner.run(build_program(p, completion)).ok
+    assert not runner.run(build_program(p, "    return x - y;")).ok
+
+
+def test_multipl_e_hub_path_offline(tmp_path, monkeypatch):
+    """`nuprl/MultiPL-E` loads by config name (e.g. humaneval-cpp) and split test; exercised on
+    a local dataset repository with the same layout."""
+    from babeltower.benchmarks import _load_hub
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    repo = tmp_path / "MultiPL-E"
+    _write_multiple(repo / "humaneval-cpp")
+    (repo / "README.md").write_text(
+        "---\nconfigs:\n- config_name: humaneval-cpp\n  data_files:\n  - split: test\n"
+        "    path: humaneval-cpp/*.jsonl\n---\n")
+    problems = _load_hub("multiple", {"source": str(repo), "format": "multipl-e",
+                                      "hub_configs": ["humaneval-cpp"], "split": "test"}, None)
+    assert [p.task_id for p in problems] == ["HumanEval_53_add"]
+
+
+def test_malformed_multipl_e_record_names_file_and_line(tmp_path):
+    from babeltower.benchmarks import BenchmarkError
+
+    (tmp_path / "x.jsonl").write_text('{"name": "a", "language": "cpp"}\n')
+    with pytest.raises(BenchmarkError, match=r"x.jsonl:1: MultiPL-E record lacks .*prompt"):
+        load_problems("m", {"source": str(tmp_path), "format": "multipl-e"})

@@ -1,5 +1,7 @@
-"""Benchmark loading (mxeval multilingual HumanEval / MBXP format), from a local folder or a
-Hugging Face dataset id.
+"""Benchmark loading, from a local folder / jsonl file or a Hugging Face dataset id, in two
+formats: mxeval (multilingual HumanEval, MBXP: task_id, prompt, entry_point, test, language,
+canonical_solution) and MultiPL-E (`nuprl/MultiPL-E`, configs such as `humaneval-cpp`: name,
+language, prompt, tests, stop_tokens).
 
 The data stages only need the problem texts (prompt and canonical solution) for
 decontamination; the evaluation stage builds on the same loader.
@@ -30,9 +32,34 @@ class Problem:
     canonical_solution: str | None
     test: str
     entry_point: str
+    # MultiPL-E: completions are cut before these (excluded); mxeval uses per-language rules.
+    stop_tokens: tuple[str, ...] = ()
 
 
-def _problem_from_record(benchmark: str, rec: dict, where: str) -> Problem:
+FORMATS = ("mxeval", "multipl-e")
+MULTIPLE_FIELDS = ("name", "language", "prompt", "tests", "stop_tokens")
+# MultiPL-E's language codes -> our runner names.
+MULTIPLE_LANGUAGES = {"cpp": "cpp", "js": "javascript", "cs": "csharp", "go_test.go": "go",
+                      "go": "go", "java": "java", "php": "php", "py": "python", "rs": "rust",
+                      "ts": "typescript", "rb": "ruby"}
+
+
+def _problem_from_multiple(benchmark: str, rec: dict, where: str) -> Problem:
+    if not isinstance(rec, dict):
+        raise BenchmarkError(f"{where}: record is not a JSON object")
+    missing = [f for f in MULTIPLE_FIELDS if f not in rec]
+    if missing:
+        raise BenchmarkError(f"{where}: MultiPL-E record lacks field(s) {', '.join(missing)}")
+    lang = str(rec["language"]).lower()
+    return Problem(benchmark=benchmark, task_id=str(rec["name"]),
+                   language=MULTIPLE_LANGUAGES.get(lang, lang), prompt=str(rec["prompt"]),
+                   canonical_solution=None, test=str(rec["tests"]), entry_point="",
+                   stop_tokens=tuple(rec["stop_tokens"] or ()))
+
+
+def _problem_from_record(benchmark: str, rec: dict, where: str, fmt: str = "mxeval") -> Problem:
+    if fmt == "multipl-e":
+        return _problem_from_multiple(benchmark, rec, where)
     if not isinstance(rec, dict):
         raise BenchmarkError(f"{where}: record is not a JSON object")
     missing = [f for f in MXEVAL_FIELDS if f not in rec]
@@ -54,7 +81,7 @@ def problem_number(task_id: str) -> str:
     return task_id.rsplit("/", 1)[-1]
 
 
-def read_jsonl_problems(path: Path, benchmark: str) -> list[Problem]:
+def read_jsonl_problems(path: Path, benchmark: str, fmt: str = "mxeval") -> list[Problem]:
     problems = []
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
@@ -64,7 +91,7 @@ def read_jsonl_problems(path: Path, benchmark: str) -> list[Problem]:
                 rec = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise BenchmarkError(f"{path}:{lineno}: malformed JSON ({exc.msg})") from exc
-            problems.append(_problem_from_record(benchmark, rec, f"{path}:{lineno}"))
+            problems.append(_problem_from_record(benchmark, rec, f"{path}:{lineno}", fmt))
     return problems
 
 
@@ -75,12 +102,16 @@ def load_problems(name: str, spec: dict, languages: Iterable[str] | None = None)
         raise BenchmarkError(f"benchmark {name!r}: no source given (a folder, a jsonl file or a "
                              "Hugging Face dataset id)")
     wanted = {lang.lower() for lang in languages} if languages else None
+    fmt = spec.get("format", "mxeval")
+    if fmt not in FORMATS:
+        raise BenchmarkError(f"benchmark {name!r}: unknown format {fmt!r}; formats: "
+                             f"{', '.join(FORMATS)}")
     path = Path(source)
     if path.exists():
         files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
         if not files:
             raise BenchmarkError(f"benchmark {name!r}: no *.jsonl files in {path}")
-        problems = [p for f in files for p in read_jsonl_problems(f, name)]
+        problems = [p for f in files for p in read_jsonl_problems(f, name, fmt)]
     elif HUB_ID.match(source):
         problems = _load_hub(name, spec, wanted)
     else:
@@ -111,5 +142,6 @@ def _load_hub(name: str, spec: dict, wanted: set[str] | None) -> list[Problem]:
                 f"benchmark {name!r}: cannot load {spec['source']!r} config {cfg!r}: {exc}"
             ) from exc
         for i, rec in enumerate(ds):
-            problems.append(_problem_from_record(name, rec, f"{spec['source']}[{cfg}]#{i}"))
+            problems.append(_problem_from_record(name, rec, f"{spec['source']}[{cfg}]#{i}",
+                                                 spec.get("format", "mxeval")))
     return problems

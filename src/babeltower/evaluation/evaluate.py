@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..atomic import atomic_path
 from ..benchmarks import load_problems
-from .generate import generate
+from .generate import StopRule, generate
 from .harness import build_program, exclusion_reason
 from .passk import pass_at_k
 from .runners import ProgramRunner, check_toolchains
@@ -57,10 +57,12 @@ def evaluate_checkpoint(spec: dict, out_dir: str | Path) -> tuple[pd.DataFrame, 
             problems = load_problems(bname, bspec, [bench_lang])[: cfg["max_problems"]]
             if not problems:
                 continue
+            stop = (StopRule(problems[0].stop_tokens, keep=False)
+                    if problems[0].stop_tokens else None)
             completions = generate(pm.model, pm.tokenizer, [p.prompt for p in problems],
                                    bench_lang, cfg["max_new_tokens"], cfg["n_samples"],
                                    cfg["temperature"], cfg["top_p"], spec.get("seed", 0),
-                                   cfg["batch_size"])
+                                   cfg["batch_size"], stop)
             jobs = [(p, s, c) for p, cs in zip(problems, completions)
                     for s, c in enumerate(cs)]
             with ThreadPoolExecutor(max_workers=max(1, spec.get("workers", 1))) as pool:

@@ -35,9 +35,9 @@ STOP_RULES = {
 }
 
 
-def truncate(completion: str, language: str) -> str:
-    """Cut a raw continuation at its language's first stop sequence."""
-    rule = STOP_RULES.get(language)
+def truncate(completion: str, language: str, rule: StopRule | None = None) -> str:
+    """Cut a raw continuation at the first stop sequence (the rule given, else the language's)."""
+    rule = rule or STOP_RULES.get(language)
     if rule is None:
         return completion
     cut = None
@@ -52,8 +52,11 @@ def truncate(completion: str, language: str) -> str:
 @torch.no_grad()
 def generate(model, tokenizer, prompts: list[str], language: str, max_new_tokens: int = 256,
              n_samples: int = 1, temperature: float = 0.0, top_p: float = 1.0, seed: int = 0,
-             batch_size: int = 8) -> list[list[str]]:
-    """`n_samples` completions for each prompt (greedy when temperature is 0)."""
+             batch_size: int = 8, stop: StopRule | None = None) -> list[list[str]]:
+    """`n_samples` completions for each prompt (greedy when temperature is 0).
+
+    `stop` overrides the language's stop rule (MultiPL-E records carry their own stop tokens).
+    """
     device = next(model.parameters()).device
     tokenizer.padding_side = "left"
     if tokenizer.pad_token_id is None:
@@ -63,7 +66,7 @@ def generate(model, tokenizer, prompts: list[str], language: str, max_new_tokens
     if max_prompt <= 0:
         raise ValueError(f"max_new_tokens {max_new_tokens} leaves no room for a prompt in the "
                          "model's positions")
-    rule = STOP_RULES.get(language)
+    rule = stop or STOP_RULES.get(language)
     sampling = temperature > 0
     out: list[list[str]] = [[] for _ in prompts]
     jobs = [(i, s) for i in range(len(prompts)) for s in range(n_samples if sampling else 1)]
@@ -83,5 +86,5 @@ def generate(model, tokenizer, prompts: list[str], language: str, max_new_tokens
         new = gen[:, enc["input_ids"].size(1):]
         for (i, _), ids in zip(chunk, new):
             text = tokenizer.decode(ids, skip_special_tokens=True)
-            out[i].append(truncate(text, language))
+            out[i].append(truncate(text, language, rule))
     return out

@@ -2,7 +2,8 @@
 
 mxeval (multilingual HumanEval, MBXP): the prompt ends inside the function, the test holds the
 checks (and, except for Python, a `main`); Python tests define `check(candidate)`, which is
-called on the entry point. Known data defects are excluded with a documented reason
+called on the entry point. MultiPL-E: completions are cut before the record's stop tokens and
+the tests start by closing the function, so the program is a plain concatenation. Known data defects are excluded with a documented reason
 (`exclusions.yaml`), never special-cased silently.
 """
 
@@ -28,6 +29,8 @@ def exclusion_reason(problem: Problem) -> str | None:
 
 def build_program(problem: Problem, completion: str) -> str:
     program = problem.prompt + completion + "\n" + problem.test + "\n"
+    if problem.stop_tokens:  # MultiPL-E: its tests close the function and run the checks
+        return program
     if problem.language == "python":
         program += f"\ncheck({problem.entry_point})\n"
     return program
