@@ -54,8 +54,8 @@ def tokenize_corpus_split(tokenizer_dir: str | Path, manifest: str | Path, split
 
 def collect_tables(inputs: list[str], out_path: str | Path, kind: str) -> pd.DataFrame:
     if kind == "corpus":
-        df = pd.concat([pd.read_csv(p, sep="\t") for p in inputs], ignore_index=True)
-    elif kind == "tokens":
+        return concat_tsv(inputs, out_path)
+    if kind == "tokens":
         cols = ["language", "split", "documents", "tokens", "bytes", "bytes_per_token", "dtype",
                 "vocab_size"]
         df = pd.DataFrame([json.loads(Path(p).read_text()) for p in inputs])[cols]
