@@ -17,7 +17,8 @@ SOURCES = {"python": SHARED / "mbxp" / "mbpp_release_v1.jsonl",
            "cpp": SHARED / "mbxp" / "mbcpp_release_v1.2.jsonl",
            "php": SHARED / "mbxp" / "mbphp_release_v1.2.jsonl",
            "javascript": SHARED / "mbxp" / "mbjsp_release_v1.2.jsonl",
-           "java": SHARED / "mbxp" / "mbjp_release_v1.2.jsonl"}
+           "java": SHARED / "mbxp" / "mbjp_release_v1.2.jsonl",
+           "csharp": SHARED / "mbxp" / "mbcsp_release_v1.2.jsonl"}
 PER_LANGUAGE = 6
 
 
@@ -124,3 +125,31 @@ def test_malformed_multipl_e_record_names_file_and_line(tmp_path):
     (tmp_path / "x.jsonl").write_text('{"name": "a", "language": "cpp"}\n')
     with pytest.raises(BenchmarkError, match=r"x.jsonl:1: MultiPL-E record lacks .*prompt"):
         load_problems("m", {"source": str(tmp_path), "format": "multipl-e"})
+
+
+SHIM_CHECK = """using System;
+using System.Collections.Generic;
+using KellermanSoftware.CompareNetObjects;
+class P {
+    static void Main() {
+        var c = new CompareLogic();
+        bool ok = c.Compare(new List<int> {1, 2}, new List<int> {1, 2}).AreEqual
+            && !c.Compare(new List<int> {1, 2}, new List<int> {2, 1}).AreEqual
+            && !c.Compare(new List<int> {1}, new List<int> {1, 1}).AreEqual
+            && c.Compare(8, 8).AreEqual && !c.Compare(8, 9).AreEqual
+            && !c.Compare(true, false).AreEqual && c.Compare("ab", "ab").AreEqual
+            && c.Compare(new Dictionary<string, int> {{"a", 1}}, new Dictionary<string, int> {{"a", 1}}).AreEqual
+            && !c.Compare(new Dictionary<string, int> {{"a", 1}}, new Dictionary<string, int> {{"a", 2}}).AreEqual
+            && c.Compare(Tuple.Create(1, "x"), Tuple.Create(1, "x")).AreEqual
+            && !c.Compare(Tuple.Create(1, "x"), Tuple.Create(1, "y")).AreEqual
+            && !c.Compare(null, 1).AreEqual && c.Compare(1.5, 1.5).AreEqual;
+        Environment.Exit(ok ? 0 : 1);
+    }
+}
+"""
+
+
+def test_csharp_compare_shim_tells_equal_from_different_values():
+    if shutil.which("mcs") is None:
+        pytest.skip("mono not installed")
+    assert ProgramRunner("csharp", Limits(timeout_s=30, cpu_s=30)).run(SHIM_CHECK).ok

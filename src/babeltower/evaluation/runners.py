@@ -59,8 +59,10 @@ RUNNERS: dict[str, Runner] = {r.language: r for r in [
            env={"GOCACHE": "{workdir}/.gocache", "GOPATH": "{workdir}/.gopath",
                 "GO111MODULE": "off", "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"}),
     Runner("csharp", "main.cs", ("mono", "main.exe"),
-           ("mcs", "-nologo", "-out:main.exe", "-r:System.Numerics.dll", "main.cs"),
-           artifacts=("main.exe",), tools=("mcs", "mono"), packages=("mono-mcs", "mono-devel")),
+           ("mcs", "-nologo", "-out:main.exe", "-r:System.Numerics.dll",
+            "-r:{csharp_support}/KellermanSoftware.CompareNetObjects.dll", "main.cs"),
+           artifacts=("main.exe",), tools=("mcs", "mono"), packages=("mono-mcs", "mono-devel"),
+           env={"MONO_PATH": "{csharp_support}"}),
     Runner("javascript", "main.js", ("node", "main.js"), tools=("node",), packages=("nodejs",),
            min_memory_mb=2048, env={"NODE_PATH": "{node_path}"}),
     Runner("java", "Main.java", ("java", "-Xmx512m", "-Xss64m", "Main"),
@@ -94,9 +96,41 @@ def node_modules() -> str:
     return os.environ.get("BABELTOWER_NODE_PATH", str(Path(sys.prefix) / "js" / "node_modules"))
 
 
+def csharp_support() -> str:
+    """Folder with our CompareNetObjects stand-in, compiled once from csharp/ (trusted code)."""
+    import subprocess
+
+    src = Path(__file__).parent / "csharp" / "CompareNetObjects.cs"
+    out_dir = Path(os.environ.get("BABELTOWER_CSHARP_SUPPORT",
+                                  Path(sys.prefix) / "cs" / hashlib.sha256(
+                                      src.read_bytes()).hexdigest()[:12]))
+    dll = out_dir / "KellermanSoftware.CompareNetObjects.dll"
+    if not dll.exists():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        # The file name is the assembly name: build it under its own name in a private folder,
+        # then rename it into place (atomic; concurrent workers may race harmlessly).
+        with tempfile.TemporaryDirectory(dir=out_dir) as build:
+            tmp = Path(build) / dll.name
+            proc = subprocess.run(["mcs", "-nologo", "-target:library", f"-out:{tmp}",
+                                   str(src)], capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise ToolchainError(f"cannot compile the C# test support library: "
+                                     f"{proc.stdout}{proc.stderr}")
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, dll)
+    os.chmod(out_dir, 0o755)
+    return str(out_dir)
+
+
+def _expand_value(value: str, workdir: Path) -> str:
+    value = value.replace("{workdir}", str(workdir)).replace("{node_path}", node_modules())
+    if "{csharp_support}" in value:
+        value = value.replace("{csharp_support}", csharp_support())
+    return value
+
+
 def _expand(env: dict, workdir: Path) -> dict:
-    return {k: v.replace("{workdir}", str(workdir)).replace("{node_path}", node_modules())
-            for k, v in env.items()}
+    return {k: _expand_value(v, workdir) for k, v in env.items()}
 
 
 class ProgramRunner:
@@ -132,8 +166,8 @@ class ProgramRunner:
                     for f in cached.iterdir():
                         shutil.copy2(f, workdir / f.name)
                 else:
-                    compile_result = run_in_sandbox(list(r.compile), workdir, self.limits,
-                                                    self.isolation, env)
+                    compile_result = run_in_sandbox([_expand_value(a, workdir) for a in r.compile],
+                                                    workdir, self.limits, self.isolation, env)
                     if not compile_result.ok:
                         compile_result.extra["stage"] = "compile"
                         return compile_result
