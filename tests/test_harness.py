@@ -153,3 +153,25 @@ def test_csharp_compare_shim_tells_equal_from_different_values():
     if shutil.which("mcs") is None:
         pytest.skip("mono not installed")
     assert ProgramRunner("csharp", Limits(timeout_s=30, cpu_s=30)).run(SHIM_CHECK).ok
+
+
+# The data has no Go canonical solutions: handwritten ones for a few MBGP problems.
+GO_SOLUTIONS = {
+    "MBGP/3": "\tif n < 2 {\n\t\treturn true\n\t}\n\tfor i := 2; i*i <= n; i++ {\n"
+              "\t\tif n%i == 0 {\n\t\t\treturn true\n\t\t}\n\t}\n\treturn false\n}\n",
+    "MBGP/8": "\tout := []int{}\n\tfor _, x := range nums {\n\t\tout = append(out, x*x)\n\t}\n"
+              "\treturn out\n}\n",
+    "MBGP/17": "\treturn 4 * a\n}\n",
+}
+
+
+def test_go_handwritten_solutions_pass_and_wrong_answers_fail():
+    path = SHARED / "mbxp" / "mbgp_release_v1.1.jsonl"
+    if not path.exists() or shutil.which("go") is None:
+        pytest.skip("Go data or toolchain not available")
+    problems = {p.task_id: p for p in load_problems("mbxp", {"source": str(path)})}
+    runner = ProgramRunner("go", Limits(timeout_s=60, cpu_s=60))
+    for task, solution in GO_SOLUTIONS.items():
+        result = runner.run(build_program(problems[task], solution))
+        assert result.ok, (task, result.extra, result.stderr[-800:])
+    assert not runner.run(build_program(problems["MBGP/17"], "\treturn 3 * a\n}\n")).ok

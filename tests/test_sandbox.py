@@ -81,6 +81,21 @@ HOSTILE = {
                    "s.on('error', () => process.exit(5));\n",
         "read_env": "process.exit(process.env.BT_SECRET ? 0 : 3);\n",
     },
+    "go": {
+        "infinite_loop": "package main\nfunc main() {\n\tx := 0\n\tfor {\n\t\tx++\n\t}\n}\n",
+        "read_env": "package main\nimport \"os\"\nfunc main() {\n\tif os.Getenv(\"BT_SECRET\")"
+                    " == \"\" {\n\t\tos.Exit(3)\n\t}\n}\n",
+    },
+    "java": {
+        "infinite_loop": "class Main { public static void main(String[] a) { while (true) {} } }\n",
+        "read_env": "class Main { public static void main(String[] a) {"
+                    " System.exit(System.getenv(\"BT_SECRET\") == null ? 3 : 0); } }\n",
+    },
+    "csharp": {
+        "infinite_loop": "class P { static void Main() { while (true) {} } }\n",
+        "read_env": "class P { static void Main() { System.Environment.Exit("
+                    "System.Environment.GetEnvironmentVariable(\"BT_SECRET\") == null ? 3 : 0); } }\n",
+    },
     "php": {
         "infinite_loop": "<?php\nwhile (true) {}\n",
         "delete_outside": "<?php\nexit(unlink({victim_js}) ? 0 : 4);\n",
@@ -124,7 +139,10 @@ def test_hostile_programs_are_contained_and_fail(lang, name, outside, monkeypatc
     assert not connected, "the program reached a server outside the sandbox"
     # The harness keeps going: a well-behaved program right after runs normally.
     good = {"python": "print('ok')\n", "cpp": "int main() { return 0; }\n",
-            "javascript": "console.log('ok');\n", "php": "<?php\necho 'ok';\n"}[lang]
+            "javascript": "console.log('ok');\n", "php": "<?php\necho 'ok';\n",
+            "go": "package main\nfunc main() {}\n",
+            "java": "class Main { public static void main(String[] a) {} }\n",
+            "csharp": "class P { static void Main() {} }\n"}[lang]
     assert runner.run(good).ok
 
 

@@ -54,8 +54,12 @@ RUNNERS: dict[str, Runner] = {r.language: r for r in [
                                             "-o", "main", "main.cpp"),
            artifacts=("main",), tools=("g++",), packages=("g++",)),
     Runner("php", "main.php", ("php", "main.php"), tools=("php",), packages=("php-cli",)),
-    Runner("go", "main.go", ("./main",), ("go", "build", "-o", "main", "main.go"),
-           artifacts=("main",), tools=("go",), packages=("golang-go",), min_memory_mb=2048,
+    # mxeval's Go prompts import packages a solution may not use, and Go refuses unused imports:
+    # goimports removes (or adds) imports before the build, as Go tooling does on save.
+    Runner("go", "main.go", ("./main",),
+           ("sh", "-c", "goimports -w main.go && go build -o main main.go"),
+           artifacts=("main",), tools=("go", "goimports"),
+           packages=("golang-go", "golang-golang-x-tools"), min_memory_mb=2048,
            env={"GOCACHE": "{workdir}/.gocache", "GOPATH": "{workdir}/.gopath",
                 "GO111MODULE": "off", "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"}),
     Runner("csharp", "main.cs", ("mono", "main.exe"),
