@@ -26,7 +26,8 @@ sys.path.insert(0, str(REPO / "src"))
 from babeltower.benchmarks import load_problems  # noqa: E402
 from babeltower.evaluation.generate import STOP_RULES, generate, truncate  # noqa: E402
 from babeltower.evaluation.harness import build_program  # noqa: E402
-from babeltower.evaluation.runners import ProgramRunner, get_runner  # noqa: E402
+from babeltower.evaluation.runners import (ProgramRunner, expand_command,  # noqa: E402
+                                           expand_env, get_runner)
 from babeltower.evaluation.sandbox import Limits  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "benchmarks"
@@ -72,13 +73,11 @@ def bench_execution(language: str, source_file: Path, n: int):
     for src in programs:
         with tempfile.TemporaryDirectory() as tmp:
             (Path(tmp) / runner.source_name).write_text(src)
-            env = {**os.environ, **{k: v.replace("{workdir}", tmp).replace(
-                "{node_path}", str(Path(sys.prefix) / "js" / "node_modules"))
-                for k, v in runner.env.items()}}
+            env = {**os.environ, **expand_env(runner.env, Path(tmp))}
             good = True
             if runner.compile:
-                good = subprocess.run(list(runner.compile), cwd=tmp, env=env,
-                                      capture_output=True, timeout=60).returncode == 0
+                good = subprocess.run(expand_command(runner.compile, Path(tmp)), cwd=tmp,
+                                      env=env, capture_output=True, timeout=60).returncode == 0
             if good:
                 good = subprocess.run(list(runner.run), cwd=tmp, env=env, capture_output=True,
                                       timeout=60).returncode == 0

@@ -133,8 +133,13 @@ def _expand_value(value: str, workdir: Path) -> str:
     return value
 
 
-def _expand(env: dict, workdir: Path) -> dict:
+def expand_env(env: dict, workdir: Path) -> dict:
+    """A runner's environment with its placeholders ({workdir}, {node_path}, ...) filled in."""
     return {k: _expand_value(v, workdir) for k, v in env.items()}
+
+
+def expand_command(cmd: tuple[str, ...], workdir: Path) -> list[str]:
+    return [_expand_value(a, workdir) for a in cmd]
 
 
 class ProgramRunner:
@@ -162,7 +167,7 @@ class ProgramRunner:
             workdir = Path(tmp)
             os.chmod(workdir, 0o755)
             (workdir / r.source_name).write_text(source, encoding="utf-8", errors="surrogatepass")
-            env = _expand(r.env, workdir)
+            env = expand_env(r.env, workdir)
             compile_result = None
             if r.compile:
                 cached = self._cached(source)
@@ -170,7 +175,7 @@ class ProgramRunner:
                     for f in cached.iterdir():
                         shutil.copy2(f, workdir / f.name)
                 else:
-                    compile_result = run_in_sandbox([_expand_value(a, workdir) for a in r.compile],
+                    compile_result = run_in_sandbox(expand_command(r.compile, workdir),
                                                     workdir, self.limits, self.isolation, env)
                     if not compile_result.ok:
                         compile_result.extra["stage"] = "compile"
