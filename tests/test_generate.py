@@ -56,3 +56,54 @@ def test_sampling_is_deterministic_for_a_seed(model_and_tokenizer):
     b = generate(model, tok, PROMPTS, "cpp", max_new_tokens=16, n_samples=3, temperature=1.0,
                  top_p=0.95, seed=7)
     assert a == b and all(len(s) == 3 for s in a)
+
+
+def test_greedy_matches_hugging_face_generate(model_and_tokenizer):
+    """Same completions as unbatched `generate` with the same stop strings (the baseline)."""
+    from babeltower.evaluation.generate import STOP_RULES, truncate
+
+    model, tok = model_and_tokenizer
+    ours = generate(model, tok, PROMPTS, "cpp", max_new_tokens=24, batch_size=3)
+    for prompt, (completion,) in zip(PROMPTS, ours):
+        enc = tok(prompt, return_tensors="pt", add_special_tokens=False)
+        with torch.no_grad():
+            ref = model.generate(**enc, max_new_tokens=24, do_sample=False,
+                                 pad_token_id=tok.eos_token_id, tokenizer=tok,
+                                 stop_strings=list(STOP_RULES["cpp"].strings))
+        text = tok.decode(ref[0, enc["input_ids"].size(1):], skip_special_tokens=True)
+        assert completion == truncate(text, "cpp")
+
+
+def test_samples_do_not_depend_on_batching(model_and_tokenizer):
+    model, tok = model_and_tokenizer
+    kwargs = dict(max_new_tokens=16, n_samples=3, temperature=1.0, top_p=0.95, seed=7)
+    together = generate(model, tok, PROMPTS, "cpp", batch_size=4, **kwargs)
+    alone = [generate(model, tok, [p], "cpp", batch_size=1, **kwargs)[0] for p in PROMPTS]
+    # The per-(prompt, sample) random stream is keyed by the prompt's position in the list.
+    assert together[0] == alone[0]
+    assert together == generate(model, tok, PROMPTS, "cpp", batch_size=2, **kwargs)
+    assert generate(model, tok, PROMPTS, "cpp", batch_size=4, **{**kwargs, "seed": 8}) != together
+    # Samples differ from each other: they are not one draw repeated.
+    assert len({s for samples in together for s in samples}) > len(PROMPTS)
+
+
+def test_top_p_near_zero_is_greedy(model_and_tokenizer):
+    model, tok = model_and_tokenizer
+    greedy = generate(model, tok, PROMPTS, "cpp", max_new_tokens=16)
+    nucleus = generate(model, tok, PROMPTS, "cpp", max_new_tokens=16, n_samples=2,
+                       temperature=1.0, top_p=1e-6, seed=3)
+    assert all(samples == [g[0]] * 2 for samples, g in zip(nucleus, greedy))
+
+
+def test_long_prompt_keeps_its_end(model_and_tokenizer, caplog):
+    model, tok = model_and_tokenizer
+    long_prompt = "".join(TEXTS[:30]) + PROMPTS[2]
+    assert len(tok(long_prompt)["input_ids"]) > 128
+    with caplog.at_level("WARNING"):
+        (completion,), = generate(model, tok, [long_prompt], "cpp", max_new_tokens=24)
+    assert "keeping its last" in caplog.text
+    # The model saw exactly the prompt's last 128 - 24 tokens.
+    kept = tok(long_prompt)["input_ids"][-(128 - 24):]
+    tail = tok.decode(kept)
+    assert tok(tail)["input_ids"] == kept
+    assert completion == generate(model, tok, [tail], "cpp", max_new_tokens=24)[0][0]
