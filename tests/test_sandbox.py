@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -72,6 +74,10 @@ HOSTILE = {
                      " = {1}; while (true) fwrite(b, 1, sizeof b, f); }\n",
         "delete_outside": "#include <cstdio>\nint main() {{ return remove(\"{victim}\"); }}\n",
         "read_env": "#include <cstdlib>\nint main() { return getenv(\"BT_SECRET\") ? 0 : 3; }\n",
+        "network": "#include <arpa/inet.h>\n#include <sys/socket.h>\nint main() {{ int s = socket("
+                   "AF_INET, SOCK_STREAM, 0); sockaddr_in a{{}}; a.sin_family = AF_INET; a.sin_port"
+                   " = htons({port}); a.sin_addr.s_addr = htonl(0x7f000001); return connect(s, "
+                   "(sockaddr*)&a, sizeof a) == 0 ? 0 : 5; }}\n",
     },
     "javascript": {
         "infinite_loop": "while (true) {}\n",
@@ -80,26 +86,69 @@ HOSTILE = {
                    "s.on('connect', () => process.exit(0));\n"
                    "s.on('error', () => process.exit(5));\n",
         "read_env": "process.exit(process.env.BT_SECRET ? 0 : 3);\n",
+        "fork_bomb": "const cp = require('child_process');\n"
+                     "while (true) { try { cp.spawn('sleep', ['100']); } catch (e) {} }\n",
+        "memory_bomb": "const a = [];\nwhile (true) a.push(new Array(1e6).fill(1.5));\n",
+        "huge_file": "const fs = require('fs');\nconst fd = fs.openSync('big', 'w');\n"
+                     "const b = Buffer.alloc(1 << 20, 1);\nwhile (true) fs.writeSync(fd, b);\n",
     },
     "go": {
         "infinite_loop": "package main\nfunc main() {\n\tx := 0\n\tfor {\n\t\tx++\n\t}\n}\n",
         "read_env": "package main\nimport \"os\"\nfunc main() {\n\tif os.Getenv(\"BT_SECRET\")"
                     " == \"\" {\n\t\tos.Exit(3)\n\t}\n}\n",
+        "fork_bomb": "package main\nimport \"os/exec\"\nfunc main() {\n\tfor {\n"
+                     "\t\texec.Command(\"/proc/self/exe\").Start()\n\t}\n}\n",
+        "memory_bomb": "package main\nfunc main() {\n\tb := make([]byte, 10<<30)\n"
+                       "\tfor i := range b {\n\t\tb[i] = 1\n\t}\n}\n",
+        "huge_file": "package main\nimport \"os\"\nfunc main() {\n\tf, _ := os.Create(\"big\")\n"
+                     "\tb := make([]byte, 1<<20)\n\tfor {\n\t\tf.Write(b)\n\t}\n}\n",
+        "delete_outside": "package main\nimport \"os\"\nfunc main() {{\n\tif os.Remove(\"{victim}\")"
+                          " != nil {{\n\t\tos.Exit(4)\n\t}}\n}}\n",
+        "network": "package main\nimport (\n\t\"net\"\n\t\"os\"\n)\nfunc main() {{\n\tif _, err :="
+                   " net.Dial(\"tcp\", \"127.0.0.1:{port}\"); err != nil {{\n\t\tos.Exit(5)\n\t}}\n}}\n",
     },
     "java": {
         "infinite_loop": "class Main { public static void main(String[] a) { while (true) {} } }\n",
         "read_env": "class Main { public static void main(String[] a) {"
                     " System.exit(System.getenv(\"BT_SECRET\") == null ? 3 : 0); } }\n",
+        "fork_bomb": "class Main { public static void main(String[] a) { while (true) { try {"
+                     " new ProcessBuilder(\"sleep\", \"100\").start(); } catch (Exception e) {} } } }\n",
+        "memory_bomb": "class Main { public static void main(String[] a) {"
+                       " java.util.List<long[]> l = new java.util.ArrayList<>();"
+                       " while (true) l.add(new long[1 << 24]); } }\n",
+        "huge_file": "class Main { public static void main(String[] a) throws Exception {"
+                     " var f = new java.io.FileOutputStream(\"big\"); byte[] b = new byte[1 << 20];"
+                     " while (true) f.write(b); } }\n",
+        "delete_outside": "class Main {{ public static void main(String[] a) {{"
+                          " System.exit(new java.io.File(\"{victim}\").delete() ? 0 : 4); }} }}\n",
+        "network": "class Main {{ public static void main(String[] a) throws Exception {{"
+                   " new java.net.Socket(\"127.0.0.1\", {port}).close(); }} }}\n",
     },
     "csharp": {
         "infinite_loop": "class P { static void Main() { while (true) {} } }\n",
         "read_env": "class P { static void Main() { System.Environment.Exit("
                     "System.Environment.GetEnvironmentVariable(\"BT_SECRET\") == null ? 3 : 0); } }\n",
+        "fork_bomb": "class P { static void Main() { while (true) { try {"
+                     " System.Diagnostics.Process.Start(\"sleep\", \"100\"); } catch {} } } }\n",
+        "memory_bomb": "class P { static void Main() { var l = new System.Collections.Generic."
+                       "List<long[]>(); while (true) l.Add(new long[1 << 24]); } }\n",
+        "huge_file": "class P { static void Main() { var f = System.IO.File.OpenWrite(\"big\");"
+                     " var b = new byte[1 << 20]; while (true) f.Write(b, 0, b.Length); } }\n",
+        # File.Delete is silent about a missing file: look first.
+        "delete_outside": "class P {{ static void Main() {{ if (!System.IO.File.Exists(\"{victim}\"))"
+                          " System.Environment.Exit(4); System.IO.File.Delete(\"{victim}\"); }} }}\n",
+        "network": "class P {{ static void Main() {{ new System.Net.Sockets.TcpClient(\"127.0.0.1\","
+                   " {port}).Close(); }} }}\n",
     },
     "php": {
         "infinite_loop": "<?php\nwhile (true) {}\n",
         "delete_outside": "<?php\nexit(unlink({victim_js}) ? 0 : 4);\n",
         "read_env": "<?php\nexit(getenv('BT_SECRET') ? 0 : 3);\n",
+        "fork_bomb": "<?php\nwhile (true) { @proc_open('sleep 100', [], $pipes); }\n",
+        "memory_bomb": "<?php\n$a = [];\nwhile (true) { $a[] = str_repeat('x', 1 << 24); }\n",
+        "huge_file": "<?php\n$f = fopen('big', 'w');\n$b = str_repeat('x', 1 << 20);\n"
+                     "while (true) { fwrite($f, $b); }\n",
+        "network": "<?php\n$s = @fsockopen('127.0.0.1', {port});\nexit($s ? 0 : 5);\n",
     },
 }
 
@@ -191,3 +240,50 @@ def test_knowledge_dependence_share_on_a_known_table():
     assert pd.isna(kd.loc[0, "share"])
     assert kd.loc[5, "share"] == pytest.approx(2 / 3)
     assert kd.loc[9, "share"] == pytest.approx(1 / 3)
+
+
+@pytest.mark.parametrize("spawn", ["prlimit", "preexec_fn"])
+def test_limits_apply_inside_the_sandbox(spawn, monkeypatch):
+    """The limits reach the program, both through `prlimit` and through the slower fallback
+    (a preexec_fn in the forked child) where util-linux's prlimit is missing."""
+    from babeltower.evaluation import sandbox
+
+    if spawn == "preexec_fn":
+        real_which = shutil.which
+        monkeypatch.setattr(sandbox.shutil, "which",
+                            lambda name: None if name == "prlimit" else real_which(name))
+    with tempfile.TemporaryDirectory() as workdir:  # reachable by the sandbox's uid
+        result = sandbox.run_in_sandbox(["cat", "/proc/self/limits"], Path(workdir), LIMITS)
+    assert result.ok, result.stderr
+    limits = {line[:26].strip(): line[26:].split()[:2] for line in result.stdout.splitlines()[1:]}
+    assert limits["Max cpu time"] == ["5", "6"]
+    assert limits["Max address space"] == [str(512 << 20)] * 2
+    assert limits["Max file size"] == [str(4 << 20)] * 2
+    assert limits["Max processes"] == ["64", "64"]
+    assert limits["Max core file size"] == ["0", "0"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="uids are switched only when the harness is root")
+def test_concurrent_sandboxes_get_their_own_uid():
+    """A fork bomb in one worker does not starve the innocent programs of another: RLIMIT_NPROC
+    counts per uid, and concurrent sandboxes run as different uids."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from babeltower.evaluation.sandbox import run_in_sandbox
+
+    def run(name, source):
+        with tempfile.TemporaryDirectory() as workdir:
+            (Path(workdir) / "p.py").write_text(source)
+            return run_in_sandbox(["python3", "p.py"], Path(workdir), LIMITS)
+
+    with ThreadPoolExecutor(2) as pool:
+        # A bomb that keeps its processes: it holds the budget until the timeout kills it.
+        bomb = pool.submit(run, "bomb", "import os, time\nwhile True:\n    try:\n        os.fork()"
+                                        "\n    except OSError:\n        time.sleep(0.01)\n")
+        time.sleep(1.0)  # the bomb has filled its uid's process budget by now
+        innocent = [run(f"good{i}", "import os\nprint(os.getuid())\n") for i in range(5)]
+        assert not bomb.done(), "the innocent programs waited for the bomb instead of running"
+        assert not bomb.result().ok
+    assert all(r.ok for r in innocent), [r.stderr for r in innocent if not r.ok]
+    uids = {r.stdout.strip() for r in innocent}
+    assert "0" not in uids and len(uids) == 1
