@@ -2,7 +2,8 @@
 
 Tables (columns run, step, tokens first):
 * results.tsv: one row per (benchmark, language, task, sample): passed, excluded, reason,
-  status (passed / failed / compile_error / timeout), isolation, seconds.
+  status (passed / failed / compile_error / timeout), isolation, seconds, the test fixes
+  applied to the problem's test (`test_fixes.py`) and the completion.
 * passk.tsv: one row per (benchmark, language): problems, excluded, pass@k for each k.
 """
 
@@ -22,6 +23,7 @@ from .harness import build_program, exclusion_reason
 from .passk import pass_at_k
 from .runners import ProgramRunner, check_toolchains
 from .sandbox import Limits, resolve_isolation
+from .test_fixes import apply_test_fixes
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,9 @@ def evaluate_checkpoint(spec: dict, out_dir: str | Path) -> tuple[pd.DataFrame, 
             problems = load_problems(bname, bspec, [bench_lang])[: cfg["max_problems"]]
             if not problems:
                 continue
+            fixed = [apply_test_fixes(p, cfg["test_fixes"]) for p in problems]
+            problems = [p for p, _ in fixed]
+            fixes_of = {p.task_id: ",".join(names) for p, names in fixed}
             stop = (StopRule(problems[0].stop_tokens, keep=False)
                     if problems[0].stop_tokens else None)
             completions = generate(pm.model, pm.tokenizer, [p.prompt for p in problems],
@@ -74,7 +79,7 @@ def evaluate_checkpoint(spec: dict, out_dir: str | Path) -> tuple[pd.DataFrame, 
                              "sample": s, "passed": r.ok, "status": _status(r),
                              "excluded": reason is not None, "exclusion_reason": reason or "",
                              "isolation": r.isolation, "seconds": round(r.duration_s, 3),
-                             "completion": completion})
+                             "test_fixes": fixes_of[p.task_id], "completion": completion})
     results = pd.DataFrame(rows)
     summary = summarize(results, cfg["k"], key) if len(results) else pd.DataFrame()
     with atomic_path(out / "results.tsv") as tmp:
