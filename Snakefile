@@ -26,6 +26,8 @@ include: "rules/tokenizer.smk"
 include: "rules/train.smk"
 include: "rules/probes.smk"
 include: "rules/evaluate.smk"
+include: "rules/analysis.smk"
+include: "rules/compare.smk"
 
 
 rule all:

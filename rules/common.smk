@@ -89,7 +89,13 @@ def all_targets(wildcards):
     targets = [f"{RESULTS}/corpus/stats.tsv", f"{RESULTS}/tokens/index.tsv"]
     for run in RUNS:
         targets += run_outputs(run)
-    return targets + probe_targets() + evaluation_targets()
+    return (targets + probe_targets() + evaluation_targets() + analysis_targets()
+            + comparison_targets() + report_targets())
+
+
+def config_subset(section, *keys):
+    """Only these keys of a config section, so that other keys do not rerun the rule."""
+    return {k: config[section][k] for k in keys}
 
 
 # -- probes ---------------------------------------------------------------------------------------
@@ -161,3 +167,105 @@ def evaluation_targets():
         return []
     return [f"{RESULTS}/evaluation/passk.tsv", f"{RESULTS}/evaluation/results.tsv",
             f"{RESULTS}/evaluation/knowledge_dependence.tsv"]
+
+
+# -- analysis and the final comparison ---------------------------------------------------------
+import pandas as _pd
+
+from babeltower.runs import BASELINE_MIXTURES, plan_scratch_run, scratch_mixtures, scratch_runs
+
+CODE_LANGUAGES = [PRIMARY] + NEW_LANGUAGES
+SCRATCH_RUNS = scratch_runs(config)  # run name -> (mixture, seed)
+SCRATCH_MIXTURES = scratch_mixtures(config)
+ALL_RUNS = list(RUNS) + list(SCRATCH_RUNS)
+
+
+def continual_run_languages():
+    """Continual run name -> its new language (the runs that have stages)."""
+    return {f"continual-{lang}": lang for lang in NEW_LANGUAGES if f"continual-{lang}" in RUNS}
+
+
+def analysis_enabled():
+    return config["probes"]["enabled"] and bool(continual_run_languages())
+
+
+def curve_inputs(wildcards):
+    inputs = {}
+    if config["probes"]["enabled"]:
+        inputs.update({t: f"{RESULTS}/probes/{t}.tsv"
+                       for t in ("loss", "canonical_nll", "lens", "neurons")})
+    if evaluation_targets():
+        inputs["passk"] = f"{RESULTS}/evaluation/passk.tsv"
+        inputs["knowledge"] = f"{RESULTS}/evaluation/knowledge_dependence.tsv"
+    return inputs
+
+
+def analysis_targets():
+    if not analysis_enabled():
+        return []
+    return [f"{RESULTS}/analysis/curves.tsv", f"{RESULTS}/analysis/stages.tsv"]
+
+
+def comparison_enabled():
+    return bool(SCRATCH_RUNS) and analysis_enabled()
+
+
+def mixture_table(mixture):
+    kind = "baselines" if mixture in BASELINE_MIXTURES else "optimized"
+    return f"{RESULTS}/mixtures/{kind}.tsv"
+
+
+def scratch_budgets(mixture):
+    """Token budgets of a comparison mixture, once its Snakemake checkpoint has run."""
+    producer = (checkpoints.baseline_mixtures if mixture in BASELINE_MIXTURES
+                else checkpoints.optimized_mixture)
+    out = producer.get().output
+    path = out[0] if mixture in BASELINE_MIXTURES else out.mixture
+    table = _pd.read_csv(path, sep="\t")
+    rows = table[table["mixture"] == mixture]
+    if rows.empty:
+        raise ValueError(f"{path} has no rows for mixture {mixture!r}")
+    return dict(zip(rows["language"], rows["budget_tokens"].astype(int)))
+
+
+def scratch_plan(run):
+    mixture, seed = SCRATCH_RUNS[run]
+    return plan_scratch_run(config, mixture, seed, scratch_budgets(mixture))
+
+
+def scratch_train_inputs(wildcards):
+    return {
+        "mixture": mixture_table(wildcards.mixture),
+        "tokenizer": f"{RESULTS}/tokenizer",
+        "token_indexes": [token_index(lang, "train") for lang in CODE_LANGUAGES],
+    }
+
+
+def scratch_run_table():
+    return {run: {"mixture": m, "seed": seed} for run, (m, seed) in SCRATCH_RUNS.items()}
+
+
+def scratch_checkpoints(run):
+    names = scratch_plan(run).checkpoint_names
+    return names if config["comparison"]["checkpoints"] == "all" else names[-1:]
+
+
+def comparison_inputs(wildcards):
+    inputs = {t: [] for t in ("loss", "canonical_nll", "lens", "neurons", "passk")}
+    for run in SCRATCH_RUNS:
+        for ckpt in scratch_checkpoints(run):
+            for t in ("loss", "canonical_nll", "lens", "neurons"):
+                inputs[t].append(f"{probe_dir(run, ckpt)}/{t}.tsv")
+            if evaluation_targets():
+                inputs["passk"].append(f"{RESULTS}/evaluation/{run}/{ckpt}/passk.tsv")
+    return {k: v for k, v in inputs.items() if v}
+
+
+def comparison_targets():
+    if not comparison_enabled():
+        return []
+    return [f"{RESULTS}/comparison/{t}.tsv" for t in ("curves", "final", "summary", "paired")]
+
+
+def report_targets():
+    return []

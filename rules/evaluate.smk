@@ -15,7 +15,7 @@ rule evaluate_checkpoint:
         benchmarks=enabled_benchmarks(config),
         seed=config["seed"],
     wildcard_constraints:
-        run="|".join(RUNS),
+        run="|".join(ALL_RUNS),
         ckpt=r"step\d{8}",
     log:
         f"{RESULTS}/logs/evaluation/{{run}}/{{ckpt}}.log",

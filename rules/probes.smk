@@ -39,7 +39,7 @@ rule probe_checkpoint:
         languages=probe_languages(),
         benchmarks=enabled_benchmarks(config),
     wildcard_constraints:
-        run="|".join(RUNS),
+        run="|".join(ALL_RUNS),
         ckpt=r"step\d{8}",
     log:
         f"{RESULTS}/logs/probes/{{run}}/{{ckpt}}.log",

@@ -5,6 +5,12 @@ Runs and their folders under `<results>/runs/`:
     continual-<L>           from M_P's final checkpoint, on the new language L only
     monolingual-<L>         M_L: from scratch on L only
     mixture-<name>          from scratch on a mixture spec (token budgets or weights)
+    scratch-<mixture>-s<k>  the final comparison: from scratch on a derived mixture (natural,
+                            uniform, temperature, unimax, optimized, optimized-equal), seed k
+
+The scratch runs' names are known when the DAG is built, their length is not: their token
+budgets are derived from the corpus and the continual runs' probes (Snakemake checkpoints), so
+their plans come from `plan_scratch_run` once the budgets exist.
 
 Each plan is the resolved run config minus file paths (those are added by the rule), so it can
 be a rule's `params`: a change to any training setting of a run reruns that run and what
@@ -19,7 +25,10 @@ from dataclasses import dataclass
 from .config import languages_by_role, primary_language
 from .schedule import checkpoint_name, checkpoint_steps
 
-RUN_KINDS = ("primary", "continual", "monolingual", "mixture")
+RUN_KINDS = ("primary", "continual", "monolingual", "mixture", "scratch")
+BASELINE_MIXTURES = ("natural", "uniform", "temperature", "unimax")
+# The optimized budgets trained at the natural corpus's token count (equal-tokens comparison).
+OPTIMIZED_EQUAL = "optimized-equal"
 
 
 class RunConfigError(ValueError):
@@ -87,6 +96,49 @@ def _plan(name: str, kind: str, mixture: dict, training: dict, seed: int,
     return RunPlan(name, kind, langs, init_from_run, cfg, total, steps)
 
 
+def _run_settings(training: dict, kind_cfg: dict, where: str) -> dict:
+    overrides = kind_cfg.get("training") or {}
+    unknown = sorted(set(overrides) - set(training))
+    if unknown:
+        raise RunConfigError(f"config key '{where}.training': unknown key(s) "
+                             f"{', '.join(unknown)}; allowed keys: {', '.join(training)}")
+    return _deep_update(training, overrides)
+
+
+def scratch_mixtures(config: dict) -> list[str]:
+    """The mixtures of the final comparison, in config order (+ optimized-equal)."""
+    cc = config["comparison"]
+    if not cc["enabled"]:
+        return []
+    names = list(cc["mixtures"])
+    if "optimized" in names and cc["equal_tokens"]:
+        names.append(OPTIMIZED_EQUAL)
+    return names
+
+
+def scratch_run_name(mixture: str, seed: int) -> str:
+    return f"scratch-{mixture}-s{seed}"
+
+
+def scratch_runs(config: dict) -> dict[str, tuple[str, int]]:
+    """Run name -> (mixture, seed) for every from-scratch comparison run."""
+    return {scratch_run_name(m, seed): (m, seed) for m in scratch_mixtures(config)
+            for seed in config["comparison"]["seeds"]}
+
+
+def plan_scratch_run(config: dict, mixture: str, seed: int, budgets: dict[str, int]) -> RunPlan:
+    """The plan of a comparison run: one pass over `budgets` (tokens per language)."""
+    training = _run_settings(config["training"], config["comparison"], "comparison")
+    budgets = {lang: int(b) for lang, b in budgets.items() if int(b) > 0}
+    if not budgets:
+        raise RunConfigError(f"mixture {mixture!r} has no language with a positive budget")
+    # Budgets above a language's tokens (uniform or temperature sampling of a small language)
+    # are repeated epochs: allowed here, and reported in the mixtures table.
+    training["allow_repetition"] = True
+    return _plan(scratch_run_name(mixture, seed), "scratch", {"budgets": budgets}, training,
+                 seed, None)
+
+
 def plan_runs(config: dict) -> dict[str, RunPlan]:
     training = config["training"]
     runs_cfg = config["runs"]
@@ -96,12 +148,7 @@ def plan_runs(config: dict) -> dict[str, RunPlan]:
     plans: dict[str, RunPlan] = {}
 
     def settings(kind_cfg: dict, where: str) -> dict:
-        overrides = kind_cfg.get("training") or {}
-        unknown = sorted(set(overrides) - set(training))
-        if unknown:
-            raise RunConfigError(f"config key '{where}.training': unknown key(s) "
-                                 f"{', '.join(unknown)}; allowed keys: {', '.join(training)}")
-        return _deep_update(training, overrides)
+        return _run_settings(training, kind_cfg, where)
 
     pc = runs_cfg["primary"]
     plans["primary"] = _plan("primary", "primary",

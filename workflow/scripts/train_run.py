@@ -7,19 +7,10 @@ setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from babeltower.train import launch  # noqa: E402
+from babeltower.smk import launch_training  # noqa: E402
 
 sm = snakemake  # noqa: F821
-run_config = dict(sm.params.run)
-run_config.update(
-    out_dir=str(Path(sm.output.metrics).parent),
-    tokenizer=sm.input.tokenizer,
-    token_indexes=dict(zip(sm.params.languages, sm.input.token_indexes)),
-    threads=sm.threads,
-    world_size=run_config["processes"],
-)
-if sm.params.init_checkpoint:
-    run_config["init_from"] = str(Path(sm.input.init) / sm.params.init_checkpoint)
-status = launch(run_config)
+init = str(Path(sm.input.init) / sm.params.init_checkpoint) if sm.params.init_checkpoint else ""
+status = launch_training(sm, sm.params.run, sm.params.languages, init)
 if status:
     sys.exit(status)

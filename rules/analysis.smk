@@ -1,0 +1,97 @@
+# Analysis stage: one tidy table of every measurement, the stages of each continual run, and the
+# mixtures of the final comparison (baselines from the corpus; Algorithm 1 from the probes).
+# The mixtures are Snakemake checkpoints: the comparison runs' lengths follow from them.
+
+
+rule collect_curves:
+    input:
+        unpack(curve_inputs),
+    output:
+        report(f"{RESULTS}/analysis/curves.tsv", caption="../report/curves.rst",
+               category="Tables"),
+    params:
+        primary=PRIMARY,
+        continual_runs={lang: f"continual-{lang}" for lang in NEW_LANGUAGES},
+    log:
+        f"{RESULTS}/logs/analysis/collect_curves.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../workflow/scripts/collect_curves.py"
+
+
+rule segment_stages:
+    input:
+        curves=f"{RESULTS}/analysis/curves.tsv",
+    output:
+        report(f"{RESULTS}/analysis/stages.tsv", caption="../report/stages.rst",
+               category="Tables"),
+    params:
+        analysis=config["analysis"],
+        runs=continual_run_languages(),
+    log:
+        f"{RESULTS}/logs/analysis/segment_stages.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../workflow/scripts/segment_stages.py"
+
+
+checkpoint baseline_mixtures:
+    input:
+        token_indexes=[token_index(lang, "train") for lang in CODE_LANGUAGES],
+    output:
+        report(f"{RESULTS}/mixtures/baselines.tsv", caption="../report/mixtures.rst",
+               category="Mixtures"),
+    params:
+        languages=CODE_LANGUAGES,
+        mixtures=config_subset("comparison", "token_scale", "temperature", "unimax_max_epochs"),
+    log:
+        f"{RESULTS}/logs/analysis/baseline_mixtures.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../workflow/scripts/baseline_mixtures.py"
+
+
+checkpoint optimized_mixture:
+    input:
+        token_indexes=[token_index(lang, "train") for lang in CODE_LANGUAGES],
+        curves=f"{RESULTS}/analysis/curves.tsv",
+        stages=f"{RESULTS}/analysis/stages.tsv",
+    output:
+        mixture=report(f"{RESULTS}/mixtures/optimized.tsv", caption="../report/mixtures.rst",
+                       category="Mixtures"),
+        algorithm=report(f"{RESULTS}/mixtures/algorithm1.tsv",
+                         caption="../report/algorithm1.rst", category="Mixtures"),
+        calibration=report(f"{RESULTS}/mixtures/calibration.tsv",
+                           caption="../report/calibration.rst", category="Mixtures"),
+    params:
+        primary=PRIMARY,
+        languages=CODE_LANGUAGES,
+        runs=continual_run_languages(),
+        mixture=config_subset("comparison", "token_scale", "optimized_source", "q_min", "q_max",
+                              "equal_tokens"),
+        analysis=config["analysis"],
+    log:
+        f"{RESULTS}/logs/analysis/optimized_mixture.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../workflow/scripts/optimized_mixture.py"

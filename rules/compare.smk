@@ -1,0 +1,58 @@
+# Final comparison: from-scratch runs on every derived mixture and seed, probed and evaluated by
+# the per-checkpoint rules of probes.smk and evaluate.smk, then compared with 95% intervals and
+# a paired test of the optimized against the natural mixture.
+
+
+rule train_scratch:
+    input:
+        unpack(scratch_train_inputs),
+    output:
+        checkpoints=directory(f"{RESULTS}/runs/scratch-{{mixture}}-s{{seed}}/checkpoints"),
+        metrics=f"{RESULTS}/runs/scratch-{{mixture}}-s{{seed}}/metrics.csv",
+        tensorboard=directory(f"{RESULTS}/runs/scratch-{{mixture}}-s{{seed}}/tensorboard"),
+    params:
+        training=config["training"],
+        comparison_training=config["comparison"]["training"],
+        languages=CODE_LANGUAGES,
+    wildcard_constraints:
+        mixture="|".join(SCRATCH_MIXTURES) or "^$",
+        seed=r"\d+",
+    log:
+        f"{RESULTS}/logs/train/scratch-{{mixture}}-s{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train/scratch-{{mixture}}-s{{seed}}.tsv"
+    threads: config["training"]["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=720,
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../workflow/scripts/train_scratch.py"
+
+
+rule compare_mixtures:
+    input:
+        unpack(comparison_inputs),
+    output:
+        curves=report(f"{RESULTS}/comparison/curves.tsv", caption="../report/curves.rst",
+                      category="Comparison"),
+        final=report(f"{RESULTS}/comparison/final.tsv", caption="../report/final.rst",
+                     category="Comparison"),
+        summary=report(f"{RESULTS}/comparison/summary.tsv", caption="../report/summary.rst",
+                       category="Comparison"),
+        paired=report(f"{RESULTS}/comparison/paired.tsv", caption="../report/paired.rst",
+                      category="Comparison"),
+    params:
+        primary=PRIMARY,
+        runs=scratch_run_table(),
+    log:
+        f"{RESULTS}/logs/comparison/compare_mixtures.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../workflow/scripts/compare_mixtures.py"

@@ -1,0 +1,1 @@
+"""Analyses of the study's tables: stages, mixtures, statistics."""

@@ -1,0 +1,10 @@
+"""Rule collect_curves: every probe and evaluation measurement in one tidy table."""
+import _pkg  # noqa: F401  (puts the babeltower package on sys.path)
+from babeltower.smk import setup_rule_logging
+
+setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)
+
+from babeltower.analysis.tables import write_curves  # noqa: E402
+
+sm = snakemake  # noqa: F821
+write_curves(dict(sm.input.items()), sm.params.primary, sm.params.continual_runs, sm.output[0])
