@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from babeltower.benchmarks import load_problems
-from babeltower.evaluation.harness import build_program, exclusion_reason, exclusions
+from babeltower.evaluation.harness import (build_program, exclusion_reason, exclusions,
+                                           wrong_canonical)
 from babeltower.evaluation.runners import RUNNERS, ProgramRunner
 from babeltower.evaluation.sandbox import Limits
+from babeltower.evaluation.test_fixes import FIXES, apply_test_fixes
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 SOURCES = {"python": SHARED / "mbxp" / "mbpp_release_v1.jsonl",
@@ -28,8 +30,11 @@ def _problems(lang: str):
         pytest.skip(f"{path} not available")
     if shutil.which(RUNNERS[lang].tools[0]) is None:
         pytest.skip(f"{lang} toolchain not installed")
-    probs = [p for p in load_problems("mbxp", {"source": str(path)})
-             if p.canonical_solution and not exclusion_reason(p)]
+    # As evaluation scores them: with the default test fixes (PHP's strict compare), without
+    # the problems whose test or canonical solution is a documented defect.
+    probs = [apply_test_fixes(p, list(FIXES))[0] for p in load_problems("mbxp", {"source": str(path)})
+             if p.canonical_solution and not exclusion_reason(p)
+             and p.task_id not in wrong_canonical()]
     return probs[:PER_LANGUAGE]
 
 
@@ -41,8 +46,7 @@ def test_canonical_solutions_pass_and_wrong_answers_fail(lang, tmp_path):
         result = runner.run(build_program(p, p.canonical_solution))
         assert result.ok, (p.task_id, result.extra, result.stderr[-800:])
     # Wrong answers: an empty completion, and a wrong value (another problem's solution in the
-    # typed languages). Not another solution in PHP: its tests compare with loose == (a known
-    # defect, PAPER.md), under which e.g. `true == 8` holds.
+    # typed languages, a string in the dynamic ones).
     assert not runner.run(build_program(problems[0], "")).ok
     wrong = {"python": '    return "wrong"\n', "php": '    return "wrong";\n}',
              "javascript": '    return "wrong";\n}'}.get(lang, problems[1].canonical_solution)
@@ -60,7 +64,7 @@ def test_cpp_function_without_return_is_not_a_pass(tmp_path):
 
 def test_exclusion_list_entries_have_reasons():
     table = exclusions()
-    assert "MBJSP/2" in table
+    assert "HumanEval_java/2" in table and "MBJSP/2" in wrong_canonical()
     assert all(isinstance(reason, str) and len(reason) > 20 for reason in table.values())
 
 
@@ -175,3 +179,33 @@ def test_go_handwritten_solutions_pass_and_wrong_answers_fail():
         result = runner.run(build_program(problems[task], solution))
         assert result.ok, (task, result.extra, result.stderr[-800:])
     assert not runner.run(build_program(problems["MBGP/17"], "\treturn 3 * a\n}\n")).ok
+
+
+def test_generated_canonical_defects_hold():
+    """The rule-based wrong_canonical entries (canonical_defects.yaml) state checkable facts."""
+    import re
+
+    from babeltower.evaluation.harness import _registry, wrong_canonical
+    from babeltower.evaluation.test_fixes import apply_test_fixes
+
+    generated = _registry("canonical_defects.yaml")["wrong_canonical"]
+    assert len(generated) > 100 and set(generated) <= set(wrong_canonical())
+    problems = {p.task_id: p for lang in ("javascript", "php")
+                for p in load_problems("mbxp", {"source": str(SOURCES[lang])})}
+    undeclared = {t: re.search(r"uses `(\w+)`", r).group(1) for t, r in generated.items()
+                  if "does not declare" in r}
+    assert len(undeclared) > 100
+    for task, name in undeclared.items():
+        p = problems[task]
+        assert re.search(rf"\b{name}\b", p.canonical_solution), task
+        assert not re.search(rf"\b{name}\b", p.prompt), task
+    if shutil.which("php") is None:
+        return
+    loose = sorted((t for t, r in generated.items() if "loose ==" in r),
+                   key=lambda t: int(t.split("/")[1]))[:3]
+    runner = ProgramRunner("php", Limits(timeout_s=20, cpu_s=20))
+    for task in loose:
+        p = problems[task]
+        fixed = apply_test_fixes(p, ["php_strict_compare"])[0]
+        assert runner.run(build_program(p, p.canonical_solution)).ok, task
+        assert not runner.run(build_program(fixed, fixed.canonical_solution)).ok, task

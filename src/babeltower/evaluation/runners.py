@@ -69,10 +69,13 @@ RUNNERS: dict[str, Runner] = {r.language: r for r in [
            env={"MONO_PATH": "{csharp_support}"}),
     Runner("javascript", "main.js", ("node", "main.js"), tools=("node",), packages=("nodejs",),
            min_memory_mb=2048, env={"NODE_PATH": "{node_path}"}),
+    # javac's JVM sizes its heap from the address-space limit and then sometimes cannot map
+    # its other reservations (class space, code cache, malloc arenas) under it: cap them all.
     Runner("java", "Main.java", ("java", "-Xmx512m", "-Xss64m", "Main"),
-           ("javac", "-nowarn", "Main.java"), artifacts=("*.class",),
+           ("javac", "-J-Xmx1g", "-J-XX:CompressedClassSpaceSize=128m",
+            "-J-XX:ReservedCodeCacheSize=64m", "-nowarn", "Main.java"), artifacts=("*.class",),
            tools=("javac", "java"), packages=("openjdk-17-jdk-headless",),
-           min_memory_mb=4096),
+           min_memory_mb=4096, env={"MALLOC_ARENA_MAX": "2"}),
 ]}
 
 
@@ -101,13 +104,13 @@ def node_modules() -> str:
 
 
 def csharp_support() -> str:
-    """Folder with our CompareNetObjects stand-in, compiled once from csharp/ (trusted code)."""
+    """Folder with our test support library, compiled once from csharp/*.cs (trusted code): the
+    CompareNetObjects stand-in and the .NET 6 LINQ overloads Mono lacks."""
     import subprocess
 
-    src = Path(__file__).parent / "csharp" / "CompareNetObjects.cs"
-    out_dir = Path(os.environ.get("BABELTOWER_CSHARP_SUPPORT",
-                                  Path(sys.prefix) / "cs" / hashlib.sha256(
-                                      src.read_bytes()).hexdigest()[:12]))
+    sources = sorted((Path(__file__).parent / "csharp").glob("*.cs"))
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:12]
+    out_dir = Path(os.environ.get("BABELTOWER_CSHARP_SUPPORT", Path(sys.prefix) / "cs" / digest))
     dll = out_dir / "KellermanSoftware.CompareNetObjects.dll"
     if not dll.exists():
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -116,7 +119,7 @@ def csharp_support() -> str:
         with tempfile.TemporaryDirectory(dir=out_dir) as build:
             tmp = Path(build) / dll.name
             proc = subprocess.run(["mcs", "-nologo", "-target:library", f"-out:{tmp}",
-                                   str(src)], capture_output=True, text=True)
+                                   *map(str, sources)], capture_output=True, text=True)
             if proc.returncode != 0:
                 raise ToolchainError(f"cannot compile the C# test support library: "
                                      f"{proc.stdout}{proc.stderr}")

@@ -240,10 +240,14 @@ _suspect: dict[int, bool] = {}
 def count_processes_of(uid: int) -> int:
     """Processes and threads of `uid` (RLIMIT_NPROC counts threads too: a killed JVM's)."""
     n = 0
-    for status in Path("/proc").glob("[0-9]*/status"):
+    # Processes come and go while /proc is listed: every read may fail (ESRCH, ENOENT).
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
         try:
-            fields = dict(line.split(":", 1) for line in status.read_text().splitlines()
-                          if line.startswith(("Uid:", "Threads:")))
+            with open(f"/proc/{pid}/status") as f:
+                fields = dict(line.split(":", 1) for line in f
+                              if line.startswith(("Uid:", "Threads:")))
         except (OSError, ValueError):
             continue
         if int(fields.get("Uid", "-1").split()[0]) == uid:
