@@ -28,6 +28,7 @@ include: "rules/probes.smk"
 include: "rules/evaluate.smk"
 include: "rules/analysis.smk"
 include: "rules/compare.smk"
+include: "rules/report.smk"
 
 
 rule all:

@@ -19,7 +19,7 @@ rule collect_curves:
         mem_mb=2000,
         runtime=10,
     conda:
-        "../envs/data.yaml"
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/collect_curves.py"
 
@@ -40,30 +40,32 @@ rule segment_stages:
         mem_mb=2000,
         runtime=10,
     conda:
-        "../envs/data.yaml"
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/segment_stages.py"
 
 
-checkpoint baseline_mixtures:
+checkpoint baseline_mixture:
     input:
         token_indexes=[token_index(lang, "train") for lang in CODE_LANGUAGES],
     output:
-        report(f"{RESULTS}/mixtures/baselines.tsv", caption="../report/mixtures.rst",
+        report(f"{RESULTS}/mixtures/{{mixture}}.tsv", caption="../report/mixtures.rst",
                category="Mixtures"),
     params:
         languages=CODE_LANGUAGES,
-        mixtures=config_subset("comparison", "token_scale", "temperature", "unimax_max_epochs"),
+        settings=lambda wc: baseline_mixture_settings(wc.mixture),
+    wildcard_constraints:
+        mixture="|".join(BASELINE_MIXTURES),
     log:
-        f"{RESULTS}/logs/analysis/baseline_mixtures.log",
+        f"{RESULTS}/logs/analysis/mixture_{{mixture}}.log",
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
     conda:
-        "../envs/data.yaml"
+        "../envs/analysis.yaml"
     script:
-        "../workflow/scripts/baseline_mixtures.py"
+        "../workflow/scripts/baseline_mixture.py"
 
 
 checkpoint optimized_mixture:
@@ -78,6 +80,7 @@ checkpoint optimized_mixture:
                          caption="../report/algorithm1.rst", category="Mixtures"),
         calibration=report(f"{RESULTS}/mixtures/calibration.tsv",
                            caption="../report/calibration.rst", category="Mixtures"),
+        calibration_points=f"{RESULTS}/mixtures/calibration_points.tsv",
     params:
         primary=PRIMARY,
         languages=CODE_LANGUAGES,
@@ -92,6 +95,6 @@ checkpoint optimized_mixture:
         mem_mb=1000,
         runtime=10,
     conda:
-        "../envs/data.yaml"
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/optimized_mixture.py"

@@ -170,8 +170,7 @@ def evaluation_targets():
 
 
 # -- analysis and the final comparison ---------------------------------------------------------
-import pandas as _pd
-
+from babeltower.analysis.tables import read_budgets
 from babeltower.runs import BASELINE_MIXTURES, plan_scratch_run, scratch_mixtures, scratch_runs
 
 CODE_LANGUAGES = [PRIMARY] + NEW_LANGUAGES
@@ -210,22 +209,29 @@ def comparison_enabled():
     return bool(SCRATCH_RUNS) and analysis_enabled()
 
 
+def baseline_mixture_settings(mixture):
+    """The comparison keys one baseline depends on (a temperature change reruns only it)."""
+    keys = {"natural": (), "uniform": (), "temperature": ("temperature",),
+            "unimax": ("unimax_max_epochs",)}[mixture]
+    return config_subset("comparison", "token_scale", *keys)
+
+
 def mixture_table(mixture):
-    kind = "baselines" if mixture in BASELINE_MIXTURES else "optimized"
-    return f"{RESULTS}/mixtures/{kind}.tsv"
+    name = mixture if mixture in BASELINE_MIXTURES else "optimized"
+    return f"{RESULTS}/mixtures/{name}.tsv"
+
+
+def mixture_tables():
+    return [mixture_table(m) for m in BASELINE_MIXTURES] + [mixture_table("optimized")]
 
 
 def scratch_budgets(mixture):
     """Token budgets of a comparison mixture, once its Snakemake checkpoint has run."""
-    producer = (checkpoints.baseline_mixtures if mixture in BASELINE_MIXTURES
-                else checkpoints.optimized_mixture)
-    out = producer.get().output
-    path = out[0] if mixture in BASELINE_MIXTURES else out.mixture
-    table = _pd.read_csv(path, sep="\t")
-    rows = table[table["mixture"] == mixture]
-    if rows.empty:
-        raise ValueError(f"{path} has no rows for mixture {mixture!r}")
-    return dict(zip(rows["language"], rows["budget_tokens"].astype(int)))
+    if mixture in BASELINE_MIXTURES:
+        path = checkpoints.baseline_mixture.get(mixture=mixture).output[0]
+    else:
+        path = checkpoints.optimized_mixture.get().output.mixture
+    return read_budgets(path, mixture)
 
 
 def scratch_plan(run):
@@ -251,13 +257,16 @@ def scratch_checkpoints(run):
 
 
 def comparison_inputs(wildcards):
+    """Probe tables at the probed checkpoints of every comparison run; pass@k at the final one
+    (the comparison reads final checkpoints; generation is the expensive probe)."""
     inputs = {t: [] for t in ("loss", "canonical_nll", "lens", "neurons", "passk")}
     for run in SCRATCH_RUNS:
-        for ckpt in scratch_checkpoints(run):
+        names = scratch_checkpoints(run)
+        for ckpt in names:
             for t in ("loss", "canonical_nll", "lens", "neurons"):
                 inputs[t].append(f"{probe_dir(run, ckpt)}/{t}.tsv")
-            if evaluation_targets():
-                inputs["passk"].append(f"{RESULTS}/evaluation/{run}/{ckpt}/passk.tsv")
+        if evaluation_targets():
+            inputs["passk"].append(f"{RESULTS}/evaluation/{run}/{names[-1]}/passk.tsv")
     return {k: v for k, v in inputs.items() if v}
 
 
@@ -267,5 +276,34 @@ def comparison_targets():
     return [f"{RESULTS}/comparison/{t}.tsv" for t in ("curves", "final", "summary", "paired")]
 
 
+FIGURE_CAPTIONS = {
+    "capability": "capability", "forgetting": "forgetting",
+    "working_language_heatmap": "working_language_heatmap",
+    "working_language": "working_language", "transfer_neurons": "transfer_neurons",
+    "knowledge_dependence": "knowledge_dependence", "calibration": "calibration_figure",
+    "mixture_comparison": "mixture_comparison",
+}
+
+
+def figure_inputs(wildcards):
+    inputs = {}
+    if analysis_enabled():
+        inputs.update(curves=f"{RESULTS}/analysis/curves.tsv",
+                      stages=f"{RESULTS}/analysis/stages.tsv")
+    if comparison_enabled():
+        inputs.update(
+            mixtures=mixture_tables(),
+            algorithm=f"{RESULTS}/mixtures/algorithm1.tsv",
+            calibration=f"{RESULTS}/mixtures/calibration.tsv",
+            calibration_points=f"{RESULTS}/mixtures/calibration_points.tsv",
+            summary=f"{RESULTS}/comparison/summary.tsv",
+            paired=f"{RESULTS}/comparison/paired.tsv",
+        )
+    return inputs
+
+
 def report_targets():
-    return []
+    if not analysis_enabled():
+        return []
+    return [f"{RESULTS}/figures/{name}.png" for name in FIGURE_CAPTIONS] + [
+        f"{RESULTS}/summary.md"]

@@ -45,6 +45,7 @@ rule compare_mixtures:
                       category="Comparison"),
     params:
         primary=PRIMARY,
+        languages=CODE_LANGUAGES,
         runs=scratch_run_table(),
     log:
         f"{RESULTS}/logs/comparison/compare_mixtures.log",
@@ -53,6 +54,6 @@ rule compare_mixtures:
         mem_mb=2000,
         runtime=10,
     conda:
-        "../envs/data.yaml"
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/compare_mixtures.py"

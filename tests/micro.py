@@ -163,6 +163,9 @@ def micro_config(root: Path, **overrides) -> dict:
             "continual": {"train_tokens": 1280},
             "monolingual": {"train_tokens": 1280},
         },
+        # 3 mixtures (natural, optimized, optimized-equal) x 2 seeds, probed at the end.
+        "comparison": {"mixtures": ["natural", "optimized"], "seeds": [1, 2],
+                       "token_scale": 0.2, "checkpoints": "final"},
     }
     for key, value in overrides.items():
         cfg[key] = value

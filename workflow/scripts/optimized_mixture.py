@@ -10,5 +10,4 @@ from babeltower.analysis.tables import write_optimized_mixture  # noqa: E402
 sm = snakemake  # noqa: F821
 write_optimized_mixture(list(sm.input.token_indexes), sm.params.languages, sm.params.primary,
                         sm.input.curves, sm.input.stages, sm.params.runs, sm.params.mixture,
-                        sm.params.analysis, sm.output.mixture, sm.output.algorithm,
-                        sm.output.calibration)
+                        sm.params.analysis, dict(sm.output.items()))

@@ -87,15 +87,25 @@ def natural_tokens(token_indexes: list[str], languages: list[str], scale: float)
     return out
 
 
-def write_baseline_mixtures(token_indexes: list[str], languages: list[str], cfg: dict,
-                            out: str | Path) -> pd.DataFrame:
-    natural = natural_tokens(token_indexes, languages, cfg["token_scale"])
+def baseline_budgets(mixture: str, natural: dict[str, int], cfg: dict) -> dict[str, int]:
+    """A baseline mixture at the natural corpus's token count."""
     total = sum(natural.values())
-    named = {"natural": mx.natural_budgets(natural),
-             "uniform": mx.uniform_budgets(natural, total),
-             "temperature": mx.temperature_budgets(natural, total, cfg["temperature"]),
-             "unimax": mx.unimax_budgets(natural, total, cfg["unimax_max_epochs"])}
-    table = mx.mixtures_table(named, natural)
+    if mixture == "natural":
+        return mx.natural_budgets(natural)
+    if mixture == "uniform":
+        return mx.uniform_budgets(natural, total)
+    if mixture == "temperature":
+        return mx.temperature_budgets(natural, total, cfg["temperature"])
+    if mixture == "unimax":
+        return mx.unimax_budgets(natural, total, cfg["unimax_max_epochs"])
+    raise ValueError(f"unknown baseline mixture {mixture!r}; known: natural, uniform, "
+                     "temperature, unimax")
+
+
+def write_baseline_mixture(mixture: str, token_indexes: list[str], languages: list[str],
+                           cfg: dict, out: str | Path) -> pd.DataFrame:
+    natural = natural_tokens(token_indexes, languages, cfg["token_scale"])
+    table = mx.mixtures_table({mixture: baseline_budgets(mixture, natural, cfg)}, natural)
     _write(table, out)
     return table
 
@@ -144,8 +154,8 @@ def language_signal(curves: pd.DataFrame, stage_row: pd.Series, run: str, lang: 
 def write_optimized_mixture(token_indexes: list[str], languages: list[str], primary: str,
                             curves_path: str | Path, stages_path: str | Path,
                             runs: dict[str, str], cfg: dict, analysis: dict,
-                            out_mixture: str | Path, out_algorithm: str | Path,
-                            out_calibration: str | Path) -> pd.DataFrame:
+                            outs: dict[str, str | Path]) -> pd.DataFrame:
+    """outs: mixture, algorithm, calibration, calibration_points."""
     natural = natural_tokens(token_indexes, languages, cfg["token_scale"])
     curves = pd.read_csv(curves_path, sep="\t", keep_default_na=False, na_values=[""])
     stages = pd.read_csv(stages_path, sep="\t").set_index("run")
@@ -170,13 +180,12 @@ def write_optimized_mixture(token_indexes: list[str], languages: list[str], prim
         total = sum(natural.values())
         named[OPTIMIZED_EQUAL] = mx.natural_budgets(budgets, total)
     table = mx.mixtures_table(named, natural)
-    _write(table, out_mixture)
-    _write(algorithm, out_algorithm)
-    calib = pd.DataFrame(calibration)
-    points = pd.concat(q_tables, ignore_index=True) if q_tables else pd.DataFrame()
-    _write(calib, out_calibration)
-    if len(points):
-        _write(points, Path(out_calibration).with_name("calibration_points.tsv"))
+    _write(table, outs["mixture"])
+    _write(algorithm, outs["algorithm"])
+    _write(pd.DataFrame(calibration), outs["calibration"])
+    points = pd.concat(q_tables, ignore_index=True) if q_tables else pd.DataFrame(
+        columns=["run", "language", "step", "tokens", "loss", "measured_own", "q_loss"])
+    _write(points, outs["calibration_points"])
     return table
 
 
@@ -199,11 +208,15 @@ PROTOCOLS = {"one_pass": ("natural", "uniform", "temperature", "unimax", "optimi
 FINAL_METRICS = ("loss", "bits_per_byte", "canonical_nll", "pass@1")
 
 
-def final_table(curves: pd.DataFrame, runs: dict[str, dict]) -> pd.DataFrame:
-    """Per comparison run and language: the final checkpoint's metrics (mean over benchmarks)."""
+def final_table(curves: pd.DataFrame, runs: dict[str, dict],
+                languages: list[str] | None = None) -> pd.DataFrame:
+    """Per comparison run and language (of the mixtures; the control language is left out):
+    the final checkpoint's metrics (mean over benchmarks)."""
     rows = []
     for run, meta in runs.items():
         sel = curves[(curves["run"] == run) & curves["metric"].isin(FINAL_METRICS)]
+        if languages is not None:
+            sel = sel[sel["language"].isin(languages)]
         if sel.empty:
             continue
         last = sel["step"].max()
@@ -240,10 +253,10 @@ def summary_tables(final: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(summary), pd.DataFrame(paired)
 
 
-def write_comparison(inputs: dict[str, list[str]], primary: str, runs: dict[str, dict],
-                     outs: dict[str, str | Path]) -> None:
+def write_comparison(inputs: dict[str, list[str]], primary: str, languages: list[str],
+                     runs: dict[str, dict], outs: dict[str, str | Path]) -> None:
     curves = build_curves(_read_tables(inputs), primary)
-    final = final_table(curves, runs)
+    final = final_table(curves, runs, languages)
     summary, paired = summary_tables(final)
     _write(curves, outs["curves"])
     _write(final, outs["final"])

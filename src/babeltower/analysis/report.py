@@ -1,0 +1,186 @@
+"""Rules figures and summary: every figure, and `summary.md`, which states what the run found.
+
+The summary is written from the tables only (no hand-written claims): for each continual run
+whether the data show the three stages, the optimized mixture and how it was derived, the
+calibration of the loss proxy, forgetting of the primary language, the knowledge-dependence
+share, and the mixture comparison with intervals and the paired test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..atomic import atomic_path
+from . import figures as fg
+
+FIGURES = ("capability", "forgetting", "working_language_heatmap", "working_language",
+           "transfer_neurons", "knowledge_dependence", "calibration", "mixture_comparison")
+
+
+def _read(path: str | Path | list | None) -> pd.DataFrame:
+    if isinstance(path, (list, tuple)):
+        frames = [_read(p) for p in path]
+        frames = [f for f in frames if len(f)]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if not path or not Path(path).exists() or Path(path).stat().st_size == 0:
+        return pd.DataFrame()
+    try:
+        return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""])
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+
+
+def write_figures(inputs: dict, primary: str, outputs: dict) -> None:
+    curves, stages = _read(inputs.get("curves")), _read(inputs.get("stages"))
+    points, fits = _read(inputs.get("calibration_points")), _read(inputs.get("calibration"))
+    summary = _read(inputs.get("summary"))
+    fg.capability(curves, stages, outputs["capability"])
+    fg.forgetting(curves, stages, primary, outputs["forgetting"])
+    fg.working_language_heatmap(curves, stages, outputs["working_language_heatmap"])
+    fg.working_language(curves, stages, outputs["working_language"])
+    fg.transfer_neurons(curves, stages, outputs["transfer_neurons"])
+    fg.knowledge_dependence(curves, stages, outputs["knowledge_dependence"])
+    fg.calibration(points, fits, outputs["calibration"])
+    fg.mixture_comparison(summary, outputs["mixture_comparison"])
+
+
+def _fmt(x, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and np.isnan(x)) or x is pd.NA:
+        return "n/a"
+    if isinstance(x, (int, np.integer)):
+        return f"{int(x):,}"
+    return f"{float(x):.{digits}g}"
+
+
+def _first_last(curves: pd.DataFrame, run: str, language: str, metric: str):
+    d = curves[(curves["run"] == run) & (curves["language"] == language)
+               & (curves["metric"] == metric)].groupby("step")["value"].mean()
+    return (d.iloc[0], d.iloc[-1]) if len(d) else (None, None)
+
+
+def stage_lines(stages: pd.DataFrame) -> list[str]:
+    lines = []
+    for _, r in stages.iterrows():
+        head = f"- **{r['run']}** (capability signal: {r['capability_signal']}, " \
+               f"{r['checkpoints']} checkpoints): "
+        if r["status"] == "three_stages":
+            lines.append(head + f"three stages. Translation ends at step {r['peak_step']} "
+                         f"({_fmt(int(r['peak_tokens']))} tokens), the dip bottoms at step "
+                         f"{r['dip_step']}, stabilization starts at step {r['stable_step']} "
+                         f"({_fmt(int(r['stable_tokens']))} tokens).")
+        elif r["status"] == "no_stabilization":
+            lines.append(head + f"a translation-stage peak at step {r['peak_step']} "
+                         f"({_fmt(int(r['peak_tokens']))} tokens) and a dip, but the curve does "
+                         "not settle before the run ends: no stabilization stage.")
+        elif r["status"] == "no_peak":
+            lines.append(head + "**no translation-stage peak**: the capability curve rises "
+                         "without the dip the Babel Tower hypothesis predicts, so the run is not "
+                         "split into stages.")
+        else:
+            lines.append(head + f"not segmented ({r['status'].replace('_', ' ')}).")
+        checks = []
+        if pd.notna(r.get("wl_cross_step")):
+            agree = {True: "agrees", False: "disagrees"}.get(r["wl_agrees"], "n/a without a peak")
+            checks.append(f"the working-language fraction falls past its midpoint at step "
+                          f"{r['wl_cross_step']} ({agree})")
+        else:
+            checks.append(f"working language: {r['wl_status']}")
+        if pd.notna(r.get("neurons_peak_step")):
+            agree = {True: "agrees", False: "disagrees"}.get(r["neurons_agree"],
+                                                             "n/a without a peak")
+            checks.append(f"transfer neurons peak at step {r['neurons_peak_step']} ({agree})")
+        else:
+            checks.append(f"transfer neurons: {r['neurons_status']}")
+        lines.append("  Cross-checks: " + "; ".join(checks) + ".")
+    return lines
+
+
+def write_summary(inputs: dict, primary: str, out: str | Path) -> str:
+    curves, stages = _read(inputs.get("curves")), _read(inputs.get("stages"))
+    algorithm, fits = _read(inputs.get("algorithm")), _read(inputs.get("calibration"))
+    mixtures = _read(inputs.get("mixtures"))
+    summary, paired = _read(inputs.get("summary")), _read(inputs.get("paired"))
+    md = ["# What this run found", "",
+          "Generated from the result tables by the `summary` rule; definitions in PAPER.md and "
+          "`src/babeltower/analysis/`. Figures and tables with captions: "
+          "`snakemake --report report.html`.", ""]
+    md += ["## Stages of the continual runs", ""]
+    md += stage_lines(stages) if len(stages) else ["No continual run was analysed."]
+    if len(stages) and not (stages["status"] == "three_stages").any():
+        md += ["", "**The data of this run do not show the three stages** of the Babel Tower "
+               "hypothesis in any continual run."]
+    md += ["", "## Primary language during the continual runs (forgetting)", ""]
+    for _, r in stages.iterrows():
+        first, last = _first_last(curves, r["run"], primary, "loss")
+        p1, p2 = _first_last(curves, r["run"], primary, "pass@1")
+        line = f"- {r['run']}: {primary} held-out loss {_fmt(first)} -> {_fmt(last)} nats/token"
+        if p1 is not None:
+            line += f"; pass@1 {_fmt(p1)} -> {_fmt(p2)}"
+        md.append(line + ".")
+    md += ["", "## Knowledge dependence", ""]
+    for _, r in stages.iterrows():
+        share = curves[(curves["run"] == r["run"]) & (curves["metric"] == "knowledge_share")]
+        share = share.dropna(subset=["value"]).sort_values("step")
+        if share.empty:
+            md.append(f"- {r['run']}: not measured (no correct {r['language']} answers at any "
+                      "checkpoint, or no evaluation).")
+        else:
+            md.append(f"- {r['run']}: share of correct {r['language']} answers that need "
+                      f"{primary}'s knowledge: {_fmt(share['value'].iloc[0])} at step "
+                      f"{share['step'].iloc[0]} (first with correct answers), "
+                      f"{_fmt(share['value'].iloc[-1])} at step {share['step'].iloc[-1]}.")
+    md += ["", "## Optimized mixture (Algorithm 1)", ""]
+    if len(algorithm):
+        for _, r in algorithm.iterrows():
+            if r["role"] == "primary":
+                md.append(f"- {r['language']} (primary) keeps its natural "
+                          f"{_fmt(int(r['natural_tokens']))} tokens.")
+            elif not bool(r["has_peak"]):
+                md.append(f"- {r['language']}: no translation-stage peak, keeps its natural "
+                          f"{_fmt(int(r['natural_tokens']))} tokens.")
+            else:
+                md.append(f"- {r['language']}: Q* = {_fmt(r['q_star_used'])} ({r['source']}; "
+                          f"alpha {_fmt(r['alpha'])}, beta {_fmt(r['beta'])}, loss at t* "
+                          f"{_fmt(r['loss_at_peak'])}) -> {_fmt(int(r['budget_tokens']))} of "
+                          f"{_fmt(int(r['natural_tokens']))} tokens ({r['rule']}).")
+    if len(fits):
+        for _, r in fits.iterrows():
+            md.append(f"- Loss-proxy calibration for {r['language']}: R² = {_fmt(r['r2'])}, "
+                      f"slope {_fmt(r['slope'])}, intercept {_fmt(r['intercept'])} over "
+                      f"{_fmt(r['n_points'])} checkpoints.")
+    if len(mixtures):
+        md += ["", "Token budgets per mixture (share of tokens):", "",
+               "| mixture | " + " | ".join(dict.fromkeys(mixtures["language"])) + " |",
+               "|---" * (1 + mixtures["language"].nunique()) + "|"]
+        for mixture, g in mixtures.groupby("mixture", sort=False):
+            cells = [f"{_fmt(int(b))} ({s:.0%})" for b, s in zip(g["budget_tokens"], g["share"])]
+            md.append(f"| {mixture} | " + " | ".join(cells) + " |")
+    md += ["", "## Mixture comparison (from scratch)", ""]
+    if len(summary):
+        seeds = int(summary["seeds"].max())
+        md.append(f"Mean over {seeds} seeds with 95% Student-t intervals; full tables in "
+                  "`comparison/summary.tsv` and `comparison/paired.tsv`.")
+        md.append("")
+        md.append("| protocol | metric | language | optimized - natural | 95% interval | p |")
+        md.append("|---|---|---|---|---|---|")
+        for _, r in paired.iterrows():
+            md.append(f"| {r['protocol']} | {r['metric']} | {r['language']} | "
+                      f"{_fmt(r['mean_diff'])} | [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] | "
+                      f"{_fmt(r['p_value'])} |")
+        if len(paired) and (paired["warning"].fillna("") != "").any():
+            md += ["", "Caveat: " + "; ".join(sorted(set(paired["warning"].dropna()) - {""}))]
+        same = mixtures.pivot_table(index="mixture", columns="language", values="budget_tokens") \
+            if len(mixtures) else pd.DataFrame()
+        if "optimized" in same.index and "natural" in same.index and \
+                same.loc["optimized"].equals(same.loc["natural"]):
+            md += ["", "The optimized mixture equals the natural one (no language had a "
+                   "translation-stage peak), so their comparison measures seed noise only."]
+    else:
+        md.append("No comparison runs.")
+    text = "\n".join(md) + "\n"
+    with atomic_path(out) as tmp:
+        tmp.write_text(text)
+    return text
