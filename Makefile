@@ -6,7 +6,7 @@ VENV ?= .venv
 CORES ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run report test lint bench clean
 
 # The venv is rebuilt when the pinned requirements change.
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -20,8 +20,13 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 setup: $(VENV)/.installed
 
+# The workflow, then its HTML report (every figure and table with its caption).
 run: setup
 	$(VENV)/bin/snakemake --cores $(CORES)
+	$(VENV)/bin/snakemake --report results/report.html
+
+report: setup
+	$(VENV)/bin/snakemake --report results/report.html
 
 test: setup
 	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)

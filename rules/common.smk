@@ -256,18 +256,16 @@ def scratch_checkpoints(run):
     return names if config["comparison"]["checkpoints"] == "all" else names[-1:]
 
 
-def comparison_inputs(wildcards):
-    """Probe tables at the probed checkpoints of every comparison run; pass@k at the final one
-    (the comparison reads final checkpoints; generation is the expensive probe)."""
-    inputs = {t: [] for t in ("loss", "canonical_nll", "lens", "neurons", "passk")}
-    for run in SCRATCH_RUNS:
-        names = scratch_checkpoints(run)
-        for ckpt in names:
-            for t in ("loss", "canonical_nll", "lens", "neurons"):
-                inputs[t].append(f"{probe_dir(run, ckpt)}/{t}.tsv")
-        if evaluation_targets():
-            inputs["passk"].append(f"{RESULTS}/evaluation/{run}/{names[-1]}/passk.tsv")
-    return {k: v for k, v in inputs.items() if v}
+def scratch_run_inputs(wildcards):
+    """Probe tables at the probed checkpoints of one comparison run, and pass@k at its final
+    checkpoint (the comparison reads final checkpoints; generation is the expensive probe).
+    Depends only on the run's own mixture checkpoint, so a dry run lists what it can."""
+    names = scratch_checkpoints(wildcards.run)
+    inputs = {t: [f"{probe_dir(wildcards.run, ckpt)}/{t}.tsv" for ckpt in names]
+              for t in ("loss", "canonical_nll", "lens", "neurons")}
+    if evaluation_targets():
+        inputs["passk"] = [f"{RESULTS}/evaluation/{wildcards.run}/{names[-1]}/passk.tsv"]
+    return inputs
 
 
 def comparison_targets():

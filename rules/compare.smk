@@ -31,9 +31,30 @@ rule train_scratch:
         "../workflow/scripts/train_scratch.py"
 
 
+rule scratch_run_curves:
+    input:
+        unpack(scratch_run_inputs),
+    output:
+        f"{RESULTS}/comparison/runs/{{run}}.tsv",
+    params:
+        primary=PRIMARY,
+    wildcard_constraints:
+        run="|".join(SCRATCH_RUNS) or "^$",
+    log:
+        f"{RESULTS}/logs/comparison/{{run}}.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow/scripts/collect_curves.py"
+
+
 rule compare_mixtures:
     input:
-        unpack(comparison_inputs),
+        [f"{RESULTS}/comparison/runs/{run}.tsv" for run in SCRATCH_RUNS],
     output:
         curves=report(f"{RESULTS}/comparison/curves.tsv", caption="../report/curves.rst",
                       category="Comparison"),
@@ -44,7 +65,6 @@ rule compare_mixtures:
         paired=report(f"{RESULTS}/comparison/paired.tsv", caption="../report/paired.rst",
                       category="Comparison"),
     params:
-        primary=PRIMARY,
         languages=CODE_LANGUAGES,
         runs=scratch_run_table(),
     log:

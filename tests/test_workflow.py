@@ -35,6 +35,27 @@ def eval_jobs(runs: int) -> dict:
     return {"evaluate_checkpoint": runs, "collect_evaluation": 2, "knowledge_dependence": 1}
 
 
+# Downstream of the probe tables: curves, stages, Algorithm 1, the comparison, figures, summary.
+ANALYSIS = {"collect_curves": 1, "segment_stages": 1, "optimized_mixture": 1,
+            "compare_mixtures": 1, "figures": 1, "summary": 1}
+
+
+def analysis_jobs(scratch_runs: int, baselines: int = 0) -> dict:
+    """The analysis jobs, plus the comparison runs' collection jobs that a dry run can list.
+
+    The comparison runs' budgets come from Snakemake checkpoints (the mixture tables): where a
+    mixture's checkpoint reruns, a dry run lists its runs' collection job but not the training,
+    probe and evaluation jobs behind it; Snakemake adds those once the checkpoint has run."""
+    jobs = {**ANALYSIS, "scratch_run_curves": scratch_runs}
+    if baselines:
+        jobs["baseline_mixture"] = baselines
+    return jobs
+
+
+# A change of the data or tokens reruns every mixture table (and so every comparison run).
+DATA_DOWNSTREAM = {**TRAIN_JOBS, **ALL_PROBES, **analysis_jobs(6, baselines=4), "all": 1}
+
+
 @pytest.fixture(scope="module")
 def micro_run(tmp_path_factory):
     ws = tmp_path_factory.mktemp("micro")
@@ -147,8 +168,8 @@ def test_vocab_size_change_reruns_tokenizer_and_tokenization_only(micro_run):
     ws, cfg, _ = micro_run
     plan = _plan_with(ws, cfg, "vocab.yaml",
                       lambda c: c["tokenizer"].__setitem__("vocab_size", 450))
-    assert plan == {"train_tokenizer": 1, "tokenize_split": 9, "token_stats": 1, **TRAIN_JOBS,
-                    **ALL_PROBES, "all": 1}
+    assert plan == {"train_tokenizer": 1, "tokenize_split": 9, "token_stats": 1,
+                    **DATA_DOWNSTREAM}
 
 
 def test_corpus_filter_change_reruns_corpus_and_everything_downstream(micro_run):
@@ -156,8 +177,8 @@ def test_corpus_filter_change_reruns_corpus_and_everything_downstream(micro_run)
     plan = _plan_with(ws, cfg, "filters.yaml",
                       lambda c: c["corpus"].setdefault("filters", {}).__setitem__("min_lines", 4))
     assert plan == {"build_corpus": 3, "corpus_stats": 1, "train_tokenizer": 1,
-                    "tokenize_split": 9, "token_stats": 1, **TRAIN_JOBS, "mine_lens_items": 1,
-                    **ALL_PROBES, "all": 1}
+                    "tokenize_split": 9, "token_stats": 1, "mine_lens_items": 1,
+                    **DATA_DOWNSTREAM}
 
 
 def test_one_language_budget_change_reruns_that_language_and_shared_stages(micro_run):
@@ -167,14 +188,14 @@ def test_one_language_budget_change_reruns_that_language_and_shared_stages(micro
     # The tokenizer is trained on every language, so all token files follow; the other
     # languages' corpora do not.
     assert plan == {"build_corpus": 1, "corpus_stats": 1, "train_tokenizer": 1,
-                    "tokenize_split": 9, "token_stats": 1, **TRAIN_JOBS, **ALL_PROBES, "all": 1}
+                    "tokenize_split": 9, "token_stats": 1, **DATA_DOWNSTREAM}
 
 
 def test_tokenization_batching_change_does_not_retrain_tokenizer(micro_run):
     ws, cfg, _ = micro_run
     plan = _plan_with(ws, cfg, "batch.yaml",
                       lambda c: c["tokenizer"].__setitem__("batch_bytes", 2048))
-    assert plan == {"tokenize_split": 9, "token_stats": 1, **TRAIN_JOBS, **ALL_PROBES, "all": 1}
+    assert plan == {"tokenize_split": 9, "token_stats": 1, **DATA_DOWNSTREAM}
 
 
 def test_lint_is_clean():
@@ -290,20 +311,26 @@ def test_training_setting_changes_rerun_only_the_affected_runs(micro_run):
     ws, cfg, _ = micro_run
     plan = _plan_with(ws, cfg, "cont_lr.yaml", lambda c: c["runs"]["continual"].__setitem__(
         "training", {"optimizer": {"lr": 0.01}}))
-    assert plan == {"train_continual": 1, **probe_jobs(4, runs=1), **eval_jobs(1), "all": 1}
+    # The optimized mixture reads the continual run: its comparison runs follow; natural's not.
+    assert plan == {"train_continual": 1, **probe_jobs(4, runs=1), **eval_jobs(1),
+                    **analysis_jobs(4), "all": 1}
     plan = _plan_with(ws, cfg, "primary_tokens.yaml",
                       lambda c: c["runs"]["primary"].__setitem__("train_tokens", 3840))
     # M_P now has checkpoints 0, 2, 4, 8, 12, 15; the continual run starts from it.
     assert plan == {"train_primary": 1, "train_continual": 1, **probe_jobs(6 + 4, runs=2),
-                    **eval_jobs(2), "all": 1}
+                    **eval_jobs(2), **analysis_jobs(4), "all": 1}
     plan = _plan_with(ws, cfg, "all_lr.yaml", lambda c: c["training"].__setitem__(
         "optimizer", {"lr": 0.01}))
-    assert plan == {**TRAIN_JOBS, **ALL_PROBES, "all": 1}
+    # Every run, the comparison runs included (listed: the natural mixture's two seeds, each
+    # probed and evaluated at its final checkpoint).
+    assert plan == {**TRAIN_JOBS, **probe_jobs(13 + 2), **eval_jobs(3 + 2), "train_scratch": 2,
+                    **analysis_jobs(6), "all": 1}
 
 
 def test_probe_setting_changes_rerun_probes_but_never_training(micro_run):
     ws, cfg, _ = micro_run
-    probes_only = {**probe_jobs(13), "all": 1}
+    # 13 checkpoints of the study's runs + the natural comparison runs' final ones.
+    probes_only = {**probe_jobs(13 + 2), **analysis_jobs(6), "all": 1}
     plan = _plan_with(ws, cfg, "probe_tokens.yaml",
                       lambda c: c["probes"].__setitem__("loss_tokens", 128))
     assert plan == probes_only
@@ -312,7 +339,31 @@ def test_probe_setting_changes_rerun_probes_but_never_training(micro_run):
     assert plan == {"mine_lens_items": 1, **probes_only}
     plan = _plan_with(ws, cfg, "eval.yaml",
                       lambda c: c["evaluation"].__setitem__("max_new_tokens", 8))
-    assert plan == {**eval_jobs(3), "all": 1}
+    assert plan == {**eval_jobs(3 + 2), **analysis_jobs(6), "all": 1}
+
+
+def test_analysis_and_mixture_settings_rerun_only_their_downstream(micro_run):
+    ws, cfg, _ = micro_run
+    # One baseline's setting reruns only that baseline's table (micro trains no temperature run).
+    plan = _plan_with(ws, cfg, "temperature.yaml",
+                      lambda c: c["comparison"].__setitem__("temperature", 0.5))
+    assert plan == {"baseline_mixture": 1, "figures": 1, "summary": 1, "all": 1}
+    # The stage rule: stages, Algorithm 1 and the optimized runs; no probe, no training.
+    plan = _plan_with(ws, cfg, "stage_rule.yaml",
+                      lambda c: c.setdefault("analysis", {}).__setitem__("min_dip", 0.2))
+    assert plan == {**{k: v for k, v in analysis_jobs(4).items() if k != "collect_curves"},
+                    "all": 1}
+    # Algorithm 1's source: not the stages.
+    plan = _plan_with(ws, cfg, "source.yaml", lambda c: c["comparison"].__setitem__(
+        "optimized_source", "working_language"))
+    assert plan == {"optimized_mixture": 1, "scratch_run_curves": 4, "compare_mixtures": 1,
+                    "figures": 1, "summary": 1, "all": 1}
+    # A third seed: three new runs (one per mixture), probed and evaluated at the end.
+    plan = _plan_with(ws, cfg, "seeds.yaml", lambda c: c["comparison"].__setitem__(
+        "seeds", [1, 2, 3]))
+    assert plan == {"train_scratch": 3, "probe_checkpoint": 3, "evaluate_checkpoint": 3,
+                    "scratch_run_curves": 3, "compare_mixtures": 1, "figures": 1, "summary": 1,
+                    "all": 1}
 
 
 def test_final_checkpoints_are_evaluated_in_the_sandbox(micro_run):
@@ -392,3 +443,53 @@ def test_killed_training_job_resumes_from_state_after_snakemake_cleanup(tmp_path
     a = tmp_path / "a/results/runs/primary/checkpoints" / final / "model.safetensors"
     b = tmp_path / "b/results/runs/primary/checkpoints" / final / "model.safetensors"
     assert a.read_bytes() == b.read_bytes()
+
+
+def test_analysis_mixtures_comparison_figures_and_summary(micro_run):
+    """The default DAG's study outputs: stages, mixtures, the from-scratch comparison over two
+    seeds with intervals, every figure and the summary."""
+    ws, cfg, _ = micro_run
+    res = ws / "results"
+    stages = pd.read_csv(res / "analysis/stages.tsv", sep="\t")
+    assert list(stages.run) == ["continual-cpp"]
+    assert stages.status.iloc[0] in ("three_stages", "no_stabilization", "no_peak", "flat",
+                                     "too_few_checkpoints")
+    curves = pd.read_csv(res / "analysis/curves.tsv", sep="\t")
+    assert {"loss", "canonical_nll", "working_language", "transfer_neurons",
+            "pass@1"} <= set(curves.metric)
+    # Baselines and Algorithm 1 (natural token counts scaled by comparison.token_scale).
+    natural = {lang: int(json.loads((res / f"tokens/{lang}/train.json").read_text())["tokens"]
+                         * 0.2) for lang in ("python", "cpp")}
+    budgets = pd.read_csv(res / "mixtures/natural.tsv", sep="\t")
+    assert dict(zip(budgets.language, budgets.budget_tokens)) == natural
+    uniform = pd.read_csv(res / "mixtures/uniform.tsv", sep="\t")
+    assert uniform.budget_tokens.sum() == sum(natural.values())
+    assert uniform.budget_tokens.max() - uniform.budget_tokens.min() <= 1
+    algorithm = pd.read_csv(res / "mixtures/algorithm1.tsv", sep="\t").set_index("language")
+    assert algorithm.loc["python", "rule"] == "primary keeps natural"
+    # Comparison: 3 mixtures x 2 seeds, final checkpoints, mixture languages only.
+    final = pd.read_csv(res / "comparison/final.tsv", sep="\t")
+    assert set(final.mixture) == {"natural", "optimized", "optimized-equal"}
+    assert set(final.seed) == {1, 2} and set(final.language) == {"python", "cpp"}
+    summary = pd.read_csv(res / "comparison/summary.tsv", sep="\t")
+    assert set(summary.protocol) == {"one_pass", "equal_tokens"} and (summary.seeds == 2).all()
+    ok = summary.dropna(subset=["ci_low"])
+    assert (ok.ci_low <= ok["mean"]).all() and (ok["mean"] <= ok.ci_high).all()
+    paired = pd.read_csv(res / "comparison/paired.tsv", sep="\t")
+    assert set(paired.b) == {"natural"} and (paired.n == 2).all()
+    for name in ("capability", "forgetting", "working_language_heatmap", "working_language",
+                 "transfer_neurons", "knowledge_dependence", "calibration", "mixture_comparison"):
+        assert (res / f"figures/{name}.png").read_bytes()[:4] == b"\x89PNG", name
+    text = (res / "summary.md").read_text()
+    assert "## Stages of the continual runs" in text and "continual-cpp" in text
+    assert "| protocol | metric | language |" in text
+
+
+def test_html_report_has_every_figure_and_caption(micro_run):
+    ws, _, configfile = micro_run
+    report = ws / "report.html"
+    snakemake(ws, configfile, "--report", str(report))
+    html = report.read_text(errors="replace")
+    for name in ("capability", "working_language_heatmap", "mixture_comparison", "calibration"):
+        assert f"{name}.png" in html, name
+    assert "Algorithm 1, every intermediate value" in html  # a table caption

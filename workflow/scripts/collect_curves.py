@@ -1,4 +1,5 @@
-"""Rule collect_curves: every probe and evaluation measurement in one tidy table."""
+"""Rules collect_curves and scratch_run_curves: probe and evaluation measurements in one tidy
+table (of the study's runs, or of one comparison run)."""
 import _pkg  # noqa: F401  (puts the babeltower package on sys.path)
 from babeltower.smk import setup_rule_logging
 
@@ -7,4 +8,5 @@ setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)
 from babeltower.analysis.tables import write_curves  # noqa: E402
 
 sm = snakemake  # noqa: F821
-write_curves(dict(sm.input.items()), sm.params.primary, sm.params.continual_runs, sm.output[0])
+write_curves(dict(sm.input.items()), sm.params.primary, sm.params.get("continual_runs", {}),
+             sm.output[0])

@@ -8,6 +8,4 @@ setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)
 from babeltower.analysis.tables import write_comparison  # noqa: E402
 
 sm = snakemake  # noqa: F821
-inputs = {k: list(v) for k, v in sm.input.items()}
-write_comparison(inputs, sm.params.primary, sm.params.languages, sm.params.runs,
-                 dict(sm.output.items()))
+write_comparison(list(sm.input), sm.params.languages, sm.params.runs, dict(sm.output.items()))

@@ -253,9 +253,12 @@ def summary_tables(final: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(summary), pd.DataFrame(paired)
 
 
-def write_comparison(inputs: dict[str, list[str]], primary: str, languages: list[str],
-                     runs: dict[str, dict], outs: dict[str, str | Path]) -> None:
-    curves = build_curves(_read_tables(inputs), primary)
+def write_comparison(run_curves: list[str], languages: list[str], runs: dict[str, dict],
+                     outs: dict[str, str | Path]) -> None:
+    """run_curves: the tidy curves of each comparison run (rule scratch_run_curves)."""
+    frames = [pd.read_csv(p, sep="\t", keep_default_na=False, na_values=[""])
+              for p in run_curves]
+    curves = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     final = final_table(curves, runs, languages)
     summary, paired = summary_tables(final)
     _write(curves, outs["curves"])
