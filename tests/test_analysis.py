@@ -162,3 +162,11 @@ def test_every_figure_is_a_png_even_without_data(tmp_path):
                   "python", outputs)
     for path in outputs.values():
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 2000
+
+
+def test_lens_table_with_only_warnings_gives_no_working_language():
+    """No identifier pairs for a language pair: the lens probe writes warning rows only."""
+    lens = pd.DataFrame({"run": "r", "step": [0], "tokens": [0], "language": "python",
+                         "pair": "", "layer": -1, "items": 0, "warning": "no identifier pairs"})
+    curves = build_curves({"lens": lens}, "cpp")
+    assert curves.empty

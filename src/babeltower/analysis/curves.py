@@ -42,6 +42,9 @@ def _long(df: pd.DataFrame, metric: str, value: str, detail: str | None = None) 
 
 def working_language_by_layer(lens: pd.DataFrame) -> pd.DataFrame:
     """Item-weighted fraction of items with the primary as working language, per layer."""
+    if not {"layer", "items", "primary_fraction"} <= set(lens.columns):
+        # Only warning rows (e.g. no identifier pairs for this language pair): nothing measured.
+        return pd.DataFrame(columns=KEY + ["language", "layer", "items", "fraction"])
     ok = lens[(lens["layer"] >= 0) & (lens["items"] > 0)].copy()
     ok["weighted"] = ok["primary_fraction"] * ok["items"]
     g = ok.groupby(KEY + ["language", "layer"], as_index=False)[["weighted", "items"]].sum()
@@ -86,8 +89,8 @@ def build_curves(tables: dict[str, pd.DataFrame], primary: str,
         mean = nll.groupby(KEY + ["language"], as_index=False)["nll_per_token"].mean()
         parts.append(_long(mean, "canonical_nll", "nll_per_token"))
     lens = tables.get("lens")
-    if lens is not None and len(lens):
-        by_layer = working_language_by_layer(lens)
+    by_layer = working_language_by_layer(lens) if lens is not None and len(lens) else None
+    if by_layer is not None and len(by_layer):
         parts += [_long(working_language(by_layer), "working_language", "fraction"),
                   _long(by_layer, "working_language_layer", "fraction", detail="layer")]
     neurons = tables.get("neurons")
