@@ -153,8 +153,8 @@ def test_unknown_top_level_key_names_it_and_allowed_keys():
     message = _error(config)
     assert "'<top level>'" in message
     assert "unknown key(s) 'sead'" in message
-    assert ("allowed keys: benchmarks, corpus, evaluation, languages, probes, results_dir, runs, "
-            "seed, tokenizer, training") in message
+    assert ("allowed keys: analysis, benchmarks, comparison, corpus, evaluation, languages, "
+            "probes, results_dir, runs, seed, tokenizer, training") in message
 
 
 def test_unknown_nested_keys():
@@ -308,3 +308,15 @@ def test_load_config_round_trip_of_a_written_file(tmp_path):
     path.write_text(yaml.safe_dump(_minimal()), encoding="utf-8")
     cfg = load_config(path)
     assert cfg == validate_config(copy.deepcopy(_minimal()))
+
+
+def test_analysis_and_comparison_keys_are_checked():
+    for section, key, value, expected in (
+            ("analysis", "smoothing_window", 4, "'analysis.smoothing_window': 4 must be odd"),
+            ("comparison", "mixtures", ["natural", "zipf"], "'comparison.mixtures.1'"),
+            ("comparison", "seeds", [], "'comparison.seeds'"),
+            ("comparison", "optimized_source", "lens",
+             "allowed values: 'loss', 'working_language'")):
+        config = _minimal()
+        config.setdefault(section, {})[key] = value
+        assert expected in _error(config), (section, key)

@@ -55,6 +55,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
         extra = sorted(set(error.instance) - set(known))
         return (f"config key {where!r}: unknown key(s) {', '.join(map(repr, extra))}; "
                 f"allowed keys: {', '.join(known)}")
+    if error.validator == "not" and error.validator_value == {"multipleOf": 2}:
+        return f"config key {where!r}: {error.instance!r} must be odd"
     return f"config key {where!r}: {error.message}"
 
 
