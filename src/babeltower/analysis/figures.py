@@ -24,6 +24,8 @@ STAGE_COLORS = {"translation": "#4c72b0", "transition": "#dd8452", "stabilizatio
 
 
 def _save(fig, path: str | Path) -> None:
+    if fig._suptitle is not None:
+        fig._suptitle.set_y(1.04)  # above the panels' own titles
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -207,8 +209,8 @@ def mixture_comparison(summary: pd.DataFrame, path: str | Path) -> None:
                             color=palette[mixture], label=mixture)
             ax.set_xticks(range(len(languages)), languages)
             ax.set(title=f"{metric} ({protocol.replace('_', ' ')})", ylabel=metric)
-            if i == 0 and j == len(protocols) - 1:
+            if i == 0:  # each protocol has its own set of mixtures
                 ax.legend(fontsize=7, loc="best")
-    fig.suptitle(title)
     fig.tight_layout()
+    fig.suptitle(title)
     _save(fig, path)

@@ -170,6 +170,18 @@ def write_summary(inputs: dict, primary: str, out: str | Path) -> str:
             md.append(f"| {r['protocol']} | {r['metric']} | {r['language']} | "
                       f"{_fmt(r['mean_diff'])} | [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] | "
                       f"{_fmt(r['p_value'])} |")
+        loss = summary[summary["metric"] == "loss"]
+        if len(loss):
+            languages = list(dict.fromkeys(loss["language"]))
+            md += ["", "Held-out loss (nats/token) at the final checkpoint, mean [95% interval]:",
+                   "", "| protocol | mixture | " + " | ".join(languages) + " |",
+                   "|---|---|" + "---|" * len(languages)]
+            for (protocol, mixture), g in loss.groupby(["protocol", "mixture"], sort=False):
+                g = g.set_index("language")
+                cells = [f"{_fmt(g.loc[lang, 'mean'])} [{_fmt(g.loc[lang, 'ci_low'])}, "
+                         f"{_fmt(g.loc[lang, 'ci_high'])}]" if lang in g.index else "n/a"
+                         for lang in languages]
+                md.append(f"| {protocol} | {mixture} | " + " | ".join(cells) + " |")
         if len(paired) and (paired["warning"].fillna("") != "").any():
             md += ["", "Caveat: " + "; ".join(sorted(set(paired["warning"].dropna()) - {""}))]
         same = mixtures.pivot_table(index="mixture", columns="language", values="budget_tokens") \
@@ -177,7 +189,8 @@ def write_summary(inputs: dict, primary: str, out: str | Path) -> str:
         if "optimized" in same.index and "natural" in same.index and \
                 same.loc["optimized"].equals(same.loc["natural"]):
             md += ["", "The optimized mixture equals the natural one (no language had a "
-                   "translation-stage peak), so their comparison measures seed noise only."]
+                   "translation-stage peak): with the same seed the two runs are identical, so "
+                   "their differences are zero by construction."]
     else:
         md.append("No comparison runs.")
     text = "\n".join(md) + "\n"
