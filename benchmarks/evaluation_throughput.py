@@ -3,7 +3,8 @@
 1. generation: our batched `evaluation.generate.generate` against unbatched Hugging Face
    `generate` (one prompt at a time, same stop strings, greedy, KV cache) on the same prompts;
 2. execution: programs per second per core, sandboxed (bubblewrap, limits, unprivileged uid)
-   against bare execution (`subprocess.run` in a temporary directory) of the same programs.
+   against bare execution (`subprocess.run` in a temporary directory, with the environment the
+   sandbox gives, so the same executables run) of the same programs.
 
     .venv/bin/python benchmarks/evaluation_throughput.py --checkpoint results/runs/primary/checkpoints/step00000183
 """
@@ -11,7 +12,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -28,7 +28,7 @@ from babeltower.evaluation.generate import STOP_RULES, generate, truncate  # noq
 from babeltower.evaluation.harness import build_program  # noqa: E402
 from babeltower.evaluation.runners import (ProgramRunner, expand_command,  # noqa: E402
                                            expand_env, get_runner)
-from babeltower.evaluation.sandbox import Limits  # noqa: E402
+from babeltower.evaluation.sandbox import Limits, clean_env  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "benchmarks"
 
@@ -92,7 +92,10 @@ def bench_execution(language: str, source_file: Path, n: int):
     for src in programs:
         with tempfile.TemporaryDirectory() as tmp:
             (Path(tmp) / runner.source_name).write_text(src)
-            env = {**os.environ, **expand_env(runner.env, Path(tmp))}
+            # The environment the sandbox gives (same PATH, so the same executables), without
+            # the sandbox: the difference is the sandbox's own cost.
+            env = clean_env(Path(tmp), expand_env(runner.env, Path(tmp)))
+            (Path(tmp) / "tmp").mkdir()
             good = True
             if runner.compile:
                 good = subprocess.run(expand_command(runner.compile, Path(tmp)), cwd=tmp,
@@ -116,9 +119,11 @@ def main() -> None:
     ap.add_argument("--programs", type=int, default=20)
     ap.add_argument("--threads", type=int, default=1, help="torch threads for generation")
     ap.add_argument("--generation-only", action="store_true")
+    ap.add_argument("--execution-only", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    bench_generation(args.checkpoint, args.prompts, args.max_new_tokens, args.batch_size)
+    if not args.execution_only:
+        bench_generation(args.checkpoint, args.prompts, args.max_new_tokens, args.batch_size)
     if args.generation_only:
         return
     for lang, f in (("python", "mbpp_release_v1.jsonl"), ("cpp", "mbcpp_release_v1.2.jsonl"),
