@@ -170,8 +170,8 @@ def evaluation_targets():
 
 
 # -- analysis and the final comparison ---------------------------------------------------------
-from babeltower.analysis.tables import read_budgets
-from babeltower.runs import BASELINE_MIXTURES, plan_scratch_run, scratch_mixtures, scratch_runs
+from babeltower.runs import (BASELINE_MIXTURES, plan_scratch_run, read_budgets,
+                             scratch_mixtures, scratch_runs)
 
 CODE_LANGUAGES = [PRIMARY] + NEW_LANGUAGES
 SCRATCH_RUNS = scratch_runs(config)  # run name -> (mixture, seed)

@@ -126,6 +126,20 @@ def scratch_runs(config: dict) -> dict[str, tuple[str, int]]:
             for seed in config["comparison"]["seeds"]}
 
 
+def read_budgets(path, mixture: str) -> dict[str, int]:
+    """Token budgets of one mixture from a mixtures table (mixture, language, budget_tokens)."""
+    import csv
+
+    with open(path, newline="") as f:
+        rows = [r for r in csv.DictReader(f, delimiter="\t")]
+    budgets = {r["language"]: int(float(r["budget_tokens"])) for r in rows
+               if r["mixture"] == mixture}
+    if not budgets:
+        raise RunConfigError(f"{path}: no rows for mixture {mixture!r} (mixtures: "
+                             f"{', '.join(sorted({r['mixture'] for r in rows}))})")
+    return budgets
+
+
 def plan_scratch_run(config: dict, mixture: str, seed: int, budgets: dict[str, int]) -> RunPlan:
     """The plan of a comparison run: one pass over `budgets` (tokens per language)."""
     training = _run_settings(config["training"], config["comparison"], "comparison")

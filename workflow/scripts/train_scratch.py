@@ -6,8 +6,7 @@ setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)
 
 import sys  # noqa: E402
 
-from babeltower.analysis.tables import read_budgets  # noqa: E402
-from babeltower.runs import plan_scratch_run  # noqa: E402
+from babeltower.runs import plan_scratch_run, read_budgets  # noqa: E402
 from babeltower.smk import launch_training  # noqa: E402
 
 sm = snakemake  # noqa: F821

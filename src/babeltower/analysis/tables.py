@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..atomic import atomic_path
-from ..runs import OPTIMIZED_EQUAL
+from ..runs import OPTIMIZED_EQUAL, read_budgets  # noqa: F401  (re-exported)
 from . import mixtures as mx
 from .curves import build_curves, run_signals
 from .stages import StageRule, cross_check, segment, stages_table
@@ -187,15 +187,6 @@ def write_optimized_mixture(token_indexes: list[str], languages: list[str], prim
         columns=["run", "language", "step", "tokens", "loss", "measured_own", "q_loss"])
     _write(points, outs["calibration_points"])
     return table
-
-
-def read_budgets(path: str | Path, mixture: str) -> dict[str, int]:
-    table = pd.read_csv(path, sep="\t")
-    rows = table[table["mixture"] == mixture]
-    if rows.empty:
-        raise ValueError(f"{path}: no rows for mixture {mixture!r} (mixtures: "
-                         f"{', '.join(sorted(set(table['mixture'])))})")
-    return {str(lang): int(b) for lang, b in zip(rows["language"], rows["budget_tokens"])}
 
 
 # -- the final comparison --------------------------------------------------------------------------
