@@ -35,8 +35,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from babeltower.benchmarks import load_problems  # noqa: E402
-from babeltower.evaluation.harness import (_registry, build_program,  # noqa: E402
-                                           exclusion_reason, wrong_canonical)
+from babeltower.evaluation.harness import (build_program, exclusion_reason,  # noqa: E402
+                                           inspected_wrong_canonical, wrong_canonical)
 from babeltower.evaluation.runners import RUNNERS, ProgramRunner  # noqa: E402
 from babeltower.evaluation.sandbox import Limits  # noqa: E402
 from babeltower.evaluation.test_fixes import FIXES, apply_test_fixes  # noqa: E402
@@ -102,8 +102,7 @@ def main() -> None:
                              if args.explain else ""), flush=True)
     failures, generated, unexplained = [], {}, []
     # Regenerating: only the hand-made entries count as listed, the rules redo the rest.
-    listed = (_registry("exclusions.yaml").get("wrong_canonical") or {}) if args.write_defects \
-        else wrong_canonical()
+    listed = inspected_wrong_canonical() if args.write_defects else wrong_canonical()
     for (bench, lang), problems in sorted(by_lang.items()):
         problems = problems[: args.limit]
         runner = ProgramRunner(lang, Limits(timeout_s=30, cpu_s=30))

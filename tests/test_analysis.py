@@ -9,8 +9,9 @@ import pytest
 
 from babeltower.analysis.curves import build_curves, run_signals, working_language
 from babeltower.analysis.report import write_figures, write_summary
-from babeltower.analysis.tables import (final_table, read_budgets, summary_tables,
-                                        write_optimized_mixture, write_stages)
+from babeltower.analysis.tables import (final_table, summary_tables, write_optimized_mixture,
+                                        write_stages)
+from babeltower.runs import read_budgets
 
 STEPS = [0, 2, 4, 8, 16, 32, 64, 128, 192, 256, 320, 384]
 TOKENS_PER_STEP = 1000

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..atomic import atomic_path
-from ..runs import OPTIMIZED_EQUAL, read_budgets  # noqa: F401  (re-exported)
+from ..runs import OPTIMIZED_EQUAL
 from . import mixtures as mx
 from .curves import build_curves, run_signals
 from .stages import StageRule, cross_check, segment, stages_table

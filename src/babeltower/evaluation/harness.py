@@ -40,12 +40,21 @@ def exclusions() -> dict[str, str]:
     return {**(registry.get("excluded") or {}), **unsupported}
 
 
+def inspected_wrong_canonical() -> dict[str, str]:
+    """The wrong_canonical entries found by inspection (exclusions.yaml), without the
+    generated, rule-based ones."""
+    return dict(_registry("exclusions.yaml").get("wrong_canonical") or {})
+
+
+def generated_wrong_canonical() -> dict[str, str]:
+    """The rule-based entries of canonical_defects.yaml (benchmarks/canonical_pass_rates.py)."""
+    return dict(_registry("canonical_defects.yaml").get("wrong_canonical") or {})
+
+
 @lru_cache(maxsize=1)
 def wrong_canonical() -> dict[str, str]:
     """task_id -> reason, for problems whose published canonical solution fails a right test."""
-    manual = _registry("exclusions.yaml").get("wrong_canonical") or {}
-    generated = _registry("canonical_defects.yaml").get("wrong_canonical") or {}
-    return {**generated, **manual}
+    return {**generated_wrong_canonical(), **inspected_wrong_canonical()}
 
 
 def exclusion_reason(problem: Problem) -> str | None:
