@@ -123,11 +123,15 @@ class RunSignals:
     capability_source: str  # pass@1 | canonical_nll | loss
 
 
+def select(curves: pd.DataFrame, run: str, language: str, metric: str) -> pd.DataFrame:
+    """The rows of one metric of one run and language."""
+    return curves[(curves["run"] == run) & (curves["language"] == language)
+                  & (curves["metric"] == metric)]
+
+
 def metric_series(curves: pd.DataFrame, run: str, language: str, metric: str) -> pd.Series:
     """One metric of one run and language by step (mean over `detail`, e.g. benchmarks)."""
-    sel = curves[(curves["run"] == run) & (curves["language"] == language)
-                 & (curves["metric"] == metric)]
-    return sel.groupby("step")["value"].mean()
+    return select(curves, run, language, metric).groupby("step")["value"].mean()
 
 
 def run_signals(curves: pd.DataFrame, run: str, language: str, signal: str = "auto",

@@ -19,6 +19,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from ..atomic import atomic_path  # noqa: E402
+from .curves import select  # noqa: E402
 
 STAGE_COLORS = {"translation": "#4c72b0", "transition": "#dd8452", "stabilization": "#55a868"}
 
@@ -44,9 +45,8 @@ def _runs(stages: pd.DataFrame) -> list[tuple[str, str]]:
 
 
 def _metric(curves: pd.DataFrame, run: str, language: str, metric: str) -> pd.DataFrame:
-    sel = curves[(curves["run"] == run) & (curves["language"] == language)
-                 & (curves["metric"] == metric)]
-    return sel.groupby(["step", "tokens"], as_index=False)["value"].mean()
+    return select(curves, run, language, metric).groupby(
+        ["step", "tokens"], as_index=False)["value"].mean()
 
 
 def _shade_stages(ax, row: pd.Series, last_tokens: float) -> None:

@@ -15,28 +15,17 @@ import pandas as pd
 
 from ..atomic import atomic_path
 from . import figures as fg
+from .curves import metric_series
+from .tables import read_tsv
 
 FIGURES = ("capability", "forgetting", "working_language_heatmap", "working_language",
            "transfer_neurons", "knowledge_dependence", "calibration", "mixture_comparison")
 
 
-def _read(path: str | Path | list | None) -> pd.DataFrame:
-    if isinstance(path, (list, tuple)):
-        frames = [_read(p) for p in path]
-        frames = [f for f in frames if len(f)]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    if not path or not Path(path).exists() or Path(path).stat().st_size == 0:
-        return pd.DataFrame()
-    try:
-        return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""])
-    except pd.errors.EmptyDataError:
-        return pd.DataFrame()
-
-
 def write_figures(inputs: dict, primary: str, outputs: dict) -> None:
-    curves, stages = _read(inputs.get("curves")), _read(inputs.get("stages"))
-    points, fits = _read(inputs.get("calibration_points")), _read(inputs.get("calibration"))
-    summary = _read(inputs.get("summary"))
+    curves, stages = read_tsv(inputs.get("curves")), read_tsv(inputs.get("stages"))
+    points, fits = read_tsv(inputs.get("calibration_points")), read_tsv(inputs.get("calibration"))
+    summary = read_tsv(inputs.get("summary"))
     fg.capability(curves, stages, outputs["capability"])
     fg.forgetting(curves, stages, primary, outputs["forgetting"])
     fg.working_language_heatmap(curves, stages, outputs["working_language_heatmap"])
@@ -56,8 +45,7 @@ def _fmt(x, digits: int = 3) -> str:
 
 
 def _first_last(curves: pd.DataFrame, run: str, language: str, metric: str):
-    d = curves[(curves["run"] == run) & (curves["language"] == language)
-               & (curves["metric"] == metric)].groupby("step")["value"].mean()
+    d = metric_series(curves, run, language, metric) if len(curves) else pd.Series()
     return (d.iloc[0], d.iloc[-1]) if len(d) else (None, None)
 
 
@@ -99,10 +87,10 @@ def stage_lines(stages: pd.DataFrame) -> list[str]:
 
 
 def write_summary(inputs: dict, primary: str, out: str | Path) -> str:
-    curves, stages = _read(inputs.get("curves")), _read(inputs.get("stages"))
-    algorithm, fits = _read(inputs.get("algorithm")), _read(inputs.get("calibration"))
-    mixtures = _read(inputs.get("mixtures"))
-    summary, paired = _read(inputs.get("summary")), _read(inputs.get("paired"))
+    curves, stages = read_tsv(inputs.get("curves")), read_tsv(inputs.get("stages"))
+    algorithm, fits = read_tsv(inputs.get("algorithm")), read_tsv(inputs.get("calibration"))
+    mixtures = read_tsv(inputs.get("mixtures"))
+    summary, paired = read_tsv(inputs.get("summary")), read_tsv(inputs.get("paired"))
     md = ["# What this run found", "",
           "Generated from the result tables by the `summary` rule; definitions in PAPER.md and "
           "`src/babeltower/analysis/`. Figures and tables with captions: "

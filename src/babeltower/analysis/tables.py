@@ -28,14 +28,22 @@ def _write(df: pd.DataFrame, path: str | Path) -> None:
         df.to_csv(tmp, sep="\t", index=False)
 
 
-def _read_tables(paths: dict[str, str | list[str]]) -> dict[str, pd.DataFrame]:
-    out = {}
-    for name, p in paths.items():
-        files = [p] if isinstance(p, (str, Path)) else list(p)
-        frames = [pd.read_csv(f, sep="\t") for f in files]
+def read_tsv(path: str | Path | list | None) -> pd.DataFrame:
+    """A TSV table, or the row-wise union of several; missing or empty files give no rows."""
+    if isinstance(path, (list, tuple)):
+        frames = [read_tsv(p) for p in path]
         frames = [f for f in frames if len(f.columns)]
-        out[name] = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    return out
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if not path or not Path(path).exists() or Path(path).stat().st_size == 0:
+        return pd.DataFrame()
+    try:
+        return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""])
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+
+
+def _read_tables(paths: dict[str, str | list[str]]) -> dict[str, pd.DataFrame]:
+    return {name: read_tsv(p) for name, p in paths.items()}
 
 
 # -- curves and stages ---------------------------------------------------------------------------
@@ -55,7 +63,7 @@ def stage_rule(analysis: dict) -> StageRule:
 def write_stages(curves_path: str | Path, analysis: dict, runs: dict[str, str],
                  out: str | Path) -> pd.DataFrame:
     """runs: continual run -> its new language."""
-    curves = pd.read_csv(curves_path, sep="\t", keep_default_na=False, na_values=[""])
+    curves = read_tsv(curves_path)
     rule = stage_rule(analysis)
     results, extra = {}, []
     for run, lang in runs.items():
@@ -157,7 +165,7 @@ def write_optimized_mixture(token_indexes: list[str], languages: list[str], prim
                             outs: dict[str, str | Path]) -> pd.DataFrame:
     """outs: mixture, algorithm, calibration, calibration_points."""
     natural = natural_tokens(token_indexes, languages, cfg["token_scale"])
-    curves = pd.read_csv(curves_path, sep="\t", keep_default_na=False, na_values=[""])
+    curves = read_tsv(curves_path)
     stages = pd.read_csv(stages_path, sep="\t").set_index("run")
     signals, q_tables, calibration = {}, [], []
     for run, lang in runs.items():
@@ -247,9 +255,7 @@ def summary_tables(final: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 def write_comparison(run_curves: list[str], languages: list[str], runs: dict[str, dict],
                      outs: dict[str, str | Path]) -> None:
     """run_curves: the tidy curves of each comparison run (rule scratch_run_curves)."""
-    frames = [pd.read_csv(p, sep="\t", keep_default_na=False, na_values=[""])
-              for p in run_curves]
-    curves = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    curves = read_tsv(list(run_curves))
     final = final_table(curves, runs, languages)
     summary, paired = summary_tables(final)
     _write(curves, outs["curves"])
