@@ -31,6 +31,26 @@ include: "rules/compare.smk"
 include: "rules/report.smk"
 
 
+# Table and figure jobs take seconds: under a cluster executor they run on the submit host
+# instead of queueing as Slurm jobs (no effect on local runs).
+localrules:
+    all,
+    corpus_stats,
+    token_stats,
+    neuron_overlap,
+    collect_probe_table,
+    collect_evaluation,
+    knowledge_dependence,
+    collect_curves,
+    segment_stages,
+    baseline_mixture,
+    optimized_mixture,
+    scratch_run_curves,
+    compare_mixtures,
+    figures,
+    summary,
+
+
 rule all:
     input:
         all_targets,

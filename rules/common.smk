@@ -76,6 +76,31 @@ def train_inputs(run):
     return inputs
 
 
+def training_allocation(training):
+    """Cluster resources of a training job, derived from the run's own training settings so
+    the allocation always matches torchrun's world: `processes` GPUs on each of `nodes` nodes
+    when the run trains on CUDA. Keys that do not apply are None (Snakemake drops them). A
+    multi-node job is an `mpi` job for the SLURM executor: it starts its own srun
+    (babeltower.train.torchrun_command) instead of being wrapped in a one-task step."""
+    nodes = training.get("nodes", 1)
+    on_gpu = training["device"] == "cuda"
+    return {
+        "gres": f"gpu:{training['processes']}" if on_gpu else None,
+        "nodes": nodes,
+        "mpi": "srun" if nodes > 1 else None,
+        "tasks": nodes if nodes > 1 else None,
+    }
+
+
+def train_resources(training_of):
+    """The train_* rules' resources: memory and runtime, plus the allocation of
+    `training_of(wildcards)` (the job's resolved training settings)."""
+    resources = {"mem_mb": 8000, "runtime": 720}
+    for key in ("gres", "nodes", "mpi", "tasks"):
+        resources[key] = lambda wildcards, key=key: training_allocation(training_of(wildcards))[key]
+    return resources
+
+
 def init_checkpoint(run):
     plan = RUNS[run]
     return RUNS[plan.init_from_run].final_checkpoint if plan.init_from_run else ""
@@ -136,6 +161,19 @@ def probe_dir(run, ckpt):
     return f"{RESULTS}/probes/{run}/{ckpt}"
 
 
+def probe_batch_group(wildcards):
+    """The cluster group of a probe job: its run's checkpoints in batches of
+    `cluster.probe_batch`, so each batch is one cluster job (local runs ignore groups). Named
+    per batch instead of Snakemake's --group-components, which merges independent jobs into
+    batches of unpredictable size (seen with 9.27: 8 and 64 jobs)."""
+    size = config["cluster"]["probe_batch"]
+    if size <= 1:
+        return None
+    names = (RUNS[wildcards.run].checkpoint_names if wildcards.run in RUNS
+             else scratch_plan(wildcards.run).checkpoint_names)
+    return f"probe_batch_{wildcards.run}_{names.index(wildcards.ckpt) // size}"
+
+
 def probe_targets():
     if not config["probes"]["enabled"]:
         return []
@@ -170,12 +208,13 @@ def evaluation_targets():
 
 
 # -- analysis and the final comparison ---------------------------------------------------------
-from babeltower.runs import (BASELINE_MIXTURES, plan_scratch_run, read_budgets,
-                             scratch_mixtures, scratch_runs)
+from babeltower.runs import (BASELINE_MIXTURES, comparison_training, plan_scratch_run,
+                             read_budgets, scratch_mixtures, scratch_runs)
 
 CODE_LANGUAGES = [PRIMARY] + NEW_LANGUAGES
 SCRATCH_RUNS = scratch_runs(config)  # run name -> (mixture, seed)
 SCRATCH_MIXTURES = scratch_mixtures(config)
+COMPARISON_TRAINING = comparison_training(config)
 ALL_RUNS = list(RUNS) + list(SCRATCH_RUNS)
 
 

@@ -23,8 +23,7 @@ rule train_scratch:
         f"{RESULTS}/benchmarks/train/scratch-{{mixture}}-s{{seed}}.tsv"
     threads: config["training"]["threads"]
     resources:
-        mem_mb=8000,
-        runtime=720,
+        **train_resources(lambda wc: COMPARISON_TRAINING),
     conda:
         "../envs/train.yaml"
     script:

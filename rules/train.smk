@@ -21,8 +21,7 @@ rule train_primary:
         f"{RESULTS}/benchmarks/train/primary.tsv"
     threads: config["training"]["threads"]
     resources:
-        mem_mb=8000,
-        runtime=720,
+        **train_resources(lambda wc: RUNS["primary"].config),
     conda:
         "../envs/train.yaml"
     script:
@@ -48,8 +47,7 @@ rule train_continual:
         f"{RESULTS}/benchmarks/train/continual-{{lang}}.tsv"
     threads: config["training"]["threads"]
     resources:
-        mem_mb=8000,
-        runtime=720,
+        **train_resources(lambda wc: RUNS[f"continual-{wc.lang}"].config),
     conda:
         "../envs/train.yaml"
     script:
@@ -75,8 +73,7 @@ rule train_monolingual:
         f"{RESULTS}/benchmarks/train/monolingual-{{lang}}.tsv"
     threads: config["training"]["threads"]
     resources:
-        mem_mb=8000,
-        runtime=720,
+        **train_resources(lambda wc: RUNS[f"monolingual-{wc.lang}"].config),
     conda:
         "../envs/train.yaml"
     script:
@@ -102,8 +99,7 @@ rule train_mixture:
         f"{RESULTS}/benchmarks/train/mixture-{{mixture}}.tsv"
     threads: config["training"]["threads"]
     resources:
-        mem_mb=8000,
-        runtime=720,
+        **train_resources(lambda wc: RUNS[f"mixture-{wc.mixture}"].config),
     conda:
         "../envs/train.yaml"
     script:

@@ -56,15 +56,6 @@ def analysis_jobs(scratch_runs: int, baselines: int = 0) -> dict:
 DATA_DOWNSTREAM = {**TRAIN_JOBS, **ALL_PROBES, **analysis_jobs(6, baselines=4), "all": 1}
 
 
-@pytest.fixture(scope="module")
-def micro_run(tmp_path_factory):
-    ws = tmp_path_factory.mktemp("micro")
-    cfg = micro_config(ws)
-    configfile = write_config(ws / "config.yaml", cfg)
-    snakemake(ws, configfile)
-    return ws, cfg, configfile
-
-
 def test_stats_table_counts_every_drop_reason(micro_run):
     ws, _, _ = micro_run
     stats = pd.read_csv(ws / "results/corpus/stats.tsv", sep="\t").set_index("language")
@@ -162,6 +153,35 @@ def _plan_with(ws: Path, cfg: dict, name: str, change) -> dict:
     changed = copy.deepcopy(cfg)
     change(changed)
     return dict(planned_jobs(snakemake(ws, write_config(ws / name, changed), "-n")))
+
+
+def test_editing_rule_scripts_and_comments_reruns_nothing(micro_run, tmp_path):
+    """A copy of the workflow whose every rule script and .smk file has a new comment (and so
+    a newer mtime than every output) plans no job with the default profile; Snakemake's `code`
+    trigger, which the profiles leave out, would rerun them."""
+    import shutil
+
+    ws, _, configfile = micro_run
+    copy = tmp_path / "workflow-copy"
+    for part in ("Snakefile", "rules", "workflow", "src", "envs", "profiles", "report"):
+        src = REPO / part
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, copy / part)
+    edited = sorted(copy.glob("workflow/scripts/*.py")) + sorted(copy.glob("rules/*.smk"))
+    for path in edited:
+        path.write_text(path.read_text() + "\n# a comment added after the run\n")
+    assert len(edited) > 20
+
+    def plan(*extra):
+        cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(copy / "Snakefile"),
+               "--directory", str(ws), "--cores", "2", "--configfile", str(configfile),
+               "--replace-workflow-config", "--workflow-profile",
+               str(copy / "profiles" / "default"), "-n", *extra]
+        return planned_jobs(subprocess.run(cmd, capture_output=True, text=True, check=True))
+
+    assert plan() == {}
+    with_code_trigger = plan("--rerun-triggers", "mtime", "params", "input", "software-env",
+                             "code")
+    assert with_code_trigger.get("train_primary") == 1 and with_code_trigger.get("summary") == 1
 
 
 def test_vocab_size_change_reruns_tokenizer_and_tokenization_only(micro_run):

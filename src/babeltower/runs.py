@@ -140,9 +140,14 @@ def read_budgets(path, mixture: str) -> dict[str, int]:
     return budgets
 
 
+def comparison_training(config: dict) -> dict:
+    """The training settings of the comparison runs (`training` + `comparison.training`)."""
+    return _run_settings(config["training"], config["comparison"], "comparison")
+
+
 def plan_scratch_run(config: dict, mixture: str, seed: int, budgets: dict[str, int]) -> RunPlan:
     """The plan of a comparison run: one pass over `budgets` (tokens per language)."""
-    training = _run_settings(config["training"], config["comparison"], "comparison")
+    training = comparison_training(config)
     budgets = {lang: int(b) for lang, b in budgets.items() if int(b) > 0}
     if not budgets:
         raise RunConfigError(f"mixture {mixture!r} has no language with a positive budget")
@@ -151,6 +156,21 @@ def plan_scratch_run(config: dict, mixture: str, seed: int, budgets: dict[str, i
     training["allow_repetition"] = True
     return _plan(scratch_run_name(mixture, seed), "scratch", {"budgets": budgets}, training,
                  seed, None)
+
+
+def language_tokens(train_tokens, lang: str, new_languages: list[str], where: str) -> int:
+    """A per-language run's token count: one number for all languages, or a map language ->
+    tokens that must list exactly the new languages."""
+    if not isinstance(train_tokens, dict):
+        return int(train_tokens)
+    unknown = sorted(set(train_tokens) - set(new_languages))
+    if unknown:
+        raise RunConfigError(f"config key '{where}.train_tokens': {', '.join(unknown)} is not a "
+                             f"new language; new languages: {', '.join(new_languages)}")
+    if lang not in train_tokens:
+        raise RunConfigError(f"config key '{where}.train_tokens': no token count for new "
+                             f"language {lang!r}; give one per new language or a single number")
+    return int(train_tokens[lang])
 
 
 def plan_runs(config: dict) -> dict[str, RunPlan]:
@@ -168,19 +188,20 @@ def plan_runs(config: dict) -> dict[str, RunPlan]:
     plans["primary"] = _plan("primary", "primary",
                              {"weights": {primary: 1.0}, "train_tokens": pc["train_tokens"]},
                              settings(pc, 'runs.primary'), seed, None)
-    for lang in languages_by_role(config, "new"):
+    new_languages = languages_by_role(config, "new")
+    for lang in new_languages:
         cc = runs_cfg["continual"]
         if cc.get("enabled", True):
+            tokens = language_tokens(cc["train_tokens"], lang, new_languages, "runs.continual")
             plans[f"continual-{lang}"] = _plan(
-                f"continual-{lang}", "continual",
-                {"weights": {lang: 1.0}, "train_tokens": cc["train_tokens"]}, settings(cc, 'runs.continual'),
-                seed, "primary")
+                f"continual-{lang}", "continual", {"weights": {lang: 1.0}, "train_tokens": tokens},
+                settings(cc, 'runs.continual'), seed, "primary")
         mc = runs_cfg["monolingual"]
         if mc.get("enabled", True):
+            tokens = language_tokens(mc["train_tokens"], lang, new_languages, "runs.monolingual")
             plans[f"monolingual-{lang}"] = _plan(
-                f"monolingual-{lang}", "monolingual",
-                {"weights": {lang: 1.0}, "train_tokens": mc["train_tokens"]}, settings(mc, 'runs.monolingual'),
-                seed, None)
+                f"monolingual-{lang}", "monolingual", {"weights": {lang: 1.0}, "train_tokens": tokens},
+                settings(mc, 'runs.monolingual'), seed, None)
     for mix_name, mc in (runs_cfg.get("mixtures") or {}).items():
         spec = {k: mc[k] for k in ("budgets", "weights", "train_tokens") if mc.get(k)}
         named = set(spec.get("budgets") or spec.get("weights") or {})

@@ -488,11 +488,58 @@ def _link_tree(src: Path, dst: Path) -> None:
             shutil.copy2(f, dst / f.name)
 
 
+def torchrun_command(run_config: dict, config_path: Path, env=os.environ) -> list[str]:
+    """The command that starts a distributed run's workers.
+
+    One node: torchrun `--standalone`. Several nodes: the run must be a Slurm job; srun starts
+    one torchrun per node of the job's allocation and they meet at the first node (c10d
+    rendezvous keyed by the job id, so a requeued job does not join a stale rendezvous)."""
+    nodes = int(run_config.get("nodes", 1))
+    per_node = int(run_config.get("processes", 1))
+    worker = ["-m", "babeltower.train", str(config_path)]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={per_node}"]
+    if nodes == 1:
+        return torchrun[:3] + ["--standalone"] + torchrun[3:] + worker
+    job = env.get("SLURM_JOB_ID")
+    if not job:
+        raise TrainingError(f"run {run_config['run']!r}: training.nodes = {nodes} needs a Slurm "
+                            "allocation of that many nodes (run with the SLURM profile); "
+                            "outside Slurm use nodes: 1")
+    hosts = slurm_job_hosts(job, env)
+    if len(hosts) < nodes:
+        raise TrainingError(f"run {run_config['run']!r}: training.nodes = {nodes}, but Slurm job "
+                            f"{job} has {len(hosts)} node(s): {', '.join(hosts)}")
+    return (["srun", f"--jobid={job}", f"--nodes={nodes}", f"--ntasks={nodes}",
+             "--ntasks-per-node=1", "--kill-on-bad-exit=1"]
+            + torchrun + [f"--nnodes={nodes}", "--rdzv-backend=c10d",
+                          f"--rdzv-endpoint={hosts[0]}:{RENDEZVOUS_PORT}", f"--rdzv-id={job}"]
+            + worker)
+
+
+RENDEZVOUS_PORT = 29400
+
+
+def slurm_job_hosts(job: str, env=os.environ) -> list[str]:
+    """Host names of a Slurm job's nodes. Snakemake's job-step plugin strips SLURM_JOB_NODELIST
+    from the job's environment, so the list is asked from the controller when it is missing."""
+    import subprocess
+
+    nodelist = env.get("SLURM_JOB_NODELIST")
+    if not nodelist:
+        out = subprocess.run(["scontrol", "show", "job", "--oneliner", job], capture_output=True,
+                             text=True, check=True).stdout
+        fields = dict(f.split("=", 1) for f in out.split() if "=" in f)
+        nodelist = fields.get("NodeList", "")
+    hosts = subprocess.run(["scontrol", "show", "hostnames", nodelist], capture_output=True,
+                           text=True, check=True).stdout.split()
+    return hosts
+
+
 def launch(run_config: dict) -> int:
     """Write the run config next to the run and train: in this process, or under torchrun.
 
-    With `processes` > 1 the workers are started by torchrun (`--standalone` on one node); a
-    SIGTERM sent to this process is forwarded so that every worker saves state and exits.
+    With more than one process the workers are started by `torchrun_command`; a SIGTERM sent
+    to this process is forwarded so that every worker saves state and exits.
     """
     import subprocess
 
@@ -502,12 +549,9 @@ def launch(run_config: dict) -> int:
     out.mkdir(parents=True, exist_ok=True)
     path = out / "run_config.json"
     write_json(path, run_config)
-    n = int(run_config.get("processes", 1))
-    if n == 1:
+    if int(run_config.get("processes", 1)) * int(run_config.get("nodes", 1)) == 1:
         return train(run_config)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-           f"--nproc_per_node={n}", "-m", "babeltower.train", str(path)]
-    proc = subprocess.Popen(cmd)
+    proc = subprocess.Popen(torchrun_command(run_config, path))
     signal.signal(signal.SIGTERM, lambda signum, frame: proc.send_signal(signal.SIGTERM))
     return proc.wait()
 

@@ -1,0 +1,108 @@
+"""The paper-scale presets: valid configs whose dry run builds the whole DAG (thousands of jobs)
+offline, with per-language token budgets, dense checkpoints and multi-GPU allocations.
+How long the dry run takes is measured by benchmarks/dry_run_time.py, not here."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from babeltower.config import ConfigError, validate_config
+from babeltower.runs import RunConfigError, plan_runs
+from snakemake_helpers import REPO, SNAKEFILE, planned_jobs
+
+PRESET_13B = REPO / "presets" / "paper-1.3b.yaml"
+PRESET_67B = REPO / "presets" / "paper-6.7b.yaml"
+PAPER_TOKENS = {"php": 23e9, "csharp": 16e9, "go": 11e9, "cpp": 28e9}
+
+
+def load(*paths) -> dict:
+    """Presets merged as Snakemake merges several --configfile values (later ones win)."""
+    def merge(base, over):
+        for k, v in over.items():
+            base[k] = merge(base.get(k, {}), v) if isinstance(v, dict) and isinstance(
+                base.get(k), dict) else v
+        return base
+
+    cfg: dict = {}
+    for path in paths:
+        merge(cfg, yaml.safe_load(path.read_text()))
+    return validate_config(cfg)
+
+
+def test_paper_preset_runs_follow_the_paper():
+    cfg = load(PRESET_13B)
+    plans = plan_runs(cfg)
+    assert set(plans) == {"primary"} | {f"{k}-{lang}" for k in ("continual", "monolingual")
+                                        for lang in PAPER_TOKENS}
+    tokens_per_step = cfg["training"]["batch_size"] * cfg["training"]["context"]
+    assert plans["primary"].total_steps * tokens_per_step == pytest.approx(11e9, rel=1e-3)
+    for lang, tokens in PAPER_TOKENS.items():
+        for kind in ("continual", "monolingual"):
+            plan = plans[f"{kind}-{lang}"]
+            assert plan.total_steps * tokens_per_step == pytest.approx(tokens, rel=1e-3)
+            # Dense: log-spaced start, then every 128M tokens.
+            assert len(plan.checkpoint_steps) > tokens / 134217728
+        assert plans[f"continual-{lang}"].init_from_run == "primary"
+    assert cfg["training"]["model"]["preset"] == "gpt2-1.3b"
+    assert cfg["training"]["device"] == "cuda" and cfg["training"]["processes"] == 8
+    sources = {lang: spec["sources"][0] for lang, spec in cfg["languages"].items()}
+    for lang in ("python", *PAPER_TOKENS):
+        assert sources[lang]["kind"] == "hf"
+        assert sources[lang]["dataset"] == "bigcode/the-stack-dedup"
+        assert sources[lang]["data_dir"].startswith("data/")
+
+
+def test_per_language_token_map_must_name_exactly_the_new_languages():
+    cfg = load(PRESET_13B)
+    missing = copy.deepcopy(cfg)
+    del missing["runs"]["continual"]["train_tokens"]["go"]
+    with pytest.raises(RunConfigError, match="runs.continual.train_tokens.*'go'"):
+        plan_runs(missing)
+    unknown = copy.deepcopy(cfg)
+    unknown["runs"]["monolingual"]["train_tokens"]["rust"] = 10
+    with pytest.raises(RunConfigError, match="runs.monolingual.train_tokens.*rust"):
+        plan_runs(unknown)
+    negative = yaml.safe_load(PRESET_13B.read_text())
+    negative["runs"]["continual"]["train_tokens"]["php"] = 0
+    with pytest.raises(ConfigError, match="runs.continual.train_tokens"):
+        validate_config(negative)
+
+
+def _dry_run(tmp_path, *configfiles) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory",
+           str(tmp_path), "--cores", "8", "-n", "--replace-workflow-config",
+           "--configfile", *map(str, configfiles)]
+    return subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=300)
+
+
+def test_paper_preset_dry_run_builds_thousands_of_jobs_offline(tmp_path):
+    cfg = load(PRESET_13B)
+    plans = plan_runs(cfg)
+    checkpoints = sum(len(p.checkpoint_steps) for p in plans.values())
+    proc = _dry_run(tmp_path, PRESET_13B)
+    jobs = planned_jobs(proc)
+    assert jobs["train_primary"] == 1
+    assert jobs["train_continual"] == jobs["train_monolingual"] == 4
+    # Every checkpoint of every study run is probed and (evaluation.checkpoints: all) evaluated.
+    assert jobs["probe_checkpoint"] == jobs["evaluate_checkpoint"] == checkpoints
+    assert sum(jobs.values()) >= 2000
+    # The comparison: 6 mixtures x 3 seeds, listed through their collection jobs.
+    assert jobs["scratch_run_curves"] == 18
+
+
+def test_6_7b_overlay_shards_the_model_over_four_nodes(tmp_path):
+    cfg = load(PRESET_13B, PRESET_67B)
+    assert cfg["training"]["model"]["preset"] == "gpt2-6.7b"
+    assert cfg["training"]["strategy"] == "fsdp" and cfg["training"]["nodes"] == 4
+    assert cfg["training"]["batch_size"] % (cfg["training"]["micro_batch_size"] * 8 * 4) == 0
+    proc = _dry_run(tmp_path, PRESET_13B, PRESET_67B)
+    text = proc.stdout + proc.stderr
+    block = text.split("rule train_primary:", 1)[1]
+    resources = next(line for line in block.splitlines() if "resources:" in line)
+    for expected in ("gres=gpu:8", "nodes=4", "mpi=srun", "tasks=4"):
+        assert expected in resources

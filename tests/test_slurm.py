@@ -1,0 +1,176 @@
+"""The SLURM profile on a real Slurm: a single-node cluster on localhost (tests/local_slurm.py)
+runs the micro config through `snakemake --executor slurm`, and its results equal a local run's.
+
+Needs root and Debian's munge/slurmctld/slurmd/slurm-client (.ci/run installs them). Where they
+are missing the test skips, unless BABELTOWER_REQUIRE_SLURM=1 (set by .ci/run): then it fails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from local_slurm import LocalSlurm, missing_requirements
+from snakemake_helpers import REPO, SNAKEFILE, planned_jobs, snakemake
+
+PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
+# Hard bound of the cluster run: Snakemake and every job it submitted are killed after it.
+CLUSTER_TIMEOUT_S = 1500
+
+
+def _require_slurm():
+    why = missing_requirements()
+    if why:
+        if os.environ.get("BABELTOWER_REQUIRE_SLURM") == "1":
+            pytest.fail(f"BABELTOWER_REQUIRE_SLURM=1 but a local Slurm cannot start: {why}")
+        pytest.skip(why)
+
+
+def test_profile_entries_are_commented_and_name_real_rules():
+    """Every entry of the profile (a top-level key, a default resource, a rule's resources)
+    has a comment, and every rule it configures exists."""
+    lines = PROFILE.read_text().splitlines()
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        indent = len(line) - len(line.lstrip())
+        if not stripped or stripped.startswith(("#", "- ")) or indent > 2:
+            continue
+        above = lines[i - 1].strip() if i else ""
+        assert "#" in line or above.startswith("#"), \
+            f"profiles/slurm/config.yaml line {i + 1} has no comment: {line!r}"
+    profile = yaml.safe_load(PROFILE.read_text())
+    rules = set(subprocess.run([sys.executable, "-m", "snakemake", "--snakefile",
+                                str(SNAKEFILE), "--list-rules"], cwd=REPO, capture_output=True,
+                               text=True, check=True).stdout.split())
+    assert set(profile["set-resources"]) <= rules
+    assert {g.split("=")[0] for g in profile["groups"]} <= rules
+    assert profile["executor"] == "slurm"
+    assert "code" not in profile["rerun-triggers"]
+
+
+def _job_resources(dry_run: subprocess.CompletedProcess, rule: str) -> str:
+    """The `resources:` line of `rule`'s job in a dry run's output."""
+    text = dry_run.stdout + dry_run.stderr
+    block = text.split(f"rule {rule}:", 1)[1]
+    return next(line for line in block.splitlines() if "resources:" in line)
+
+
+def test_training_allocation_follows_the_run_config(tmp_path):
+    """GPUs and nodes of a training job come from its run's training settings."""
+    from micro import micro_config, write_config
+
+    cfg = micro_config(tmp_path)
+    cfg["training"].update(device="cuda", processes=4, nodes=2, micro_batch_size=1)
+    configfile = write_config(tmp_path / "cuda.yaml", cfg)
+    out = snakemake(tmp_path, configfile, "train_primary", "-n", "--forcerun",
+                    "train_primary")
+    resources = _job_resources(out, "train_primary")
+    for expected in ("gres=gpu:4", "nodes=2", "mpi=srun", "tasks=2"):
+        assert expected in resources
+    cfg["training"].update(device="cpu", processes=1, nodes=1)
+    out = snakemake(tmp_path, write_config(tmp_path / "cpu.yaml", cfg), "train_primary",
+                    "-n", "--forcerun", "train_primary")
+    resources = _job_resources(out, "train_primary")
+    assert "gres=" not in resources and "mpi=" not in resources and "nodes=1" in resources
+
+
+def test_profile_builds_the_dag_with_probe_batches(micro_run):
+    """A dry run through the profile (no cluster needed) plans the same jobs as a local one."""
+    ws, _, configfile = micro_run
+    proc = snakemake(ws, configfile, "-n", "--forceall", "--workflow-profile", str(PROFILE.parent))
+    local = snakemake(ws, configfile, "-n", "--forceall")
+    assert planned_jobs(proc) == planned_jobs(local)
+
+
+def cluster_profile(dest: Path, partition: str) -> Path:
+    """The SLURM profile, fitted to the test cluster: one CPU-only partition, a few GB per job
+    and status polling with squeue (no slurmdbd). Everything else is the profile as shipped."""
+    profile = yaml.safe_load(PROFILE.read_text())
+    profile["default-resources"]["slurm_partition"] = partition
+    # No GPUs here: the per-job `gpu` limit cannot serialize a probe batch, the core count can.
+    profile["cores"] = 2
+    for rule, res in profile["set-resources"].items():
+        res.pop("gpu", None)
+        res["slurm_partition"] = partition
+        res["mem_mb"] = min(res.get("mem_mb", 0) or 2000, 2000)
+        res["runtime"] = min(res.get("runtime", 60), 60)
+    profile["default-resources"]["mem_mb"] = 1000
+    profile.update({
+        "jobs": 4,
+        "latency-wait": 5,
+        "retries": 0,
+        "keep-going": False,
+        "slurm-status-command": "squeue",
+        "slurm-init-seconds-before-status-checks": 2,
+        "slurm-logdir": str(dest / "slurm-logs"),
+    })
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "config.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
+    return dest
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# Results compared with the local run: every checkpoint's weights, and every table the study
+# reports (tables with wall-clock columns, such as metrics.csv, are compared without them).
+COMPARED_TABLES = ("probes/*.tsv", "evaluation/*.tsv", "analysis/*.tsv", "mixtures/*.tsv",
+                   "comparison/*.tsv", "corpus/stats.tsv", "tokens/index.tsv")
+
+
+def test_micro_config_on_a_real_slurm_equals_the_local_run(micro_run, tmp_path):
+    _require_slurm()
+    local_ws, _, configfile = micro_run
+    ws = tmp_path / "cluster"
+    ws.mkdir()
+    profile = cluster_profile(tmp_path / "profile", LocalSlurm.partition)
+    with LocalSlurm(tmp_path / "slurm") as cluster:
+        cmd = ["timeout", "-k", "20", str(CLUSTER_TIMEOUT_S), sys.executable, "-m", "snakemake",
+               "--snakefile", str(SNAKEFILE), "--directory", str(ws),
+               "--configfile", str(configfile), "--replace-workflow-config",
+               "--workflow-profile", str(profile)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        log = proc.stdout[-3000:] + proc.stderr[-8000:]
+        assert proc.returncode == 0, f"cluster run failed ({proc.returncode}):\n{log}"
+        # The jobs really went through Slurm, and finished there: one Slurm job per cluster
+        # job, each run's probes batched into one (cluster.probe_batch 8 >= its checkpoints):
+        # 3 study runs and 6 comparison runs (3 mixtures x 2 seeds).
+        submitted = subprocess.run(["squeue", "--states=all", "--noheader", "--format=%k %T"],
+                                   capture_output=True, text=True, check=True).stdout.split("\n")
+        submitted = [line.split() for line in submitted if line.strip()]
+        assert all(state == "COMPLETED" for _, state in submitted), submitted
+        comments = sorted(comment for comment, _ in submitted)
+        probe_jobs = [c for c in comments if "probe" in c and "checkpoint" in c]
+        assert len(probe_jobs) == 3 + 6, comments
+        assert sum(c.startswith("rule_train_") for c in comments) == 3 + 6, comments
+        assert len(comments) >= 25, comments
+
+    local, cluster_results = local_ws / "results", ws / "results"
+    weights = sorted(p.relative_to(local) for p in local.glob("runs/*/checkpoints/*/*.safetensors"))
+    assert len(weights) >= 13
+    for rel in weights:
+        assert _digest(cluster_results / rel) == _digest(local / rel), rel
+    tables = sorted({p.relative_to(local) for pattern in COMPARED_TABLES
+                     for p in local.glob(pattern)})
+    assert len(tables) >= 15
+    for rel in tables:
+        a = pd.read_csv(local / rel, sep="\t")
+        b = pd.read_csv(cluster_results / rel, sep="\t")
+        pd.testing.assert_frame_equal(a, b, obj=str(rel))
+    for rel in sorted(p.relative_to(local) for p in local.glob("runs/*/metrics.csv")):
+        a = pd.read_csv(local / rel)
+        b = pd.read_csv(cluster_results / rel)
+        timing = [c for c in a.columns if any(k in c for k in ("time", "per_s", "mfu", "wall", "elapsed"))]
+        pd.testing.assert_frame_equal(a.drop(columns=timing), b.drop(columns=timing),
+                                      obj=str(rel))
+    # Nothing left to do, and the daemons are gone.
+    assert planned_jobs(snakemake(ws, configfile, "-n")) == {}
+    assert subprocess.run(["pgrep", "-x", "slurmctld"], capture_output=True).returncode != 0
