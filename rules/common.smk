@@ -161,19 +161,6 @@ def probe_dir(run, ckpt):
     return f"{RESULTS}/probes/{run}/{ckpt}"
 
 
-def probe_batch_group(wildcards):
-    """The cluster group of a probe job: its run's checkpoints in batches of
-    `cluster.probe_batch`, so each batch is one cluster job (local runs ignore groups). Named
-    per batch instead of Snakemake's --group-components, which merges independent jobs into
-    batches of unpredictable size (seen with 9.27: 8 and 64 jobs)."""
-    size = config["cluster"]["probe_batch"]
-    if size <= 1:
-        return None
-    names = (RUNS[wildcards.run].checkpoint_names if wildcards.run in RUNS
-             else scratch_plan(wildcards.run).checkpoint_names)
-    return f"probe_batch_{wildcards.run}_{names.index(wildcards.ckpt) // size}"
-
-
 def probe_targets():
     if not config["probes"]["enabled"]:
         return []

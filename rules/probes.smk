@@ -45,8 +45,6 @@ rule probe_checkpoint:
         f"{RESULTS}/logs/probes/{{run}}/{{ckpt}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/probes/{{run}}/{{ckpt}}.tsv"
-    group:
-        probe_batch_group
     threads: config["probes"]["threads"]
     resources:
         mem_mb=4000,

@@ -178,7 +178,9 @@ class LocalSlurm:
                            f"(sinfo state {state!r}); see {self.state}/*.log")
 
     def stop(self) -> None:
-        """Stop what we started: running jobs, slurmd, slurmctld, munged; restore the config."""
+        """Stop what we started: running jobs, slurmd, slurmctld, munged; restore the config.
+        A second SIGTERM (e.g. `timeout` forwarding its own) must not cut the cleanup short."""
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if self._procs:
             subprocess.run(["scancel", "--full", "--partition", self.partition],
                            capture_output=True, timeout=30)

@@ -50,7 +50,6 @@ def test_profile_entries_are_commented_and_name_real_rules():
                                 str(SNAKEFILE), "--list-rules"], cwd=REPO, capture_output=True,
                                text=True, check=True).stdout.split())
     assert set(profile["set-resources"]) <= rules
-    assert {g.split("=")[0] for g in profile["groups"]} <= rules
     assert profile["executor"] == "slurm"
     assert "code" not in profile["rerun-triggers"]
 
@@ -81,7 +80,7 @@ def test_training_allocation_follows_the_run_config(tmp_path):
     assert "gres=" not in resources and "mpi=" not in resources and "nodes=1" in resources
 
 
-def test_profile_builds_the_dag_with_probe_batches(micro_run):
+def test_profile_plans_the_same_jobs_as_a_local_run(micro_run):
     """A dry run through the profile (no cluster needed) plans the same jobs as a local one."""
     ws, _, configfile = micro_run
     proc = snakemake(ws, configfile, "-n", "--forceall", "--workflow-profile", str(PROFILE.parent))
@@ -94,8 +93,6 @@ def cluster_profile(dest: Path, partition: str) -> Path:
     and status polling with squeue (no slurmdbd). Everything else is the profile as shipped."""
     profile = yaml.safe_load(PROFILE.read_text())
     profile["default-resources"]["slurm_partition"] = partition
-    # No GPUs here: the per-job `gpu` limit cannot serialize a probe batch, the core count can.
-    profile["cores"] = 2
     for rule, res in profile["set-resources"].items():
         res.pop("gpu", None)
         res["slurm_partition"] = partition
@@ -114,6 +111,22 @@ def cluster_profile(dest: Path, partition: str) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     (dest / "config.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
     return dest
+
+
+def _run_killing_group_on_exit(cmd: list[str]) -> subprocess.CompletedProcess:
+    """Run `cmd` in its own process group; if this test is interrupted (timeout, SIGTERM),
+    kill the whole group so no Snakemake is left submitting jobs."""
+    import signal
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate()
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def _digest(path: Path) -> str:
@@ -137,22 +150,24 @@ def test_micro_config_on_a_real_slurm_equals_the_local_run(micro_run, tmp_path):
                "--snakefile", str(SNAKEFILE), "--directory", str(ws),
                "--configfile", str(configfile), "--replace-workflow-config",
                "--workflow-profile", str(profile)]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        proc = _run_killing_group_on_exit(cmd)
         log = proc.stdout[-3000:] + proc.stderr[-8000:]
         assert proc.returncode == 0, f"cluster run failed ({proc.returncode}):\n{log}"
-        # The jobs really went through Slurm, and finished there: one Slurm job per cluster
-        # job, each run's probes batched into one (cluster.probe_batch 8 >= its checkpoints):
-        # 3 study runs and 6 comparison runs (3 mixtures x 2 seeds).
+        # The jobs really went through Slurm and finished there: one Slurm job per cluster
+        # job (Snakemake names each in its comment), the table jobs ran on the submit host.
         submitted = subprocess.run(["squeue", "--states=all", "--noheader", "--format=%k %T"],
                                    capture_output=True, text=True, check=True).stdout.split("\n")
         submitted = [line.split() for line in submitted if line.strip()]
         assert all(state == "COMPLETED" for _, state in submitted), submitted
-        comments = sorted(comment for comment, _ in submitted)
-        probe_jobs = [c for c in comments if "probe" in c and "checkpoint" in c]
-        assert len(probe_jobs) == 3 + 6, comments
-        assert sum(c.startswith("rule_train_") for c in comments) == 3 + 6, comments
-        assert len(comments) >= 25, comments
-
+        comments = [comment for comment, _ in submitted]
+        # 3 study runs, 6 comparison runs (3 mixtures x 2 seeds) probed at their final
+        # checkpoints, the study runs probed at 13 checkpoints and evaluated at the final ones.
+        for rule, jobs in (("train_primary", 1), ("train_continual", 1),
+                           ("train_monolingual", 1), ("train_scratch", 6),
+                           ("probe_checkpoint", 13 + 6),
+                           ("evaluate_checkpoint", 3 + 6), ("build_corpus", 3)):
+            assert sum(c.startswith(f"rule_{rule}") for c in comments) == jobs, (rule, comments)
+        assert not any("collect" in c or "summary" in c for c in comments), comments
     local, cluster_results = local_ws / "results", ws / "results"
     weights = sorted(p.relative_to(local) for p in local.glob("runs/*/checkpoints/*/*.safetensors"))
     assert len(weights) >= 13

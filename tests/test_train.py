@@ -341,3 +341,30 @@ def test_state_saved_before_the_data_changed_is_not_resumed(token_data, tmp_path
         assert train(rc) == 0
     assert "resumed from step" not in caplog.text
     assert "starting over" in caplog.text
+
+
+def test_torchrun_command_one_node_and_several_nodes(monkeypatch, tmp_path):
+    import babeltower.train as train_mod
+
+    cfg = {"run": "primary", "processes": 8, "nodes": 1}
+    cmd = train_mod.torchrun_command(cfg, tmp_path / "run_config.json", env={})
+    assert cmd[:3] == [sys.executable, "-m", "torch.distributed.run"]
+    assert "--standalone" in cmd and "--nproc-per-node=8" in cmd and "srun" not in cmd
+    # Several nodes need a Slurm allocation ...
+    cfg["nodes"] = 4
+    with pytest.raises(TrainingError, match="training.nodes = 4 needs a Slurm allocation"):
+        train_mod.torchrun_command(cfg, tmp_path / "run_config.json", env={})
+    # ... of at least that many nodes (the host list comes from scontrol inside a job).
+    monkeypatch.setattr(train_mod, "slurm_job_hosts", lambda job, env: ["gpu07", "gpu08"])
+    with pytest.raises(TrainingError, match="has 2 node"):
+        train_mod.torchrun_command(cfg, tmp_path / "c.json", env={"SLURM_JOB_ID": "42"})
+    monkeypatch.setattr(train_mod, "slurm_job_hosts",
+                        lambda job, env: ["gpu07", "gpu08", "gpu09", "gpu10"])
+    cmd = train_mod.torchrun_command(cfg, tmp_path / "c.json", env={"SLURM_JOB_ID": "42"})
+    srun, torchrun = cmd[:cmd.index(sys.executable)], cmd[cmd.index(sys.executable):]
+    assert srun == ["srun", "--jobid=42", "--nodes=4", "--ntasks=4", "--ntasks-per-node=1",
+                    "--kill-on-bad-exit=1"]
+    assert "--nnodes=4" in torchrun and "--nproc-per-node=8" in torchrun
+    assert "--rdzv-endpoint=gpu07:29400" in torchrun and "--rdzv-id=42" in torchrun
+    assert "--standalone" not in torchrun
+    assert torchrun[-3:] == ["-m", "babeltower.train", str(tmp_path / "c.json")]

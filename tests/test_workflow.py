@@ -347,6 +347,18 @@ def test_training_setting_changes_rerun_only_the_affected_runs(micro_run):
                     **analysis_jobs(6), "all": 1}
 
 
+@pytest.mark.parametrize("family,change", [
+    ("model", lambda c: c["training"]["model"].__setitem__("n_embd", 48)),
+    ("schedule", lambda c: c["training"]["lr_schedule"].__setitem__("warmup_steps", 3)),
+])
+def test_model_and_schedule_changes_rerun_every_training_run(micro_run, family, change):
+    ws, cfg, _ = micro_run
+    plan = _plan_with(ws, cfg, f"{family}.yaml", change)
+    # Same plan as a shared optimizer change: every run and everything after it.
+    assert plan == {**TRAIN_JOBS, **probe_jobs(13 + 2), **eval_jobs(3 + 2), "train_scratch": 2,
+                    **analysis_jobs(6), "all": 1}
+
+
 def test_probe_setting_changes_rerun_probes_but_never_training(micro_run):
     ws, cfg, _ = micro_run
     # 13 checkpoints of the study's runs + the natural comparison runs' final ones.
