@@ -163,6 +163,7 @@ def test_editing_rule_scripts_and_comments_reruns_nothing(micro_run, tmp_path):
 
     ws, _, configfile = micro_run
     copy = tmp_path / "workflow-copy"
+    copy.mkdir()
     for part in ("Snakefile", "rules", "workflow", "src", "envs", "profiles", "report"):
         src = REPO / part
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, copy / part)
