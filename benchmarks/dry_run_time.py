@@ -26,7 +26,7 @@ BUDGET_S = 20.0
 def dry_run(configfiles: list[str]) -> tuple[float, int]:
     with tempfile.TemporaryDirectory() as workdir:
         cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-               "--directory", workdir, "--cores", "8", "-n", "--quiet", "rules",
+               "--directory", workdir, "--cores", "8", "-n",
                "--replace-workflow-config", "--configfile", *configfiles]
         start = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
