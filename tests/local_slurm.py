@@ -4,7 +4,8 @@ Starts munged, slurmctld and slurmd (Debian's munge, slurmctld, slurmd and slurm
 packages) with a generated slurm.conf, waits until the node accepts jobs, and stops every
 daemon it started on exit. Needs root: the daemons run as root and the config must live at
 /etc/slurm/slurm.conf, because Snakemake's job-step plugin strips SLURM_* variables (so
-SLURM_CONF alone breaks the nested srun). An existing /etc/slurm/slurm.conf is restored.
+SLURM_CONF alone breaks the nested srun). A config that is not a symlink is never touched;
+a symlink found there is put back on exit.
 
 The facts this relies on (cgroup plugins fail on these machines, DefMemPerCPU is needed for
 jobs to share the node, MinJobAge bounds squeue-based status polling) are recorded in
@@ -22,7 +23,8 @@ import subprocess
 import time
 from pathlib import Path
 
-DAEMONS = ("munge", "munged", "mungekey", "slurmctld", "slurmd", "sinfo", "sbatch", "squeue", "srun")
+REQUIRED_COMMANDS = ("munge", "munged", "mungekey", "slurmctld", "slurmd", "sinfo", "sbatch",
+                     "squeue", "srun")
 SLURM_CONF = Path("/etc/slurm/slurm.conf")
 
 
@@ -30,7 +32,7 @@ def missing_requirements() -> str | None:
     """Why a local Slurm cannot be started here, or None when it can."""
     if os.geteuid() != 0:
         return "starting slurmctld/slurmd needs root"
-    missing = [d for d in DAEMONS if shutil.which(d) is None
+    missing = [d for d in REQUIRED_COMMANDS if shutil.which(d) is None
                and not Path("/usr/sbin", d).exists()]
     if missing:
         return ("Slurm/munge commands not installed: " + ", ".join(missing)

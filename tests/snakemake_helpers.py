@@ -46,6 +46,13 @@ def planned_jobs(proc: subprocess.CompletedProcess) -> Counter:
     return jobs
 
 
+def job_resources(dry_run: subprocess.CompletedProcess, rule: str) -> str:
+    """The `resources:` line of the first `rule` job in a dry run's output."""
+    text = dry_run.stdout + dry_run.stderr
+    block = text.split(f"rule {rule}:", 1)[1]
+    return next(line for line in block.splitlines() if "resources:" in line)
+
+
 def kill_snakemake_when(workdir: Path, configfile: Path, target: str, ready, what: str,
                         timeout: float = 300) -> None:
     """Run Snakemake (1 core) on `target` and SIGKILL its whole process group as soon as

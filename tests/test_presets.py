@@ -13,7 +13,7 @@ import yaml
 
 from babeltower.config import ConfigError, validate_config
 from babeltower.runs import RunConfigError, plan_runs
-from snakemake_helpers import REPO, SNAKEFILE, planned_jobs
+from snakemake_helpers import REPO, SNAKEFILE, job_resources, planned_jobs
 
 PRESET_13B = REPO / "presets" / "paper-1.3b.yaml"
 PRESET_67B = REPO / "presets" / "paper-6.7b.yaml"
@@ -22,15 +22,11 @@ PAPER_TOKENS = {"php": 23e9, "csharp": 16e9, "go": 11e9, "cpp": 28e9}
 
 def load(*paths) -> dict:
     """Presets merged as Snakemake merges several --configfile values (later ones win)."""
-    def merge(base, over):
-        for k, v in over.items():
-            base[k] = merge(base.get(k, {}), v) if isinstance(v, dict) and isinstance(
-                base.get(k), dict) else v
-        return base
+    from snakemake.utils import update_config
 
     cfg: dict = {}
     for path in paths:
-        merge(cfg, yaml.safe_load(path.read_text()))
+        update_config(cfg, yaml.safe_load(path.read_text()))
     return validate_config(cfg)
 
 
@@ -100,9 +96,6 @@ def test_6_7b_overlay_shards_the_model_over_four_nodes(tmp_path):
     assert cfg["training"]["model"]["preset"] == "gpt2-6.7b"
     assert cfg["training"]["strategy"] == "fsdp" and cfg["training"]["nodes"] == 4
     assert cfg["training"]["batch_size"] % (cfg["training"]["micro_batch_size"] * 8 * 4) == 0
-    proc = _dry_run(tmp_path, PRESET_13B, PRESET_67B)
-    text = proc.stdout + proc.stderr
-    block = text.split("rule train_primary:", 1)[1]
-    resources = next(line for line in block.splitlines() if "resources:" in line)
+    resources = job_resources(_dry_run(tmp_path, PRESET_13B, PRESET_67B), "train_primary")
     for expected in ("gres=gpu:8", "nodes=4", "mpi=srun", "tasks=4"):
         assert expected in resources

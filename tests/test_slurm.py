@@ -20,7 +20,7 @@ import yaml
 
 from local_slurm import LocalSlurm, missing_requirements
 from micro import write_config
-from snakemake_helpers import REPO, SNAKEFILE, planned_jobs, snakemake
+from snakemake_helpers import REPO, SNAKEFILE, job_resources, planned_jobs, snakemake
 
 PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
 # Hard bound of the cluster run: Snakemake and every job it submitted are killed after it.
@@ -56,13 +56,6 @@ def test_profile_entries_are_commented_and_name_real_rules():
     assert "code" not in profile["rerun-triggers"]
 
 
-def _job_resources(dry_run: subprocess.CompletedProcess, rule: str) -> str:
-    """The `resources:` line of `rule`'s job in a dry run's output."""
-    text = dry_run.stdout + dry_run.stderr
-    block = text.split(f"rule {rule}:", 1)[1]
-    return next(line for line in block.splitlines() if "resources:" in line)
-
-
 def test_training_allocation_follows_the_run_config(tmp_path):
     """GPUs and nodes of a training job come from its run's training settings."""
     from micro import micro_config, write_config
@@ -72,13 +65,13 @@ def test_training_allocation_follows_the_run_config(tmp_path):
     configfile = write_config(tmp_path / "cuda.yaml", cfg)
     out = snakemake(tmp_path, configfile, "train_primary", "-n", "--forcerun",
                     "train_primary")
-    resources = _job_resources(out, "train_primary")
+    resources = job_resources(out, "train_primary")
     for expected in ("gres=gpu:4", "nodes=2", "mpi=srun", "tasks=2"):
         assert expected in resources
     cfg["training"].update(device="cpu", processes=1, nodes=1)
     out = snakemake(tmp_path, write_config(tmp_path / "cpu.yaml", cfg), "train_primary",
                     "-n", "--forcerun", "train_primary")
-    resources = _job_resources(out, "train_primary")
+    resources = job_resources(out, "train_primary")
     assert "gres=" not in resources and "mpi=" not in resources and "nodes=1" in resources
 
 

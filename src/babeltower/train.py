@@ -488,6 +488,10 @@ def _link_tree(src: Path, dst: Path) -> None:
             shutil.copy2(f, dst / f.name)
 
 
+# Port of the c10d rendezvous on a multi-node run's first node.
+RENDEZVOUS_PORT = 29400
+
+
 def torchrun_command(run_config: dict, config_path: Path, env=os.environ) -> list[str]:
     """The command that starts a distributed run's workers.
 
@@ -514,9 +518,6 @@ def torchrun_command(run_config: dict, config_path: Path, env=os.environ) -> lis
             + torchrun + [f"--nnodes={nodes}", "--rdzv-backend=c10d",
                           f"--rdzv-endpoint={hosts[0]}:{RENDEZVOUS_PORT}", f"--rdzv-id={job}"]
             + worker)
-
-
-RENDEZVOUS_PORT = 29400
 
 
 def slurm_job_hosts(job: str, env=os.environ) -> list[str]:
