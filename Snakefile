@@ -26,6 +26,7 @@ include: "rules/tokenizer.smk"
 include: "rules/train.smk"
 include: "rules/probes.smk"
 include: "rules/evaluate.smk"
+include: "rules/batches.smk"
 include: "rules/analysis.smk"
 include: "rules/compare.smk"
 include: "rules/report.smk"
@@ -54,4 +55,5 @@ localrules:
 rule all:
     input:
         all_targets,
+        comparison_batch_targets,
     default_target: True

@@ -114,8 +114,8 @@ def all_targets(wildcards):
     targets = [f"{RESULTS}/corpus/stats.tsv", f"{RESULTS}/tokens/index.tsv"]
     for run in RUNS:
         targets += run_outputs(run)
-    return (targets + probe_targets() + evaluation_targets() + analysis_targets()
-            + comparison_targets() + report_targets())
+    return (targets + probe_targets() + evaluation_targets() + study_batch_targets()
+            + analysis_targets() + comparison_targets() + report_targets())
 
 
 def config_subset(section, *keys):
@@ -331,3 +331,61 @@ def report_targets():
         return []
     return [f"{RESULTS}/figures/{name}.png" for name in FIGURE_CAPTIONS] + [
         f"{RESULTS}/summary.md"]
+
+
+# -- batches of per-checkpoint jobs (cluster execution) ----------------------------------------
+# A run's per-checkpoint probe and evaluation jobs are short (minutes) and many (the paper's
+# schedule checkpoints ~140 times per run). Each batch of `cluster.checkpoints_per_job`
+# consecutive checkpoints is one Snakemake group, and a small joining job (batch_benchmarks)
+# makes the batch one connected piece of the DAG, so a cluster executor submits it as one job.
+# Groups and batch sizes are not params: changing them reruns nothing.
+CHECKPOINT_STAGES = ("probes", "evaluation")
+
+
+def stage_checkpoints(stage, run):
+    """The checkpoints of `run` that get a `stage` job, in training order."""
+    if run in RUNS:
+        return RUNS[run].checkpoint_names if stage == "probes" else evaluated_checkpoints(run)
+    names = scratch_checkpoints(run)
+    return names if stage == "probes" else names[-1:]
+
+
+def checkpoint_batches(stage, run):
+    size = config["cluster"]["checkpoints_per_job"]
+    names = stage_checkpoints(stage, run)
+    return [names[i:i + size] for i in range(0, len(names), size)]
+
+
+def batch_of(stage, run, ckpt):
+    size = config["cluster"]["checkpoints_per_job"]
+    return stage_checkpoints(stage, run).index(ckpt) // size
+
+
+def batch_group(stage, run, batch):
+    return f"{stage}-{run}-batch{batch}"
+
+
+def checkpoint_group(stage):
+    """The `group:` of a per-checkpoint rule: one group per stage, run and batch."""
+    return lambda wc: batch_group(stage, wc.run, batch_of(stage, wc.run, wc.ckpt))
+
+
+def batch_targets(stage, run):
+    """The joining outputs of every batch of `run` (each requests its batch's jobs)."""
+    return [f"{RESULTS}/benchmarks/{stage}/{run}/batch{b}.tsv"
+            for b in range(len(checkpoint_batches(stage, run)))]
+
+
+def study_batch_targets():
+    stages = [s for s, on in (("probes", bool(probe_targets())),
+                              ("evaluation", bool(evaluation_targets()))) if on]
+    return [t for stage in stages for run in RUNS for t in batch_targets(stage, run)]
+
+
+def comparison_batch_targets(wildcards):
+    """The batches of the comparison runs: known once their mixture checkpoints have run (a
+    separate input function of `all`, so the rest of the DAG is listed before that)."""
+    if not comparison_enabled():
+        return []
+    stages = ["probes"] + (["evaluation"] if evaluation_targets() else [])
+    return [t for stage in stages for run in SCRATCH_RUNS for t in batch_targets(stage, run)]

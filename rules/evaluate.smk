@@ -21,6 +21,8 @@ rule evaluate_checkpoint:
         f"{RESULTS}/logs/evaluation/{{run}}/{{ckpt}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/evaluation/{{run}}/{{ckpt}}.tsv"
+    group:
+        checkpoint_group("evaluation")
     threads: config["evaluation"]["workers"]
     resources:
         mem_mb=4000,

@@ -45,6 +45,8 @@ rule probe_checkpoint:
         f"{RESULTS}/logs/probes/{{run}}/{{ckpt}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/probes/{{run}}/{{ckpt}}.tsv"
+    group:
+        checkpoint_group("probes")
     threads: config["probes"]["threads"]
     resources:
         mem_mb=4000,

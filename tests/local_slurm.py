@@ -99,7 +99,7 @@ class LocalSlurm:
     partition = "debug"
 
     def __init__(self, state: Path, cpus: int | None = None, startup_timeout_s: float = 60):
-        self.state = Path(state)
+        self.state = Path(state).resolve()  # the /etc symlink must not be relative
         self.cpus = cpus or os.cpu_count() or 1
         self.memory_mb = int(_memory_mb() * 0.8)
         self.startup_timeout_s = startup_timeout_s

@@ -95,6 +95,7 @@ def cluster_profile(dest: Path, partition: str) -> Path:
         res["runtime"] = min(res.get("runtime", 60), 60)
     profile["default-resources"]["mem_mb"] = 1000
     profile.update({
+        "cores": os.cpu_count() or 1,  # the test node's CPUs (LocalSlurm's default)
         "jobs": 4,
         "latency-wait": 5,
         "retries": 0,
@@ -143,6 +144,22 @@ COMPARED_TABLES = ("probes/*.tsv", "evaluation/*.tsv", "analysis/*.tsv", "corpus
                    "tokens/index.tsv")
 
 
+BATCH = 4
+
+
+def expected_batch_jobs(results: Path, size: int) -> list[str]:
+    """Slurm comments of the batch jobs (Snakemake: rule_<group>_<its rules>) for batches of
+    `size` of the probed checkpoints (and the evaluated final one) of every run of a local run."""
+    jobs = []
+    for stage, rule in (("probes", "probe_checkpoint"), ("evaluation", "evaluate_checkpoint")):
+        for run_dir in sorted(p for p in (results / stage).iterdir()
+                              if p.is_dir() and any(p.glob("step*"))):
+            n = len(list(run_dir.glob("step*")))
+            jobs += [f"rule_{stage}-{run_dir.name}-batch{b}_batch_benchmarks_{rule}"
+                     for b in range(-(-n // size))]
+    return sorted(jobs)
+
+
 def test_micro_config_on_a_real_slurm_equals_the_local_run(micro_run, tmp_path):
     """The micro config without its final comparison (6 more training runs that add minutes
     and nothing the study's runs do not already exercise): every other setting is the local
@@ -151,6 +168,8 @@ def test_micro_config_on_a_real_slurm_equals_the_local_run(micro_run, tmp_path):
     local_ws, cfg, _ = micro_run
     cluster_cfg = copy.deepcopy(cfg)
     cluster_cfg["comparison"]["enabled"] = False
+    # Batches of 4 checkpoints: runs probed at 4 or 5 checkpoints give whole and partial batches.
+    cluster_cfg["cluster"] = {"checkpoints_per_job": BATCH}
     configfile = write_config(tmp_path / "config.yaml", cluster_cfg)
     ws = tmp_path / "cluster"
     ws.mkdir()
@@ -170,12 +189,19 @@ def test_micro_config_on_a_real_slurm_equals_the_local_run(micro_run, tmp_path):
         submitted = [line.split() for line in submitted if line.strip()]
         assert all(state == "COMPLETED" for _, state in submitted), submitted
         comments = [comment for comment, _ in submitted]
-        # 3 study runs, probed at 13 checkpoints and evaluated at their final ones.
         for rule, jobs in (("train_primary", 1), ("train_continual", 1),
-                           ("train_monolingual", 1), ("probe_checkpoint", 13),
-                           ("evaluate_checkpoint", 3), ("build_corpus", 3)):
+                           ("train_monolingual", 1), ("build_corpus", 3)):
             assert sum(c.startswith(f"rule_{rule}") for c in comments) == jobs, (rule, comments)
         assert not any("collect" in c or "summary" in c for c in comments), comments
+        # 3 study runs, probed at 13 checkpoints and evaluated at their final ones: every
+        # batch of probes (evaluations) is ONE Slurm job holding its checkpoints' jobs and the
+        # joining job; no per-checkpoint job went to Slurm on its own.
+        assert not any(c.startswith(("rule_probe_checkpoint", "rule_evaluate_checkpoint",
+                                     "rule_batch_benchmarks")) for c in comments), comments
+        batch_jobs = sorted(c for c in comments if c.startswith(("rule_probes-",
+                                                                 "rule_evaluation-")))
+        assert batch_jobs == expected_batch_jobs(ws / "results", BATCH), comments
+        assert len(batch_jobs) == 4 + 3, batch_jobs  # 5+4+4 probes -> 2+1+1, 3 finals -> 3
     local, cluster_results = local_ws / "results", ws / "results"
     weights = sorted(p.relative_to(cluster_results)
                      for p in cluster_results.glob("runs/*/checkpoints/*/*.safetensors"))

@@ -73,3 +73,19 @@ def concat_tsv(inputs: list[str], out_path: str | Path) -> pd.DataFrame:
     with atomic_path(out_path) as tmp:
         df.to_csv(tmp, sep="\t", index=False)
     return df
+
+
+def batch_benchmark_table(inputs: list[str], out_path: str | Path) -> pd.DataFrame:
+    """The Snakemake benchmark records (run time, memory, I/O) of one batch of per-checkpoint
+    jobs, one row per checkpoint (named by its file, e.g. step00001024.tsv)."""
+    frames = []
+    for path in inputs:
+        frame = pd.read_csv(path, sep="\t")
+        frame.insert(0, "checkpoint", Path(path).stem)
+        frames.append(frame)
+    if not frames:
+        raise ValueError(f"{out_path}: a batch needs at least one benchmark file")
+    df = pd.concat(frames, ignore_index=True)
+    with atomic_path(out_path) as tmp:
+        df.to_csv(tmp, sep="\t", index=False)
+    return df
