@@ -3,32 +3,6 @@
 # batch (it reads the batch's benchmark records), so the group is one connected piece of the
 # DAG and a cluster executor submits it as one job. Its table is the batch's run time and
 # memory per checkpoint: what to size `runtime`/`mem_mb` of the profile with.
-import ast
-
-STAGE_RULES = {"probes": "probe_checkpoint", "evaluation": "evaluate_checkpoint"}
-
-
-def member_text_resources(stage):
-    """The text resources (slurm_partition, slurm_account, constraint, ...) that --set-resources
-    (the profile) gives the stage's per-checkpoint rule. A group job has one value of each, so
-    the joining job must ask for the same: it inherits them instead of repeating them."""
-    overrides = workflow.resource_settings.overwrite_resources.get(STAGE_RULES[stage], {})
-    return {name: _plain_text(res.raw) for name, res in dict(overrides).items()
-            if isinstance(res.raw, str)}
-
-
-def _plain_text(raw):
-    """A set-resources text as Snakemake reads it: a quoted literal ('"--nice=100"') is the text
-    inside the quotes, any other text is itself."""
-    try:
-        value = ast.literal_eval(raw)
-    except (ValueError, SyntaxError):
-        return raw
-    return value if isinstance(value, str) else raw
-
-
-TEXT_RESOURCE_NAMES = sorted({name for stage in CHECKPOINT_STAGES
-                              for name in member_text_resources(stage)})
 
 
 rule batch_benchmarks:

@@ -334,12 +334,15 @@ def report_targets():
 
 
 # -- batches of per-checkpoint jobs (cluster execution) ----------------------------------------
+import ast
+
 # A run's per-checkpoint probe and evaluation jobs are short (minutes) and many (the paper's
 # schedule checkpoints ~140 times per run). Each batch of `cluster.checkpoints_per_job`
 # consecutive checkpoints is one Snakemake group, and a small joining job (batch_benchmarks)
 # makes the batch one connected piece of the DAG, so a cluster executor submits it as one job.
 # Groups and batch sizes are not params: changing them reruns nothing.
 CHECKPOINT_STAGES = ("probes", "evaluation")
+STAGE_RULES = {"probes": "probe_checkpoint", "evaluation": "evaluate_checkpoint"}
 
 
 def stage_checkpoints(stage, run):
@@ -380,6 +383,29 @@ def study_batch_targets():
     stages = [s for s, on in (("probes", bool(probe_targets())),
                               ("evaluation", bool(evaluation_targets()))) if on]
     return [t for stage in stages for run in RUNS for t in batch_targets(stage, run)]
+
+
+def member_text_resources(stage):
+    """The text resources (slurm_partition, slurm_account, constraint, ...) that --set-resources
+    (the profile) gives the stage's per-checkpoint rule. A group job has one value of each, so
+    the joining job must ask for the same: it inherits them instead of repeating them."""
+    overrides = workflow.resource_settings.overwrite_resources.get(STAGE_RULES[stage], {})
+    return {name: _plain_text(res.raw) for name, res in dict(overrides).items()
+            if isinstance(res.raw, str)}
+
+
+def _plain_text(raw):
+    """A set-resources text as Snakemake reads it: a quoted literal ('"--nice=100"') is the text
+    inside the quotes, any other text is itself."""
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        return raw
+    return value if isinstance(value, str) else raw
+
+
+TEXT_RESOURCE_NAMES = sorted({name for stage in CHECKPOINT_STAGES
+                              for name in member_text_resources(stage)})
 
 
 def comparison_batch_targets(wildcards):

@@ -1,5 +1,6 @@
 # Evaluation stage: generate completions for benchmark prompts at checkpoints and run them in
-# the sandbox; pass@k per language and checkpoint, per-problem results kept.
+# the sandbox; pass@k per language and checkpoint, per-problem results kept. On a cluster,
+# batches of checkpoints are one job (rules/batches.smk).
 
 
 rule evaluate_checkpoint:

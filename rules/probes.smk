@@ -1,5 +1,6 @@
-# Probe stage: every checkpoint of every run gets one job running all probes; per-run and
-# workflow-wide tables collect the results.
+# Probe stage: every checkpoint of every run gets one job running all probes (on a cluster,
+# batches of them are one job: rules/batches.smk); per-run and workflow-wide tables collect
+# the results.
 
 
 rule mine_lens_items:

@@ -53,6 +53,26 @@ def job_resources(dry_run: subprocess.CompletedProcess, rule: str) -> str:
     return next(line for line in block.splitlines() if "resources:" in line)
 
 
+_GROUP_HEAD = re.compile(r"Group job (\S+) \(jobs")
+_RULE_HEAD = re.compile(r"^ {4}(?:local)?rule (\w+):$")
+
+
+def planned_groups(dry_run: subprocess.CompletedProcess) -> dict[str, Counter]:
+    """Group jobs a dry run would submit: group id -> its member jobs by rule. Snakemake prints
+    each group as a header line followed by its members' blocks, indented by four spaces."""
+    groups: dict[str, Counter] = {}
+    current = None
+    for line in (dry_run.stdout + dry_run.stderr).splitlines():
+        head = _GROUP_HEAD.search(line)
+        if head:
+            current = groups.setdefault(head.group(1), Counter())
+        elif current is not None and line and not line.startswith(" "):
+            current = None
+        elif current is not None and (member := _RULE_HEAD.match(line)):
+            current[member.group(1)] += 1
+    return groups
+
+
 def kill_snakemake_when(workdir: Path, configfile: Path, target: str, ready, what: str,
                         timeout: float = 300) -> None:
     """Run Snakemake (1 core) on `target` and SIGKILL its whole process group as soon as

@@ -153,8 +153,8 @@ def test_unknown_top_level_key_names_it_and_allowed_keys():
     message = _error(config)
     assert "'<top level>'" in message
     assert "unknown key(s) 'sead'" in message
-    assert ("allowed keys: analysis, benchmarks, comparison, corpus, evaluation, languages, "
-            "probes, results_dir, runs, seed, tokenizer, training") in message
+    assert ("allowed keys: analysis, benchmarks, cluster, comparison, corpus, evaluation, "
+            "languages, probes, results_dir, runs, seed, tokenizer, training") in message
 
 
 def test_unknown_nested_keys():

@@ -13,10 +13,11 @@ import yaml
 
 from babeltower.config import ConfigError, validate_config
 from babeltower.runs import RunConfigError, plan_runs
-from snakemake_helpers import REPO, SNAKEFILE, job_resources, planned_jobs
+from snakemake_helpers import REPO, SNAKEFILE, job_resources, planned_groups, planned_jobs
 
 PRESET_13B = REPO / "presets" / "paper-1.3b.yaml"
 PRESET_67B = REPO / "presets" / "paper-6.7b.yaml"
+SLURM_PROFILE = REPO / "profiles" / "slurm"
 PAPER_TOKENS = {"php": 23e9, "csharp": 16e9, "go": 11e9, "cpp": 28e9}
 
 
@@ -69,9 +70,10 @@ def test_per_language_token_map_must_name_exactly_the_new_languages():
         validate_config(negative)
 
 
-def _dry_run(tmp_path, *configfiles) -> subprocess.CompletedProcess:
+def _dry_run(tmp_path, *configfiles, profile=None) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory",
            str(tmp_path), "--cores", "8", "-n", "--replace-workflow-config",
+           *(["--workflow-profile", str(profile)] if profile else []),
            "--configfile", *map(str, configfiles)]
     return subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=300)
 
@@ -89,6 +91,29 @@ def test_paper_preset_dry_run_builds_thousands_of_jobs_offline(tmp_path):
     assert sum(jobs.values()) >= 2000
     # The comparison: 6 mixtures x 3 seeds, listed through their collection jobs.
     assert jobs["scratch_run_curves"] == 18
+
+
+def test_paper_preset_batches_per_checkpoint_jobs_for_the_cluster(tmp_path):
+    """Through the SLURM profile, the ~2,600 probe and evaluation jobs become one group job per
+    batch of `cluster.checkpoints_per_job` consecutive checkpoints of a run (8 here), each with
+    its joining job: ~330 cluster submissions instead of ~2,600."""
+    cfg = load(PRESET_13B)
+    size = cfg["cluster"]["checkpoints_per_job"]
+    assert size == 8
+    per_run = [len(p.checkpoint_steps) for p in plan_runs(cfg).values()]
+    batches = sum(-(-n // size) for n in per_run)
+    proc = _dry_run(tmp_path, PRESET_13B, profile=SLURM_PROFILE)
+    groups = planned_groups(proc)
+    jobs = planned_jobs(proc)
+    for stage, rule in (("probes", "probe_checkpoint"), ("evaluation", "evaluate_checkpoint")):
+        stage_groups = {g: members for g, members in groups.items() if g.startswith(stage)}
+        assert len(stage_groups) == batches == jobs["batch_benchmarks"] // 2
+        assert all(set(members) == {rule, "batch_benchmarks"} and members["batch_benchmarks"] == 1
+                   and 1 <= members[rule] <= size for members in stage_groups.values())
+        # Every per-checkpoint job is in a batch; the batches are full but for a run's last.
+        assert sum(members[rule] for members in stage_groups.values()) == jobs[rule]
+        assert sum(members[rule] == size for members in stage_groups.values()) \
+            == sum(n // size for n in per_run)
 
 
 def test_6_7b_overlay_shards_the_model_over_four_nodes(tmp_path):

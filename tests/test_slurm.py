@@ -83,6 +83,26 @@ def test_profile_plans_the_same_jobs_as_a_local_run(micro_run):
     assert planned_jobs(proc) == planned_jobs(local)
 
 
+def test_batch_joining_jobs_ask_for_their_members_partition(micro_run):
+    """A Slurm job has one partition: each batch's joining job takes the partition (and any
+    other text resource) that the profile gives the stage's per-checkpoint rule."""
+    ws, _, configfile = micro_run
+    for extra, probes, evaluation in (
+            ([], "gpu", "gpu"),
+            (["--set-resources", "probe_checkpoint:slurm_partition='gpu short'",
+              "evaluate_checkpoint:slurm_partition=gpu-long"], "gpu short", "gpu-long")):
+        out = snakemake(ws, configfile, "-n", "--forceall", "--workflow-profile",
+                        str(PROFILE.parent), *extra)
+        text = out.stdout + out.stderr
+        for stage, partition in (("probes", probes), ("evaluation", evaluation)):
+            joins = [block for block in text.split("rule batch_benchmarks:")[1:]
+                     if f"stage={stage}," in block.split("resources:")[0]]
+            assert joins, stage
+            for block in joins:
+                resources = next(line for line in block.splitlines() if "resources:" in line)
+                assert f"slurm_partition={partition}," in resources, (stage, resources)
+
+
 def cluster_profile(dest: Path, partition: str) -> Path:
     """The SLURM profile, fitted to the test cluster: one CPU-only partition, a few GB per job
     and status polling with squeue (no slurmdbd). Everything else is the profile as shipped."""

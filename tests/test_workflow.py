@@ -27,8 +27,14 @@ def probe_jobs(n_checkpoints: int, runs: int = 3) -> dict:
             "collect_probe_table": len(PROBE_TABLES)}
 
 
+def batch_jobs(batches: int) -> dict:
+    """The joining jobs of the batches of probes and evaluations that rerun: one per run and
+    stage at the micro config's checkpoint counts and the default batch size (16)."""
+    return {"batch_benchmarks": batches}
+
+
 ALL_PROBES = {**probe_jobs(13), "evaluate_checkpoint": 3, "collect_evaluation": 2,
-              "knowledge_dependence": 1}
+              "knowledge_dependence": 1, **batch_jobs(3 + 3)}
 
 
 def eval_jobs(runs: int) -> dict:
@@ -334,18 +340,19 @@ def test_training_setting_changes_rerun_only_the_affected_runs(micro_run):
         "training", {"optimizer": {"lr": 0.01}}))
     # The optimized mixture reads the continual run: its comparison runs follow; natural's not.
     assert plan == {"train_continual": 1, **probe_jobs(4, runs=1), **eval_jobs(1),
-                    **analysis_jobs(4), "all": 1}
+                    **batch_jobs(2), **analysis_jobs(4), "all": 1}
     plan = _plan_with(ws, cfg, "primary_tokens.yaml",
                       lambda c: c["runs"]["primary"].__setitem__("train_tokens", 3840))
     # M_P now has checkpoints 0, 2, 4, 8, 12, 15; the continual run starts from it.
     assert plan == {"train_primary": 1, "train_continual": 1, **probe_jobs(6 + 4, runs=2),
-                    **eval_jobs(2), **analysis_jobs(4), "all": 1}
+                    **eval_jobs(2), **batch_jobs(4), **analysis_jobs(4), "all": 1}
     plan = _plan_with(ws, cfg, "all_lr.yaml", lambda c: c["training"].__setitem__(
         "optimizer", {"lr": 0.01}))
     # Every run, the comparison runs included (listed: the natural mixture's two seeds, each
-    # probed and evaluated at its final checkpoint).
+    # probed and evaluated at its final checkpoint; their batches are listed with the other
+    # comparison runs', once the optimized mixture's checkpoint has run).
     assert plan == {**TRAIN_JOBS, **probe_jobs(13 + 2), **eval_jobs(3 + 2), "train_scratch": 2,
-                    **analysis_jobs(6), "all": 1}
+                    **batch_jobs(3 + 3), **analysis_jobs(6), "all": 1}
 
 
 @pytest.mark.parametrize("family,change", [
@@ -357,13 +364,13 @@ def test_model_and_schedule_changes_rerun_every_training_run(micro_run, family, 
     plan = _plan_with(ws, cfg, f"{family}.yaml", change)
     # Same plan as a shared optimizer change: every run and everything after it.
     assert plan == {**TRAIN_JOBS, **probe_jobs(13 + 2), **eval_jobs(3 + 2), "train_scratch": 2,
-                    **analysis_jobs(6), "all": 1}
+                    **batch_jobs(3 + 3), **analysis_jobs(6), "all": 1}
 
 
 def test_probe_setting_changes_rerun_probes_but_never_training(micro_run):
     ws, cfg, _ = micro_run
     # 13 checkpoints of the study's runs + the natural comparison runs' final ones.
-    probes_only = {**probe_jobs(13 + 2), **analysis_jobs(6), "all": 1}
+    probes_only = {**probe_jobs(13 + 2), **batch_jobs(3), **analysis_jobs(6), "all": 1}
     plan = _plan_with(ws, cfg, "probe_tokens.yaml",
                       lambda c: c["probes"].__setitem__("loss_tokens", 128))
     assert plan == probes_only
@@ -372,7 +379,7 @@ def test_probe_setting_changes_rerun_probes_but_never_training(micro_run):
     assert plan == {"mine_lens_items": 1, **probes_only}
     plan = _plan_with(ws, cfg, "eval.yaml",
                       lambda c: c["evaluation"].__setitem__("max_new_tokens", 8))
-    assert plan == {**eval_jobs(3 + 2), **analysis_jobs(6), "all": 1}
+    assert plan == {**eval_jobs(3 + 2), **batch_jobs(3), **analysis_jobs(6), "all": 1}
 
 
 def test_analysis_and_mixture_settings_rerun_only_their_downstream(micro_run):
@@ -395,8 +402,23 @@ def test_analysis_and_mixture_settings_rerun_only_their_downstream(micro_run):
     plan = _plan_with(ws, cfg, "seeds.yaml", lambda c: c["comparison"].__setitem__(
         "seeds", [1, 2, 3]))
     assert plan == {"train_scratch": 3, "probe_checkpoint": 3, "evaluate_checkpoint": 3,
-                    "scratch_run_curves": 3, "compare_mixtures": 1, "figures": 1, "summary": 1,
+                    **batch_jobs(3 + 3), "scratch_run_curves": 3, "compare_mixtures": 1, "figures": 1, "summary": 1,
                     "all": 1}
+
+
+def test_batch_tables_record_every_probed_and_evaluated_checkpoint(micro_run):
+    """Each batch's joining job (the piece that makes a batch one cluster job) writes the run
+    time and memory of its checkpoints: with the default batch size each run is one batch."""
+    ws, _, _ = micro_run
+    results = ws / "results"
+    for stage in ("probes", "evaluation"):
+        for run_dir in (p for p in (results / stage).iterdir() if any(p.glob("step*"))):
+            checkpoints = sorted(p.name for p in run_dir.glob("step*"))
+            batch = pd.read_csv(results / "benchmarks" / stage / run_dir.name / "batch0.tsv",
+                                sep="\t")
+            assert list(batch.checkpoint) == checkpoints, (stage, run_dir.name)
+            assert batch.s.gt(0).all() and "max_rss" in batch.columns
+            assert not (results / "benchmarks" / stage / run_dir.name / "batch1.tsv").exists()
 
 
 def test_final_checkpoints_are_evaluated_in_the_sandbox(micro_run):
