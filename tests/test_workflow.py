@@ -421,6 +421,17 @@ def test_batch_tables_record_every_probed_and_evaluated_checkpoint(micro_run):
             assert not (results / "benchmarks" / stage / run_dir.name / "batch1.tsv").exists()
 
 
+def test_batch_size_change_reruns_only_the_joining_jobs(micro_run):
+    """cluster.checkpoints_per_job is execution only: batches of 2 re-join the probe batches
+    (primary 5 probed checkpoints -> 3 batches, continual and monolingual 4 -> 2 each; the
+    evaluation batches, one final checkpoint per run, stay as they are) and rerun no probe,
+    evaluation or table."""
+    ws, cfg, _ = micro_run
+    plan = _plan_with(ws, cfg, "batches.yaml",
+                      lambda c: c.setdefault("cluster", {}).__setitem__("checkpoints_per_job", 2))
+    assert plan == {**batch_jobs(3 + 2 + 2), "all": 1}
+
+
 def test_final_checkpoints_are_evaluated_in_the_sandbox(micro_run):
     ws, cfg, _ = micro_run
     passk = pd.read_csv(ws / "results/evaluation/passk.tsv", sep="\t")
