@@ -3,6 +3,7 @@ of the paper-scale presets, with the default config's dry run as the baseline on
 machine, side by side.
 
     .venv/bin/python benchmarks/dry_run_time.py [--preset presets/paper-1.3b.yaml ...] [--repeats 3]
+        [--workflow-profile profiles/slurm]     # also plans the cluster's group (batch) jobs
 
 Each dry run starts in an empty results folder (the whole DAG is planned), runs `repeats`
 times alternating with the baseline, and the best wall time of each is reported with the job
@@ -23,11 +24,12 @@ REPO = Path(__file__).resolve().parents[1]
 BUDGET_S = 20.0
 
 
-def dry_run(configfiles: list[str]) -> tuple[float, int]:
+def dry_run(configfiles: list[str], profile: str | None = None) -> tuple[float, int]:
     with tempfile.TemporaryDirectory() as workdir:
         cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
                "--directory", workdir, "--cores", "8", "-n",
-               "--replace-workflow-config", "--configfile", *configfiles]
+               "--replace-workflow-config", "--configfile", *configfiles,
+               *(["--workflow-profile", profile] if profile else [])]
         start = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
         elapsed = time.perf_counter() - start
@@ -40,15 +42,19 @@ def main() -> None:
     ap.add_argument("--preset", action="append", default=None,
                     help="config file(s) merged in order (default: presets/paper-1.3b.yaml)")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--workflow-profile", default=None,
+                    help="profile for both dry runs (e.g. profiles/slurm: groups are planned)")
     args = ap.parse_args()
     preset = args.preset or [str(REPO / "presets" / "paper-1.3b.yaml")]
     baseline = [str(REPO / "config.yaml")]
     best = {"preset": (float("inf"), 0), "default": (float("inf"), 0)}
     for _ in range(args.repeats):
         for name, files in (("default", baseline), ("preset", preset)):
-            elapsed, jobs = dry_run(files)
+            elapsed, jobs = dry_run(files, args.workflow_profile)
             best[name] = min(best[name], (elapsed, jobs))
     (t_pre, n_pre), (t_def, n_def) = best["preset"], best["default"]
+    if args.workflow_profile:
+        print(f"profile: {args.workflow_profile}")
     print(f"{'config':<40} {'jobs':>6} {'dry run s':>10} {'ms/job':>7}")
     print(f"{'config.yaml (baseline)':<40} {n_def:>6} {t_def:>10.2f} {1000 * t_def / n_def:>7.2f}")
     label = " + ".join(Path(p).name for p in preset)
