@@ -78,12 +78,18 @@ def _dry_run(tmp_path, *configfiles, profile=None) -> subprocess.CompletedProces
     return subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=300)
 
 
-def test_paper_preset_dry_run_builds_thousands_of_jobs_offline(tmp_path):
+@pytest.fixture(scope="module")
+def paper_dry_run(tmp_path_factory) -> subprocess.CompletedProcess:
+    """The 1.3B preset's dry run through the SLURM profile (the same jobs as without it, plus
+    the group jobs a cluster would submit)."""
+    return _dry_run(tmp_path_factory.mktemp("paper"), PRESET_13B, profile=SLURM_PROFILE)
+
+
+def test_paper_preset_dry_run_builds_thousands_of_jobs_offline(paper_dry_run):
     cfg = load(PRESET_13B)
     plans = plan_runs(cfg)
     checkpoints = sum(len(p.checkpoint_steps) for p in plans.values())
-    proc = _dry_run(tmp_path, PRESET_13B)
-    jobs = planned_jobs(proc)
+    jobs = planned_jobs(paper_dry_run)
     assert jobs["train_primary"] == 1
     assert jobs["train_continual"] == jobs["train_monolingual"] == 4
     # Every checkpoint of every study run is probed and (evaluation.checkpoints: all) evaluated.
@@ -93,7 +99,7 @@ def test_paper_preset_dry_run_builds_thousands_of_jobs_offline(tmp_path):
     assert jobs["scratch_run_curves"] == 18
 
 
-def test_paper_preset_batches_per_checkpoint_jobs_for_the_cluster(tmp_path):
+def test_paper_preset_batches_per_checkpoint_jobs_for_the_cluster(paper_dry_run):
     """Through the SLURM profile, the ~2,600 probe and evaluation jobs become one group job per
     batch of `cluster.checkpoints_per_job` consecutive checkpoints of a run (8 here), each with
     its joining job: ~330 cluster submissions instead of ~2,600."""
@@ -102,9 +108,8 @@ def test_paper_preset_batches_per_checkpoint_jobs_for_the_cluster(tmp_path):
     assert size == 8
     per_run = [len(p.checkpoint_steps) for p in plan_runs(cfg).values()]
     batches = sum(-(-n // size) for n in per_run)
-    proc = _dry_run(tmp_path, PRESET_13B, profile=SLURM_PROFILE)
-    groups = planned_groups(proc)
-    jobs = planned_jobs(proc)
+    groups = planned_groups(paper_dry_run)
+    jobs = planned_jobs(paper_dry_run)
     for stage, rule in (("probes", "probe_checkpoint"), ("evaluation", "evaluate_checkpoint")):
         stage_groups = {g: members for g, members in groups.items() if g.startswith(stage)}
         assert len(stage_groups) == batches == jobs["batch_benchmarks"] // 2

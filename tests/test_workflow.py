@@ -292,10 +292,13 @@ def test_killed_job_leaves_nothing_accepted_and_resumes(tmp_path):
 
 
 def test_primary_language_is_configuration(tmp_path):
-    """Nothing assumes Python is primary: C++ primary, Python new runs the data stages."""
+    """Nothing assumes Python is primary: C++ primary, Python new runs the whole study (data,
+    training, probes, evaluation, stages; the final comparison's extra training runs are left
+    out, the main micro run covers them)."""
     cfg = micro_config(tmp_path)
     cfg["languages"]["cpp"]["role"] = "primary"
     cfg["languages"]["python"]["role"] = "new"
+    cfg["comparison"]["enabled"] = False
     configfile = write_config(tmp_path / "swapped.yaml", cfg)
     snakemake(tmp_path, configfile)
     stats = pd.read_csv(tmp_path / "results/corpus/stats.tsv", sep="\t")
@@ -306,6 +309,8 @@ def test_primary_language_is_configuration(tmp_path):
     assert (tmp_path / "results/runs/continual-python/checkpoints").is_dir()
     assert (tmp_path / "results/runs/monolingual-python/checkpoints").is_dir()
     assert not (tmp_path / "results/runs/continual-cpp").exists()
+    stages = pd.read_csv(tmp_path / "results/analysis/stages.tsv", sep="\t")
+    assert set(stages.run) == {"continual-python"}
 
 
 def test_training_runs_write_the_planned_checkpoints(micro_run):
