@@ -340,7 +340,8 @@ import ast
 # schedule checkpoints ~140 times per run). Each batch of `cluster.checkpoints_per_job`
 # consecutive checkpoints is one Snakemake group, and a small joining job (batch_benchmarks)
 # makes the batch one connected piece of the DAG, so a cluster executor submits it as one job.
-# Groups and batch sizes are not params: changing them reruns nothing.
+# Groups and batch sizes are not params: changing them reruns no probe or evaluation, only
+# the joining jobs of the re-cut batches.
 CHECKPOINT_STAGES = ("probes", "evaluation")
 STAGE_RULES = {"probes": "probe_checkpoint", "evaluation": "evaluate_checkpoint"}
 
