@@ -169,7 +169,7 @@ BATCH = 4
 
 def expected_batch_jobs(results: Path, size: int) -> list[str]:
     """Slurm comments of the batch jobs (Snakemake: rule_<group>_<its rules>) for batches of
-    `size` of the probed checkpoints (and the evaluated final one) of every run of a local run."""
+    `size` of the probed checkpoints (and the evaluated final one) of every run in `results`."""
     jobs = []
     for stage, rule in (("probes", "probe_checkpoint"), ("evaluation", "evaluate_checkpoint")):
         for run_dir in sorted(p for p in (results / stage).iterdir()
