@@ -286,11 +286,12 @@ def scratch_run_inputs(wildcards):
     """Probe tables at the probed checkpoints of one comparison run, and pass@k at its final
     checkpoint (the comparison reads final checkpoints; generation is the expensive probe).
     Depends only on the run's own mixture checkpoint, so a dry run lists what it can."""
-    names = scratch_checkpoints(wildcards.run)
-    inputs = {t: [f"{probe_dir(wildcards.run, ckpt)}/{t}.tsv" for ckpt in names]
+    run = wildcards.run
+    inputs = {t: [f"{probe_dir(run, ckpt)}/{t}.tsv" for ckpt in stage_checkpoints("probes", run)]
               for t in ("loss", "canonical_nll", "lens", "neurons")}
     if evaluation_targets():
-        inputs["passk"] = [f"{RESULTS}/evaluation/{wildcards.run}/{names[-1]}/passk.tsv"]
+        inputs["passk"] = [f"{RESULTS}/evaluation/{run}/{ckpt}/passk.tsv"
+                           for ckpt in stage_checkpoints("evaluation", run)]
     return inputs
 
 
@@ -380,10 +381,15 @@ def batch_targets(stage, run):
             for b in range(len(checkpoint_batches(stage, run)))]
 
 
+def runs_batch_targets(runs):
+    """The batches of `runs` in every enabled per-checkpoint stage."""
+    stages = [s for s, on in (("probes", probe_targets()), ("evaluation", evaluation_targets()))
+              if on]
+    return [t for stage in stages for run in runs for t in batch_targets(stage, run)]
+
+
 def study_batch_targets():
-    stages = [s for s, on in (("probes", bool(probe_targets())),
-                              ("evaluation", bool(evaluation_targets()))) if on]
-    return [t for stage in stages for run in RUNS for t in batch_targets(stage, run)]
+    return runs_batch_targets(RUNS)
 
 
 def member_text_resources(stage):
@@ -412,7 +418,4 @@ TEXT_RESOURCE_NAMES = sorted({name for stage in CHECKPOINT_STAGES
 def comparison_batch_targets(wildcards):
     """The batches of the comparison runs: known once their mixture checkpoints have run (a
     separate input function of `all`, so the rest of the DAG is listed before that)."""
-    if not comparison_enabled():
-        return []
-    stages = ["probes"] + (["evaluation"] if evaluation_targets() else [])
-    return [t for stage in stages for run in SCRATCH_RUNS for t in batch_targets(stage, run)]
+    return runs_batch_targets(SCRATCH_RUNS) if comparison_enabled() else []
