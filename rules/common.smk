@@ -82,7 +82,7 @@ def training_allocation(training):
     when the run trains on CUDA. Keys that do not apply are None (Snakemake drops them). A
     multi-node job is an `mpi` job for the SLURM executor: it starts its own srun
     (babeltower.train.torchrun_command) instead of being wrapped in a one-task step."""
-    nodes = training.get("nodes", 1)
+    nodes = training["nodes"]
     on_gpu = training["device"] == "cuda"
     return {
         "gres": f"gpu:{training['processes']}" if on_gpu else None,

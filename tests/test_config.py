@@ -15,7 +15,9 @@ from babeltower.config import (
     load_schema,
     primary_language,
     validate_config,
+    with_defaults,
 )
+from babeltower.runs import RunConfigError, plan_runs
 
 REPO_CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
 
@@ -117,17 +119,27 @@ def test_repo_config_validates():
 
 
 def test_schema_documents_every_key():
-    def walk(schema, path):
-        for key, sub in schema.get("properties", {}).items():
+    schema = load_schema()
+    seen_defs = []
+
+    def walk(node, path):
+        if "$ref" in node:  # a reference site documents itself; the definition is walked below
+            assert "description" in node and "default" in node, f"{path} has no description"
+            seen_defs.append(node["$ref"])
+        for key, sub in node.get("properties", {}).items():
             assert "description" in sub, f"{path}{key} has no description"
             assert "default" in sub, f"{path}{key} has no default"
             walk(sub, f"{path}{key}.")
-        extra = schema.get("additionalProperties")
+        extra = node.get("additionalProperties")
         if isinstance(extra, dict):
             walk(extra, f"{path}*.")
-        if isinstance(schema.get("items"), dict):
-            walk(schema["items"], f"{path}[].")
-    walk(load_schema(), "")
+        if isinstance(node.get("items"), dict):
+            walk(node["items"], f"{path}[].")
+    walk(schema, "")
+    for name, definition in schema["$defs"].items():
+        walk(definition, f"$defs.{name}.")
+    # `training` and its five override blocks share one definition.
+    assert seen_defs.count("#/$defs/training") == 6
 
 
 def test_enum_violation_names_key_and_allowed_values():
@@ -320,3 +332,112 @@ def test_analysis_and_comparison_keys_are_checked():
         config = _minimal()
         config.setdefault(section, {})[key] = value
         assert expected in _error(config), (section, key)
+
+
+# -- per-run training overrides: the same schema as `training` ---------------------------------
+
+OVERRIDE_BLOCKS = {
+    "runs.primary": lambda cfg: cfg.setdefault("runs", {}).setdefault("primary", {}),
+    "runs.continual": lambda cfg: cfg.setdefault("runs", {}).setdefault("continual", {}),
+    "runs.monolingual": lambda cfg: cfg.setdefault("runs", {}).setdefault("monolingual", {}),
+    "runs.mixtures.even": lambda cfg: cfg.setdefault("runs", {}).setdefault(
+        "mixtures", {}).setdefault("even", {"weights": {"python": 1, "cpp": 1},
+                                            "train_tokens": 100_000}),
+    "comparison": lambda cfg: cfg.setdefault("comparison", {}),
+}
+
+BAD_OVERRIDES = [  # (override, key named in the error, what the error says)
+    ({"precision": "fp64"}, "precision", "'fp64' is not allowed"),
+    ({"model": {"n_layr": 3}}, "model", "unknown key(s) 'n_layr'"),
+    ({"lr_schedule": {"kindd": "cosine"}}, "lr_schedule", "unknown key(s) 'kindd'"),
+    ({"contxt": 512}, "", "unknown key(s) 'contxt'"),
+    ({"context": 4}, "context", "less than the minimum of 8"),
+    ({"batch_size": 0}, "batch_size", "less than the minimum of 1"),
+    ({"micro_batch_size": "16"}, "micro_batch_size", "is not of type 'integer'"),
+    ({"device": "tpu"}, "device", "'tpu' is not allowed"),
+    ({"strategy": "zero3"}, "strategy", "'zero3' is not allowed"),
+    ({"compile": "yes"}, "compile", "'yes' is not allowed"),
+    ({"processes": 0}, "processes", "less than the minimum of 1"),
+    ({"optimizer": {"lr": 0}}, "optimizer.lr", "less than or equal to the minimum of 0"),
+    ({"optimizer": {"weight_decay": -0.1}}, "optimizer.weight_decay", "less than the minimum"),
+    ({"lr_schedule": {"kind": "linear"}}, "lr_schedule.kind", "'linear' is not allowed"),
+    ({"lr_schedule": {"min_lr_ratio": 2}}, "lr_schedule.min_lr_ratio", "greater than the maximum"),
+    ({"checkpoints": {"log_factor": 1}}, "checkpoints.log_factor", "less than or equal to"),
+    ({"checkpoints": {"every": 5}}, "checkpoints", "unknown key(s) 'every'"),
+    ({"model": {"preset": "gpt5"}}, "model.preset", "'gpt5' is not allowed"),
+    ({"model": {"dropout": 1.5}}, "model.dropout", "greater than the maximum of 1"),
+    ({"save_state_every_steps": 0}, "save_state_every_steps", "less than the minimum of 1"),
+]
+
+
+@pytest.mark.parametrize("block", list(OVERRIDE_BLOCKS))
+@pytest.mark.parametrize("override,key,says", BAD_OVERRIDES,
+                         ids=[str(o) for o, _, _ in BAD_OVERRIDES])
+def test_bad_training_overrides_are_rejected_at_validation(block, override, key, says):
+    config = _minimal()
+    OVERRIDE_BLOCKS[block](config)["training"] = copy.deepcopy(override)
+    message = _error(config)
+    where = f"{block}.training" + (f".{key}" if key else "")
+    assert f"config key {where!r}" in message
+    assert says in message
+
+
+def test_the_issues_three_bad_overrides_are_reported_together():
+    config = _minimal()
+    config["runs"] = {"primary": {"training": {"precision": "fp64", "model": {"n_layr": 3},
+                                               "lr_schedule": {"kindd": "cosine"}}}}
+    message = _error(config)
+    assert "'runs.primary.training.precision': 'fp64' is not allowed" in message
+    assert "'runs.primary.training.model': unknown key(s) 'n_layr'" in message
+    assert "'runs.primary.training.lr_schedule': unknown key(s) 'kindd'" in message
+
+
+def test_overrides_are_not_filled_with_defaults_and_keep_the_shared_settings():
+    config = _minimal()
+    config["training"] = {"context": 128, "optimizer": {"lr": 0.01}}
+    config["runs"] = {"continual": {"training": {"optimizer": {"lr": 0.001}}}}
+    cfg = validate_config(config)
+    # The override block holds only what the user wrote: no defaults that would reset `training`.
+    assert cfg["runs"]["continual"]["training"] == {"optimizer": {"lr": 0.001}}
+    assert cfg["runs"]["primary"]["training"] == {}
+    plans = plan_runs(cfg)
+    assert plans["primary"].config["context"] == 128
+    assert plans["primary"].config["optimizer"]["lr"] == 0.01
+    assert plans["continual-cpp"].config["context"] == 128
+    assert plans["continual-cpp"].config["optimizer"]["lr"] == 0.001
+    assert plans["continual-cpp"].config["optimizer"]["beta2"] == 0.95  # the schema default
+
+
+@pytest.mark.parametrize("block,override,says", [
+    ("monolingual", {"micro_batch_size": 12}, "batch_size 32 is not a multiple of "
+                                              "micro_batch_size 12 x processes 1"),
+    ("monolingual", {"processes": 4, "nodes": 2, "micro_batch_size": 8},
+     "batch_size 32 is not a multiple of micro_batch_size 8 x processes 8"),
+    ("primary", {"model": {"n_head": 5}}, "must be divisible by model.n_head"),
+    ("primary", {"context": 512, "model": {"n_positions": 256}},
+     "context length 512 is longer than the model's positions"),
+    ("continual", {"context": 512}, "training.context 512 is longer than the initial model's "
+                                    "positions (256)"),
+])
+def test_merged_run_settings_are_checked_when_runs_are_planned(block, override, says):
+    """Each key is valid on its own; the run they make is not. Found when the DAG is built."""
+    config = _minimal()
+    config["runs"] = {block: {"training": override}}
+    cfg = validate_config(config)
+    run = {"primary": "primary", "continual": "continual-cpp",
+           "monolingual": "monolingual-cpp"}[block]
+    with pytest.raises(RunConfigError) as exc_info:
+        plan_runs(cfg)
+    assert f"run {run!r}" in str(exc_info.value)
+    assert says in str(exc_info.value)
+
+
+def test_with_defaults_completes_a_partial_section_from_the_schema():
+    source = with_defaults("languages.*.sources.[]", {"kind": "jsonl", "data_files": "a.jsonl"})
+    assert source["text_field"] == "content" and source["split"] == "train"
+    assert source["data_files"] == "a.jsonl"
+    dedup = with_defaults("corpus.dedup", {"near": {"enabled": True}})
+    assert dedup["exact"] is True and dedup["near"]["threshold"] == 0.85
+    assert with_defaults("training", {})["save_state_every_steps"] == 50
+    schema_default = load_schema()["properties"]["corpus"]["properties"]["shard_bytes"]["default"]
+    assert validate_config(_minimal())["corpus"]["shard_bytes"] == schema_default

@@ -28,8 +28,8 @@ def _offline(monkeypatch):
 def _build(cfg, lang, out, **kw):
     c = cfg["corpus"]
     return build_language_corpus(lang, cfg["languages"][lang], c["filters"], c["dedup"],
-                                 c["split"], out, shard_bytes=c["shard_bytes"], progress=False,
-                                 **kw)
+                                 c["split"], out, shard_bytes=c["shard_bytes"], seed=cfg["seed"],
+                                 progress=False, **kw)
 
 
 def _code_doc(i: int) -> str:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from .config import with_defaults
+
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 MXEVAL_FIELDS = ("task_id", "prompt", "entry_point", "test", "language")
 
@@ -97,12 +99,13 @@ def read_jsonl_problems(path: Path, benchmark: str, fmt: str = "mxeval") -> list
 
 def load_problems(name: str, spec: dict, languages: Iterable[str] | None = None) -> list[Problem]:
     """All problems of one configured benchmark, optionally restricted to some languages."""
-    source = spec.get("source") or ""
+    spec = with_defaults("benchmarks.*", spec)
+    source = spec["source"] or ""
     if not source.strip():
         raise BenchmarkError(f"benchmark {name!r}: no source given (a folder, a jsonl file or a "
                              "Hugging Face dataset id)")
     wanted = {lang.lower() for lang in languages} if languages else None
-    fmt = spec.get("format", "mxeval")
+    fmt = spec["format"]
     if fmt not in FORMATS:
         raise BenchmarkError(f"benchmark {name!r}: unknown format {fmt!r}; formats: "
                              f"{', '.join(FORMATS)}")
@@ -127,7 +130,8 @@ def load_problems(name: str, spec: dict, languages: Iterable[str] | None = None)
 def _load_hub(name: str, spec: dict, wanted: set[str] | None) -> list[Problem]:
     import datasets
 
-    configs = spec.get("hub_configs") or sorted(wanted or [])
+    spec = with_defaults("benchmarks.*", spec)
+    configs = spec["hub_configs"] or sorted(wanted or [])
     if not configs:
         raise BenchmarkError(
             f"benchmark {name!r}: a hub source needs hub_configs (one per language) or languages"
@@ -135,13 +139,13 @@ def _load_hub(name: str, spec: dict, wanted: set[str] | None) -> list[Problem]:
     problems = []
     for cfg in configs:
         try:
-            ds = datasets.load_dataset(spec["source"], name=cfg, split=spec.get("split", "test"),
-                                       revision=spec.get("revision"))
+            ds = datasets.load_dataset(spec["source"], name=cfg, split=spec["split"],
+                                       revision=spec["revision"])
         except Exception as exc:
             raise BenchmarkError(
                 f"benchmark {name!r}: cannot load {spec['source']!r} config {cfg!r}: {exc}"
             ) from exc
         for i, rec in enumerate(ds):
             problems.append(_problem_from_record(name, rec, f"{spec['source']}[{cfg}]#{i}",
-                                                 spec.get("format", "mxeval")))
+                                                 spec["format"]))
     return problems

@@ -7,6 +7,7 @@ values or keys, so a typo in a 200-line config is found in one read.
 from __future__ import annotations
 
 import copy
+import functools
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,44 +21,99 @@ class ConfigError(ValueError):
 
 
 def load_schema() -> dict:
+    return copy.deepcopy(_schema())
+
+
+@functools.cache
+def _schema() -> dict:
     text = resources.files("babeltower").joinpath("config.schema.yaml").read_text("utf-8")
     return yaml.safe_load(text)
 
 
-def _fill_defaults(instance: Any, schema: dict) -> None:
+def with_defaults(section: str, instance: dict) -> dict:
+    """A copy of one config section with the schema's defaults filled in, for library functions
+    called with a partial section (tests, notebooks): the defaults stay in the schema alone.
+
+    `section` is a dotted path into the config, `*` for any key of a mapping and `[]` for a list
+    item: "corpus.dedup", "languages.*.sources.[]", "benchmarks.*"."""
+    root = _schema()
+    node = root
+    for part in section.split("."):
+        node = _resolve(node, root)
+        if part == "*":
+            node = node["additionalProperties"]
+        elif part == "[]":
+            node = node["items"]
+        else:
+            node = node["properties"][part]
+    out = copy.deepcopy(instance)
+    _fill_defaults(out, node, root)
+    return out
+
+
+def _resolve(schema: dict, root: dict) -> dict:
+    """A schema node with its local `$ref` ("#/$defs/<name>") merged in (the node's own keys win)."""
+    ref = schema.get("$ref")
+    if not ref:
+        return schema
+    if not ref.startswith("#/"):
+        raise ConfigError(f"schema: only local references are supported, got {ref!r}")
+    target = root
+    for part in ref[2:].split("/"):
+        target = target[part]
+    return {**_resolve(target, root), **{k: v for k, v in schema.items() if k != "$ref"}}
+
+
+def _fill_defaults(instance: Any, schema: dict, root: dict | None = None) -> None:
+    root = root if root is not None else schema
+    if schema.get("x-partial"):
+        # An override block (runs.<kind>.training): keys left out keep the values of the block it
+        # overrides, so filling in defaults here would silently reset them.
+        return
+    schema = _resolve(schema, root)
     if isinstance(instance, dict) and schema.get("type") in ("object", None):
         for key, sub in schema.get("properties", {}).items():
             if key not in instance and "default" in sub:
                 instance[key] = copy.deepcopy(sub["default"])
             if key in instance:
-                _fill_defaults(instance[key], sub)
+                _fill_defaults(instance[key], sub, root)
         extra = schema.get("additionalProperties")
         if isinstance(extra, dict):
             for key in instance:
                 if key not in schema.get("properties", {}):
-                    _fill_defaults(instance[key], extra)
+                    _fill_defaults(instance[key], extra, root)
     elif isinstance(instance, list) and isinstance(schema.get("items"), dict):
         for item in instance:
-            _fill_defaults(item, schema["items"])
+            _fill_defaults(item, schema["items"], root)
 
 
-def _key_path(error: jsonschema.ValidationError) -> str:
-    return ".".join(str(p) for p in error.absolute_path) or "<top level>"
+def _key_path(error: jsonschema.ValidationError, where: str = "") -> str:
+    parts = [where] if where else []
+    parts += [str(p) for p in error.absolute_path]
+    return ".".join(parts) or "<top level>"
 
 
-def _describe(error: jsonschema.ValidationError) -> str:
-    where = _key_path(error)
+def _describe(error: jsonschema.ValidationError, where: str = "") -> str:
+    key = _key_path(error, where)
     if error.validator == "enum":
         allowed = ", ".join(repr(v) for v in error.validator_value)
-        return f"config key {where!r}: {error.instance!r} is not allowed; allowed values: {allowed}"
+        return f"config key {key!r}: {error.instance!r} is not allowed; allowed values: {allowed}"
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         known = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(known))
-        return (f"config key {where!r}: unknown key(s) {', '.join(map(repr, extra))}; "
+        return (f"config key {key!r}: unknown key(s) {', '.join(map(repr, extra))}; "
                 f"allowed keys: {', '.join(known)}")
     if error.validator == "not" and error.validator_value == {"multipleOf": 2}:
-        return f"config key {where!r}: {error.instance!r} must be odd"
-    return f"config key {where!r}: {error.message}"
+        return f"config key {key!r}: {error.instance!r} must be odd"
+    return f"config key {key!r}: {error.message}"
+
+
+def _raise_errors(validator: jsonschema.protocols.Validator, instance: Any, where: str = "",
+                  ) -> None:
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise ConfigError("invalid configuration:\n  "
+                          + "\n  ".join(_describe(e, where) for e in errors))
 
 
 def validate_config(config: dict, schema: dict | None = None) -> dict:
@@ -66,12 +122,17 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
     if not isinstance(config, dict):
         raise ConfigError("config must be a mapping at the top level")
     _fill_defaults(config, schema)
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
-    if errors:
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(_describe(e) for e in errors))
+    _raise_errors(jsonschema.Draft202012Validator(schema), config)
     _check_semantics(config)
     return config
+
+
+def describe_errors(instance: Any, definition: str, where: str) -> None:
+    """Validate `instance` against a schema definition (e.g. "$defs/training"); errors name keys
+    as `where.<key>`. Used for values assembled after loading, such as a run's merged settings."""
+    schema = load_schema()
+    sub = {"$ref": f"#/{definition}", "$defs": schema["$defs"]}
+    _raise_errors(jsonschema.Draft202012Validator(sub), instance, where)
 
 
 def _check_semantics(config: dict) -> None:
@@ -123,4 +184,4 @@ def languages_by_role(config: dict, role: str) -> list[str]:
 
 
 def enabled_benchmarks(config: dict) -> dict:
-    return {n: s for n, s in config["benchmarks"].items() if s.get("enabled", True)}
+    return {n: s for n, s in config["benchmarks"].items() if s["enabled"]}

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from . import filters as F
 from .atomic import write_json, write_text
+from .config import with_defaults
 from .decontam import Decontaminator, load_index
 from .dedup import ExactDeduplicator, NearDeduplicator, content_hash
 from .languages import Language, get_language
@@ -82,13 +83,16 @@ def build_language_corpus(
     dedup_cfg: dict,
     split_cfg: dict,
     out_dir: str | Path,
+    *,
+    shard_bytes: int,
+    seed: int,
     decontam_index: str | Path | None = None,
-    shard_bytes: int = 64 * 1024 * 1024,
-    seed: int = 0,
     progress: bool = True,
 ) -> CorpusStats:
     """Build one language's corpus into `out_dir` (shards/, manifest.json, stats.tsv)."""
     out_dir = Path(out_dir)
+    dedup_cfg = with_defaults("corpus.dedup", dedup_cfg)
+    split_cfg = with_defaults("corpus.split", split_cfg)
     shard_dir = out_dir / "shards"
     shard_dir.mkdir(parents=True, exist_ok=True)
     language = _registry_language(name, lang_cfg)
@@ -96,19 +100,18 @@ def build_language_corpus(
     fcfg = F.FilterConfig.from_dict(merged_filters)
     is_prose = bool(language and language.is_prose)
 
-    exact = ExactDeduplicator() if dedup_cfg.get("exact", True) else None
-    near_cfg = dedup_cfg.get("near") or {}
-    near = (NearDeduplicator(threshold=near_cfg.get("threshold", 0.85),
-                             num_perm=near_cfg.get("num_perm", 128),
-                             shingle=near_cfg.get("shingle", 5), seed=seed)
-            if near_cfg.get("enabled", False) else None)
+    exact = ExactDeduplicator() if dedup_cfg["exact"] else None
+    near_cfg = dedup_cfg["near"]
+    near = (NearDeduplicator(threshold=near_cfg["threshold"], num_perm=near_cfg["num_perm"],
+                             shingle=near_cfg["shingle"], seed=seed)
+            if near_cfg["enabled"] else None)
     decon = Decontaminator(*load_index(decontam_index)) if decontam_index else None
 
     writers = {s: ShardWriter(shard_dir, s, shard_bytes) for s in SPLITS}
     stats = CorpusStats(language=name)
     budget = lang_cfg.get("max_bytes")
-    valid_frac = split_cfg.get("valid", 0.05)
-    test_frac = split_cfg.get("test", 0.05)
+    valid_frac = split_cfg["valid"]
+    test_frac = split_cfg["test"]
 
     bar = tqdm(total=budget, unit="B", unit_scale=True, desc=f"corpus {name}",
                disable=not progress, mininterval=2.0)

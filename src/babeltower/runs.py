@@ -77,7 +77,8 @@ def planned_total_steps(mixture: dict, context: int, batch_size: int) -> int:
 
 
 def _plan(name: str, kind: str, mixture: dict, training: dict, seed: int,
-          init_from_run: str | None) -> RunPlan:
+          init_from_run: str | None, init_positions: int | None = None) -> RunPlan:
+    check_run_settings(name, training, init_positions)
     cfg = copy.deepcopy(training)
     cfg.update(run=name, kind=kind, mixture=mixture, seed=seed)
     for lang, budget in (mixture.get("budgets") or {}).items():
@@ -97,12 +98,49 @@ def _plan(name: str, kind: str, mixture: dict, training: dict, seed: int,
 
 
 def _run_settings(training: dict, kind_cfg: dict, where: str) -> dict:
-    overrides = kind_cfg.get("training") or {}
-    unknown = sorted(set(overrides) - set(training))
-    if unknown:
-        raise RunConfigError(f"config key '{where}.training': unknown key(s) "
-                             f"{', '.join(unknown)}; allowed keys: {', '.join(training)}")
-    return _deep_update(training, overrides)
+    """`training` with a run kind's overrides applied (keys and values checked by the schema)."""
+    return _deep_update(training, kind_cfg.get("training") or {})
+
+
+def check_run_settings(name: str, settings: dict, init_positions: int | None = None) -> None:
+    """Validate one run's merged training settings before any job is submitted.
+
+    The schema checks every key of `training` and of each override block on its own; this checks
+    the merged result as the trainer will read it: its schema, the batch split over processes and
+    the model shape (for a run initialised from another run, its context against that model's
+    positions). Errors name the run."""
+    from .config import ConfigError, describe_errors
+    from .model import resolve_model_config
+
+    try:
+        describe_errors(settings, "$defs/training", where="training")
+    except ConfigError as exc:
+        raise RunConfigError(f"run {name!r} (training with its overrides): {exc}") from None
+    processes = settings["processes"] * settings["nodes"]
+    if settings["batch_size"] % (settings["micro_batch_size"] * processes):
+        raise RunConfigError(
+            f"run {name!r}: training.batch_size {settings['batch_size']} is not a multiple of "
+            f"micro_batch_size {settings['micro_batch_size']} x processes {processes} "
+            f"(processes per node x nodes)")
+    if init_positions is not None:
+        if settings["context"] > init_positions:
+            raise RunConfigError(f"run {name!r}: training.context {settings['context']} is longer "
+                                 f"than the initial model's positions ({init_positions})")
+        return
+    model = settings["model"]
+    try:
+        resolve_model_config(model, model["vocab_size"] or 1, settings["context"])
+    except (TypeError, ValueError) as exc:
+        raise RunConfigError(f"run {name!r}: training.model {model} does not define a model: "
+                             f"{exc}") from None
+
+
+def model_positions(settings: dict) -> int:
+    """Learned positions of the model a run's settings define (the context when unset)."""
+    from .model import resolve_model_config
+
+    model = settings["model"]
+    return resolve_model_config(model, model["vocab_size"] or 1, settings["context"]).n_positions
 
 
 def scratch_mixtures(config: dict) -> list[str]:
@@ -191,13 +229,14 @@ def plan_runs(config: dict) -> dict[str, RunPlan]:
     new_languages = languages_by_role(config, "new")
     for lang in new_languages:
         cc = runs_cfg["continual"]
-        if cc.get("enabled", True):
+        if cc["enabled"]:
             tokens = language_tokens(cc["train_tokens"], lang, new_languages, "runs.continual")
             plans[f"continual-{lang}"] = _plan(
                 f"continual-{lang}", "continual", {"weights": {lang: 1.0}, "train_tokens": tokens},
-                settings(cc, 'runs.continual'), seed, "primary")
+                settings(cc, 'runs.continual'), seed, "primary",
+                model_positions(plans["primary"].config))
         mc = runs_cfg["monolingual"]
-        if mc.get("enabled", True):
+        if mc["enabled"]:
             tokens = language_tokens(mc["train_tokens"], lang, new_languages, "runs.monolingual")
             plans[f"monolingual-{lang}"] = _plan(
                 f"monolingual-{lang}", "monolingual", {"weights": {lang: 1.0}, "train_tokens": tokens},

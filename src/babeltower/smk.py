@@ -35,7 +35,7 @@ def launch_training(smk, run_config: dict, languages: list[str], init_from: str 
         tokenizer=smk.input.tokenizer,
         token_indexes=dict(zip(languages, smk.input.token_indexes)),
         threads=smk.threads,
-        world_size=run_config["processes"] * run_config.get("nodes", 1),
+        world_size=run_config["processes"] * run_config["nodes"],
     )
     if init_from:
         run_config["init_from"] = init_from

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from .config import with_defaults
+
 log = logging.getLogger(__name__)
 
 # Placeholders usable in `roots` of a `files` source; resolved against the running interpreter
@@ -64,13 +66,14 @@ def _stable_order_key(rel: str, seed: int) -> str:
 
 def list_local_files(source: dict, language: str, seed: int = 0) -> list[tuple[Path, str]]:
     """All files of a `files` source as (absolute path, path relative to its root)."""
-    include = source.get("include") or ["*"]
-    exclude = source.get("exclude") or []
+    source = with_defaults("languages.*.sources.[]", source)
+    include = source["include"] or ["*"]
+    exclude = source["exclude"]
     found: list[tuple[str, Path, str]] = []
     for root_spec in source["roots"]:
         root = resolve_root(root_spec)
         if not root.exists():
-            if source.get("missing_ok", False):
+            if source["missing_ok"]:
                 log.warning("[%s] source root %s (%s) does not exist; skipped", language,
                             root_spec, root)
                 continue
@@ -95,7 +98,8 @@ def list_local_files(source: dict, language: str, seed: int = 0) -> list[tuple[P
 
 
 def iter_local_files(source: dict, language: str, seed: int = 0) -> Iterator[RawDocument]:
-    max_read = int(source.get("max_read_bytes", 64 * 1024 * 1024))
+    source = with_defaults("languages.*.sources.[]", source)
+    max_read = int(source["max_read_bytes"])
     for full, _rel in list_local_files(source, language, seed):
         try:
             if full.stat().st_size > max_read:
@@ -116,16 +120,16 @@ def _load_dataset_streaming(source: dict, language: str):
     import datasets  # heavy import: only when a dataset source is used
 
     kind = source["kind"]
-    split = source.get("split", "train")
+    split = source["split"]
     try:
         if kind == "hf":
             return datasets.load_dataset(
                 source["dataset"],
-                name=source.get("config"),
-                data_dir=source.get("data_dir"),
-                data_files=source.get("data_files"),
+                name=source["config"],
+                data_dir=source["data_dir"],
+                data_files=source["data_files"],
                 split=split,
-                revision=source.get("revision"),
+                revision=source["revision"],
                 streaming=True,
             )
         files = source["data_files"]
@@ -144,7 +148,7 @@ def _load_dataset_streaming(source: dict, language: str):
     except SourceError:
         raise
     except Exception as exc:  # datasets raises many types; re-raise with the language and source
-        where = source.get("dataset") or source.get("data_files")
+        where = source["dataset"] or source["data_files"]
         raise SourceError(
             f"language {language!r}: cannot open {kind} source {where!r}: {type(exc).__name__}: {exc}"
         ) from exc
@@ -160,16 +164,17 @@ def _reraise_with_source(records, source: dict, language: str):
         except StopIteration:
             return
         except Exception as exc:
-            where = source.get("dataset") or source.get("data_files")
+            where = source["dataset"] or source["data_files"]
             raise SourceError(f"language {language!r}: error while reading {source['kind']} "
                               f"source {where!r}: {type(exc).__name__}: {exc}") from exc
 
 
 def iter_dataset_records(source: dict, language: str) -> Iterator[RawDocument]:
     """Records of a hub dataset or local jsonl/parquet files, as text documents."""
-    field = source.get("text_field", "content")
+    source = with_defaults("languages.*.sources.[]", source)
+    field = source["text_field"]
     ds = _load_dataset_streaming(source, language)
-    where = source.get("dataset") or source.get("data_files")
+    where = source["dataset"] or source["data_files"]
     for i, record in enumerate(_reraise_with_source(ds, source, language)):
         if field not in record:
             raise SourceError(
@@ -187,7 +192,8 @@ def iter_dataset_records(source: dict, language: str) -> Iterator[RawDocument]:
 
 
 def iter_source(source: dict, language: str, seed: int = 0) -> Iterator[RawDocument]:
-    kind = source.get("kind")
+    source = with_defaults("languages.*.sources.[]", source)
+    kind = source["kind"]
     if kind == "files":
         yield from iter_local_files(source, language, seed)
     elif kind in ("hf", "jsonl", "parquet"):

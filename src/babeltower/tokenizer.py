@@ -11,11 +11,10 @@ import logging
 from pathlib import Path
 from typing import Iterator
 
+from .config import with_defaults
 from .shards import iter_shard, split_shards
 
 log = logging.getLogger(__name__)
-
-DEFAULT_EOS = "<|endoftext|>"
 
 
 class TokenizerError(ValueError):
@@ -51,9 +50,13 @@ def _docs_until(shards: list[Path], budget: int) -> Iterator[str]:
             yield text
 
 
-def train_bpe(texts: Iterator[str], vocab_size: int, min_frequency: int = 2,
-              eos_token: str = DEFAULT_EOS, progress: bool = True):
-    """A GPT-2-style byte-level BPE as a `PreTrainedTokenizerFast`."""
+def train_bpe(texts: Iterator[str], vocab_size: int, min_frequency: int | None = None,
+              eos_token: str | None = None, progress: bool = True):
+    """A GPT-2-style byte-level BPE as a `PreTrainedTokenizerFast` (unset settings: the
+    `tokenizer` section's defaults)."""
+    defaults = with_defaults("tokenizer", {})
+    min_frequency = defaults["min_frequency"] if min_frequency is None else min_frequency
+    eos_token = eos_token or defaults["eos_token"]
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -96,12 +99,13 @@ def build_tokenizer(cfg: dict, manifests: dict[str, Path], out_dir: str | Path,
                     progress: bool = True):
     """Train or reuse per `cfg` (the `tokenizer` config section) and save to `out_dir`."""
     out_dir = Path(out_dir)
-    if cfg.get("source"):
-        tok = load_existing(cfg["source"], cfg.get("revision"))
+    cfg = with_defaults("tokenizer", cfg)
+    if cfg["source"]:
+        tok = load_existing(cfg["source"], cfg["revision"])
     else:
         texts = balanced_sample(manifests, int(cfg["sample_bytes_per_language"]))
-        tok = train_bpe(texts, int(cfg["vocab_size"]), int(cfg.get("min_frequency", 2)),
-                        cfg.get("eos_token", DEFAULT_EOS), progress)
+        tok = train_bpe(texts, int(cfg["vocab_size"]), int(cfg["min_frequency"]),
+                        cfg["eos_token"], progress)
     out_dir.mkdir(parents=True, exist_ok=True)
     tok.save_pretrained(str(out_dir))
     return tok
