@@ -55,7 +55,7 @@ checkpoint baseline_mixture:
         languages=CODE_LANGUAGES,
         settings=lambda wc: baseline_mixture_settings(wc.mixture),
     wildcard_constraints:
-        mixture="|".join(BASELINE_MIXTURES),
+        mixture=one_of(BASELINE_MIXTURES),
     log:
         f"{RESULTS}/logs/analysis/mixture_{{mixture}}.log",
     threads: 1

@@ -12,8 +12,8 @@ rule batch_benchmarks:
     output:
         f"{RESULTS}/benchmarks/{{stage}}/{{run}}/batch{{batch}}.tsv",
     wildcard_constraints:
-        stage="|".join(CHECKPOINT_STAGES),
-        run="|".join(ALL_RUNS),
+        stage=one_of(CHECKPOINT_STAGES),
+        run=one_of(ALL_RUNS),
         batch=r"\d+",
     group:
         lambda wc: batch_group(wc.stage, wc.run, wc.batch)

@@ -1,4 +1,5 @@
 # Shared names and input functions. Only config-derived values live here: no I/O.
+import re
 from pathlib import Path
 
 from babeltower.config import enabled_benchmarks
@@ -8,9 +9,15 @@ LANGUAGES = list(config["languages"])
 SPLITS = ["train", "valid", "test"]
 
 
+def one_of(names):
+    """A wildcard constraint matching exactly these names (language names such as `c++` hold
+    regex characters); matches nothing when there are none."""
+    return "|".join(re.escape(name) for name in names) or "^$"
+
+
 wildcard_constraints:
-    lang="|".join(LANGUAGES),
-    split="|".join(SPLITS),
+    lang=one_of(LANGUAGES),
+    split=one_of(SPLITS),
 
 
 def corpus_language_params(lang):
@@ -125,36 +132,12 @@ def config_subset(section, *keys):
 
 # -- probes ---------------------------------------------------------------------------------------
 from babeltower.config import primary_language as _primary_language
-from babeltower.languages import get_language
-from babeltower.probes.lens import load_pairs
+from babeltower import specs
 
 PRIMARY = _primary_language(config)
 PROBE_TABLES = ["loss", "canonical_nll", "lens", "neurons", "deactivation"]
-
-
-def registry_name(lang):
-    """The registry language of a configured language (for identifier-pair tables)."""
-    detect = config["languages"][lang].get("detect") or lang
-    try:
-        return get_language(detect).name
-    except KeyError:
-        return detect
-
-
-def lens_pairs(lang):
-    return load_pairs(registry_name(PRIMARY), registry_name(lang),
-                      config["probes"]["lens"]["pairs_file"])
-
-
-def probe_languages():
-    """Languages the probes see: name -> role and benchmark language (no paths)."""
-    return {
-        lang: {
-            "role": spec["role"],
-            "benchmark_language": spec.get("benchmark_language") or registry_name(lang),
-        }
-        for lang, spec in config["languages"].items()
-    }
+# Name -> role and benchmark language; resolved by the library function the CLI uses too.
+PROBE_LANGUAGES = specs.probe_languages(config)
 
 
 def probe_dir(run, ckpt):
@@ -170,16 +153,8 @@ def probe_targets():
 
 
 # -- evaluation -----------------------------------------------------------------------------------
-from babeltower.evaluation.runners import RUNNERS as _RUNNERS
-
-
-def evaluation_languages():
-    """Configured languages that have a benchmark language with a runner: name -> bench lang."""
-    out = {}
-    for lang, spec in probe_languages().items():
-        if spec["benchmark_language"] in _RUNNERS:
-            out[lang] = spec["benchmark_language"]
-    return out
+# Configured languages with a runner for their benchmark language: name -> benchmark language.
+EVALUATION_LANGUAGES = specs.evaluation_languages(config)
 
 
 def evaluated_checkpoints(run):
@@ -188,7 +163,7 @@ def evaluated_checkpoints(run):
 
 
 def evaluation_targets():
-    if not config["evaluation"]["enabled"] or not evaluation_languages():
+    if not config["evaluation"]["enabled"] or not EVALUATION_LANGUAGES:
         return []
     return [f"{RESULTS}/evaluation/passk.tsv", f"{RESULTS}/evaluation/results.tsv",
             f"{RESULTS}/evaluation/knowledge_dependence.tsv"]

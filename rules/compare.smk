@@ -15,7 +15,7 @@ rule train_scratch:
         comparison_training=config["comparison"]["training"],
         languages=CODE_LANGUAGES,
     wildcard_constraints:
-        mixture="|".join(SCRATCH_MIXTURES) or "^$",
+        mixture=one_of(SCRATCH_MIXTURES),
         seed=r"\d+",
     log:
         f"{RESULTS}/logs/train/scratch-{{mixture}}-s{{seed}}.log",
@@ -38,7 +38,7 @@ rule scratch_run_curves:
     params:
         primary=PRIMARY,
     wildcard_constraints:
-        run="|".join(SCRATCH_RUNS) or "^$",
+        run=one_of(SCRATCH_RUNS),
     log:
         f"{RESULTS}/logs/comparison/{{run}}.log",
     threads: 1

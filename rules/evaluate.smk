@@ -12,11 +12,11 @@ rule evaluate_checkpoint:
         passk=f"{RESULTS}/evaluation/{{run}}/{{ckpt}}/passk.tsv",
     params:
         evaluation=config["evaluation"],
-        languages=evaluation_languages(),
+        languages=EVALUATION_LANGUAGES,
         benchmarks=enabled_benchmarks(config),
         seed=config["seed"],
     wildcard_constraints:
-        run="|".join(ALL_RUNS),
+        run=one_of(ALL_RUNS),
         ckpt=r"step\d{8}",
     log:
         f"{RESULTS}/logs/evaluation/{{run}}/{{ckpt}}.log",
@@ -64,7 +64,7 @@ rule knowledge_dependence:
         f"{RESULTS}/evaluation/knowledge_dependence.tsv",
     params:
         primary=PRIMARY,
-        new_languages=[lang for lang in NEW_LANGUAGES if lang in evaluation_languages()],
+        new_languages=[lang for lang in NEW_LANGUAGES if lang in EVALUATION_LANGUAGES],
     log:
         f"{RESULTS}/logs/evaluation/knowledge_dependence.log",
     threads: 1

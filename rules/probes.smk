@@ -9,11 +9,11 @@ rule mine_lens_items:
     output:
         f"{RESULTS}/probes/items/{{lang}}.jsonl",
     params:
-        pairs=lambda wc: lens_pairs(wc.lang),
+        pairs=lambda wc: specs.lens_pairs(config, wc.lang),
         max_per_pair=config["probes"]["lens"]["max_items_per_pair"],
         heldout_bytes=config["probes"]["heldout_bytes"],
     wildcard_constraints:
-        lang="|".join(NEW_LANGUAGES) or "^$",
+        lang=one_of(NEW_LANGUAGES),
     log:
         f"{RESULTS}/logs/probes/mine_lens_items_{{lang}}.log",
     threads: 1
@@ -37,10 +37,10 @@ rule probe_checkpoint:
         neuron_sets=f"{RESULTS}/probes/{{run}}/{{ckpt}}/neuron_sets.json",
     params:
         probes=config["probes"],
-        languages=probe_languages(),
+        languages=PROBE_LANGUAGES,
         benchmarks=enabled_benchmarks(config),
     wildcard_constraints:
-        run="|".join(ALL_RUNS),
+        run=one_of(ALL_RUNS),
         ckpt=r"step\d{8}",
     log:
         f"{RESULTS}/logs/probes/{{run}}/{{ckpt}}.log",
@@ -67,7 +67,7 @@ rule neuron_overlap:
     output:
         f"{RESULTS}/probes/{{run}}/neuron_overlap.tsv",
     wildcard_constraints:
-        run="|".join(RUNS),
+        run=one_of(RUNS),
     log:
         f"{RESULTS}/logs/probes/{{run}}/neuron_overlap.log",
     threads: 1
@@ -90,7 +90,7 @@ rule collect_probe_table:
     output:
         f"{RESULTS}/probes/{{table}}.tsv",
     wildcard_constraints:
-        table="|".join(PROBE_TABLES),
+        table=one_of(PROBE_TABLES),
     log:
         f"{RESULTS}/logs/probes/collect_{{table}}.log",
     threads: 1

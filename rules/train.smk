@@ -40,7 +40,7 @@ rule train_continual:
         languages=lambda wc: RUNS[f"continual-{wc.lang}"].languages,
         init_checkpoint=lambda wc: init_checkpoint(f"continual-{wc.lang}"),
     wildcard_constraints:
-        lang="|".join(NEW_LANGUAGES) or "^$",
+        lang=one_of(NEW_LANGUAGES),
     log:
         f"{RESULTS}/logs/train/continual-{{lang}}.log",
     benchmark:
@@ -66,7 +66,7 @@ rule train_monolingual:
         languages=lambda wc: RUNS[f"monolingual-{wc.lang}"].languages,
         init_checkpoint="",
     wildcard_constraints:
-        lang="|".join(NEW_LANGUAGES) or "^$",
+        lang=one_of(NEW_LANGUAGES),
     log:
         f"{RESULTS}/logs/train/monolingual-{{lang}}.log",
     benchmark:
@@ -92,7 +92,7 @@ rule train_mixture:
         languages=lambda wc: RUNS[f"mixture-{wc.mixture}"].languages,
         init_checkpoint="",
     wildcard_constraints:
-        mixture="|".join(MIXTURES) or "^$",
+        mixture=one_of(MIXTURES),
     log:
         f"{RESULTS}/logs/train/mixture-{{mixture}}.log",
     benchmark:

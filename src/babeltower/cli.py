@@ -6,6 +6,8 @@
     babeltower tokenizer config.yaml --out results/tokenizer --corpus results/corpus
     babeltower tokenize --tokenizer results/tokenizer --manifest results/corpus/cpp/manifest.json \
         --split train --out results/tokens/cpp/train.json
+    babeltower probe results/runs/primary/checkpoints/step00000100 --config config.yaml --out p/
+    babeltower evaluate EleutherAI/pythia-160m --revision step143000 --config my.yaml --out e/
 """
 
 from __future__ import annotations
@@ -73,47 +75,89 @@ def _cmd_tokenizer(args) -> int:
 def _cmd_tokenize(args) -> int:
     from .pipeline import tokenize_corpus_split
 
+    from .config import with_defaults
+
+    batch_bytes = args.batch_bytes or with_defaults("tokenizer", {})["batch_bytes"]
     index = tokenize_corpus_split(args.tokenizer, args.manifest, args.split, args.out,
-                                  args.batch_bytes, args.language or "")
+                                  batch_bytes, args.language or "")
     print(json.dumps(index, indent=2))
     return 0
 
 
-def _cmd_probe(args) -> int:
-    """All probes on any HF causal LM (local path or hub id + revision), outside the workflow."""
-    from .config import primary_language
-    from .probes.lens import load_pairs
-    from .probes.runner import mine_language_items, probe_checkpoint
-
-    cfg = load_config(args.config)
-    results = Path(args.results or cfg["results_dir"])
-    out = Path(args.out)
-    languages, items = {}, {}
-    for lang, spec in cfg["languages"].items():
+def _corpus_manifests(cfg: dict, results: Path) -> dict[str, str]:
+    manifests = {}
+    for lang in cfg["languages"]:
         manifest = results / "corpus" / lang / "manifest.json"
         if not manifest.exists():
             raise FileNotFoundError(f"{manifest} does not exist: build the corpus of {lang!r} "
                                     "first (snakemake ... results/corpus/stats.tsv)")
-        languages[lang] = {"role": spec["role"], "manifest": str(manifest),
-                           "benchmark_language": spec.get("benchmark_language")
-                           or spec.get("detect") or lang}
-        if spec["role"] == "new":
-            primary = primary_language(cfg)
-            pairs = load_pairs(cfg["languages"][primary].get("detect") or primary,
-                               spec.get("detect") or lang, cfg["probes"]["lens"]["pairs_file"])
-            items[lang] = str(out / "items" / f"{lang}.jsonl")
-            mine_language_items(manifest, lang, pairs, items[lang],
+        manifests[lang] = str(manifest)
+    return manifests
+
+
+def _table_key(args) -> dict | None:
+    """run/step/tokens for the tables; None = read them from the checkpoint's trainer_state."""
+    if args.step is None:
+        return None
+    return {"run": args.run or args.model, "step": args.step, "tokens": args.tokens}
+
+
+def _section(cfg: dict, name: str, args) -> dict:
+    """A stage's config section with the command line's --device applied."""
+    return cfg[name] if args.device is None else {**cfg[name], "device": args.device}
+
+
+def _cmd_probe(args) -> int:
+    """All probes on any HF causal LM (local path or hub id + revision), outside the workflow."""
+    from .probes.runner import mine_language_items, probe_checkpoint
+    from .specs import lens_pairs, probe_languages, probe_spec
+
+    cfg = load_config(args.config)
+    results = Path(args.results or cfg["results_dir"])
+    out = Path(args.out)
+    manifests = _corpus_manifests(cfg, results)
+    languages = probe_languages(cfg)
+    items = {}
+    for lang, lspec in languages.items():
+        if lspec["role"] != "new":
+            continue
+        items[lang] = str(out / "items" / f"{lang}.jsonl")
+        if not args.print_spec:
+            mine_language_items(manifests[lang], lang, lens_pairs(cfg, lang), items[lang],
                                 cfg["probes"]["lens"]["max_items_per_pair"],
                                 cfg["probes"]["heldout_bytes"])
-    key = {"run": args.run or args.model, "step": args.step, "tokens": args.tokens}
-    spec = {"run": key["run"], "checkpoint": args.model, "revision": args.revision,
-            "key": None if args.step is None else key, "languages": languages,
-            "lens_items": items, "probes": cfg["probes"],
-            "benchmarks": enabled_benchmarks(cfg), "threads": args.threads,
-            "device": args.device}
-    frames = probe_checkpoint(spec, out)
+    spec = probe_spec(languages, manifests, items, _section(cfg, "probes", args),
+                      enabled_benchmarks(cfg),
+                      run=args.run or args.model, checkpoint=args.model, threads=args.threads,
+                      revision=args.revision, key=_table_key(args))
+    if args.print_spec:
+        print(json.dumps(spec.as_dict(), indent=2))
+        return 0
+    frames = probe_checkpoint(spec.as_dict(), out)
     for name, df in frames.items():
         print(f"{name}: {len(df)} rows -> {out / (name + '.tsv')}")
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    """pass@k of any HF causal LM on the configured benchmarks, outside the workflow."""
+    from .evaluation.evaluate import evaluate_checkpoint
+    from .probes.runner import checkpoint_key
+    from .specs import evaluation_languages, evaluation_spec
+
+    cfg = load_config(args.config)
+    key = _table_key(args) or checkpoint_key(Path(args.model), args.run or args.model)
+    out = Path(args.out)
+    spec = evaluation_spec(evaluation_languages(cfg), enabled_benchmarks(cfg),
+                           _section(cfg, "evaluation", args),
+                           key=key, checkpoint=args.model, seed=cfg["seed"],
+                           workers=args.threads, cache_dir=str(out / "cache"),
+                           revision=args.revision)
+    if args.print_spec:
+        print(json.dumps(spec.as_dict(), indent=2))
+        return 0
+    _results, passk = evaluate_checkpoint(spec.as_dict(), out)
+    print(passk.to_string(index=False) if len(passk) else "no problems evaluated")
     return 0
 
 
@@ -148,21 +192,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", required=True, choices=["train", "valid", "test"])
     p.add_argument("--out", required=True, help="index path, e.g. results/tokens/cpp/train.json")
     p.add_argument("--language", default=None)
-    p.add_argument("--batch-bytes", type=int, default=4_000_000)
+    p.add_argument("--batch-bytes", type=int, default=None,
+                   help="text per tokenizer batch (default: the config's tokenizer.batch_bytes)")
     p.set_defaults(func=_cmd_tokenize)
 
-    p = sub.add_parser("probe", help="run every probe on any HF causal LM (path or hub id)")
-    p.add_argument("model", help="checkpoint folder or hub id (e.g. EleutherAI/pythia-160m)")
-    p.add_argument("--revision", default=None, help="hub revision, e.g. step143000 for Pythia")
-    p.add_argument("--config", required=True, help="workflow config (languages, probe settings)")
-    p.add_argument("--results", default=None, help="results folder with corpus/<lang>/")
-    p.add_argument("--out", required=True)
-    p.add_argument("--run", default=None, help="run name in the tables (default: the model)")
-    p.add_argument("--step", type=int, default=None, help="step in the tables")
-    p.add_argument("--tokens", type=int, default=None, help="tokens in the tables")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--device", default="cpu")
-    p.set_defaults(func=_cmd_probe)
+    model_commands = {}
+    for name, func, what in (("probe", _cmd_probe, "run every probe"),
+                             ("evaluate", _cmd_evaluate, "score pass@k (generation + sandbox)")):
+        p = model_commands[name] = sub.add_parser(
+            name, help=f"{what} on any HF causal LM (path or hub id)")
+        p.add_argument("model", help="checkpoint folder or hub id (e.g. EleutherAI/pythia-160m)")
+        p.add_argument("--revision", default=None, help="hub revision, e.g. step143000 for Pythia")
+        p.add_argument("--config", required=True, help="workflow config (languages, settings)")
+        p.add_argument("--out", required=True)
+        p.add_argument("--run", default=None, help="run name in the tables (default: the model)")
+        p.add_argument("--step", type=int, default=None, help="step in the tables")
+        p.add_argument("--tokens", type=int, default=None, help="tokens in the tables")
+        p.add_argument("--threads", type=int, default=2)
+        p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"],
+                       help=f"overrides the config's {name}.device")
+        p.add_argument("--print-spec", action="store_true",
+                       help="print the job spec (as the workflow builds it) and exit")
+        p.set_defaults(func=func)
+    model_commands["probe"].add_argument("--results", default=None,
+                                         help="results folder with corpus/<lang>/")
     return parser
 
 

@@ -8,18 +8,14 @@ from pathlib import Path  # noqa: E402
 
 from babeltower.evaluation.evaluate import evaluate_checkpoint  # noqa: E402
 from babeltower.probes.runner import checkpoint_key  # noqa: E402
+from babeltower.specs import evaluation_spec  # noqa: E402
 
 sm = snakemake  # noqa: F821
 checkpoint = Path(sm.input.checkpoints) / sm.wildcards.ckpt
-spec = {
-    "key": checkpoint_key(checkpoint, sm.wildcards.run),
-    "checkpoint": str(checkpoint),
-    "languages": sm.params.languages,
-    "benchmarks": sm.params.benchmarks,
-    "evaluation": sm.params.evaluation,
-    "seed": sm.params.seed,
-    "workers": sm.threads,
+spec = evaluation_spec(
+    sm.params.languages, sm.params.benchmarks, sm.params.evaluation,
+    key=checkpoint_key(checkpoint, sm.wildcards.run), checkpoint=str(checkpoint),
+    seed=sm.params.seed, workers=sm.threads,
     # Compiled programs are cached across checkpoints (same source, same binary).
-    "cache_dir": str(Path(sm.output.results).parents[2] / "cache" / "programs"),
-}
-evaluate_checkpoint(spec, Path(sm.output.results).parent)
+    cache_dir=str(Path(sm.output.results).parents[2] / "cache" / "programs"))
+evaluate_checkpoint(spec.as_dict(), Path(sm.output.results).parent)

@@ -7,20 +7,13 @@ setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)
 from pathlib import Path  # noqa: E402
 
 from babeltower.probes.runner import probe_checkpoint  # noqa: E402
+from babeltower.specs import probe_spec  # noqa: E402
 
 sm = snakemake  # noqa: F821
-# Inputs are listed in the order of params.languages (rules/common.smk: LANGUAGES).
-manifests = dict(zip(sm.params.languages, sm.input.manifests))
-languages = {lang: {**spec, "manifest": manifests[lang]}
-             for lang, spec in sm.params.languages.items()}
-items = {Path(p).stem: p for p in sm.input.lens_items}
-spec = {
-    "run": sm.wildcards.run,
-    "checkpoint": str(Path(sm.input.checkpoints) / sm.wildcards.ckpt),
-    "languages": languages,
-    "lens_items": items,
-    "probes": sm.params.probes,
-    "benchmarks": sm.params.benchmarks,
-    "threads": sm.threads,
-}
-probe_checkpoint(spec, Path(sm.output.neuron_sets).parent)
+# Inputs are listed in the order of params.languages (rules/common.smk: PROBE_LANGUAGES).
+spec = probe_spec(sm.params.languages, dict(zip(sm.params.languages, sm.input.manifests)),
+                  {Path(p).stem: p for p in sm.input.lens_items}, sm.params.probes,
+                  sm.params.benchmarks, run=sm.wildcards.run,
+                  checkpoint=str(Path(sm.input.checkpoints) / sm.wildcards.ckpt),
+                  threads=sm.threads)
+probe_checkpoint(spec.as_dict(), Path(sm.output.neuron_sets).parent)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..atomic import atomic_path
+from ..atomic import atomic_path, write_json
 from ..benchmarks import load_problems
 from .generate import StopRule, generate
 from .harness import build_program, exclusion_reason
@@ -45,6 +45,7 @@ def evaluate_checkpoint(spec: dict, out_dir: str | Path) -> tuple[pd.DataFrame, 
     cfg = spec["evaluation"]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "spec.json", spec)  # what this job was asked to do, next to what it found
     key = spec["key"]
     languages = spec["languages"]  # our name -> benchmark language
     check_toolchains(set(languages.values()))  # before any generation

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..atomic import atomic_path
+from ..atomic import atomic_path, write_json
 from ..benchmarks import load_problems
 from .heldout import heldout_texts, token_windows
 from .lape import Deactivate, activation_probabilities, select_language_neurons, transfer_neurons
@@ -57,6 +57,7 @@ def probe_checkpoint(spec: dict, out_dir: str | Path) -> dict[str, pd.DataFrame]
     t_start = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "spec.json", spec)  # what this job was asked to do, next to what it found
     cfg = spec["probes"]
     torch.manual_seed(0)
     torch.set_num_threads(max(1, int(spec.get("threads", 1))))

@@ -1,0 +1,119 @@
+"""What a probe or evaluation job needs, resolved from the config by one function each.
+
+The Snakemake rules (rules/common.smk, the rule scripts) and the CLI (`babeltower probe`) call
+the same functions, so a language alias (`c++`, `js`) or a benchmark language resolves to the
+same registry language, identifier pairs and benchmark problems in both. Run specs are
+`runs.RunPlan` (built by `runs.plan_runs` / `runs.plan_scratch_run`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from .config import enabled_benchmarks, primary_language
+from .languages import get_language
+
+
+def registry_name(config: dict, lang: str) -> str:
+    """The registry language of a configured language (`detect`, else its key; aliases such as
+    `c++` or `js` resolve to `cpp` and `javascript`). Unknown names stay as they are."""
+    detect = config["languages"][lang]["detect"] or lang
+    try:
+        return get_language(detect).name
+    except KeyError:
+        return detect
+
+
+def lens_pairs(config: dict, lang: str) -> list[tuple[str, str]]:
+    """Identifier pairs (new-language word, primary counterpart) of a new language."""
+    from .probes.lens import load_pairs
+
+    return load_pairs(registry_name(config, primary_language(config)), registry_name(config, lang),
+                      config["probes"]["lens"]["pairs_file"])
+
+
+def probe_languages(config: dict) -> dict[str, dict]:
+    """Languages the probes see: name -> role and benchmark language (no paths)."""
+    return {
+        lang: {"role": spec["role"],
+               "benchmark_language": spec["benchmark_language"] or registry_name(config, lang)}
+        for lang, spec in config["languages"].items()
+    }
+
+
+def evaluation_languages(config: dict) -> dict[str, str]:
+    """Configured languages whose benchmark language has a runner: name -> benchmark language."""
+    from .evaluation.runners import RUNNERS
+
+    return {lang: spec["benchmark_language"] for lang, spec in probe_languages(config).items()
+            if spec["benchmark_language"] in RUNNERS}
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """Everything `probes.runner.probe_checkpoint` reads for one checkpoint."""
+    run: str
+    checkpoint: str                  # checkpoint folder or hub id
+    languages: dict[str, dict]       # name -> role, benchmark_language, manifest
+    lens_items: dict[str, str]       # new language -> items file
+    probes: dict                     # the `probes` config section
+    benchmarks: dict                 # enabled benchmarks
+    threads: int
+    revision: str | None = None      # hub revision
+    key: dict | None = None          # run/step/tokens for the tables; None = trainer_state.json
+    booked: dict = field(default_factory=dict)  # the job's booked resources (gpu, gres)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def probe_spec(languages: dict[str, dict], manifests: dict[str, str], lens_items: dict[str, str],
+               probes: dict, benchmarks: dict, *, run: str, checkpoint: str, threads: int,
+               revision: str | None = None, key: dict | None = None,
+               booked: dict | None = None) -> ProbeSpec:
+    """The probe spec of one checkpoint from `probe_languages(config)`, the corpus manifests and
+    mined lens items of those languages, and the `probes` section."""
+    missing = sorted(set(languages) - set(manifests))
+    if missing:
+        raise ValueError(f"no corpus manifest for language(s) {', '.join(missing)}")
+    extra = sorted(set(lens_items) - {n for n, s in languages.items() if s["role"] == "new"})
+    if extra:
+        raise ValueError(f"lens items given for {', '.join(extra)}, which is not a new language")
+    return ProbeSpec(
+        run=run, checkpoint=str(checkpoint),
+        languages={lang: {**spec, "manifest": str(manifests[lang])}
+                   for lang, spec in languages.items()},
+        lens_items={lang: str(p) for lang, p in lens_items.items()}, probes=probes,
+        benchmarks=benchmarks, threads=int(threads), revision=revision, key=key,
+        booked=dict(booked or {}))
+
+
+@dataclass(frozen=True)
+class EvaluationSpec:
+    """Everything `evaluation.evaluate.evaluate_checkpoint` reads for one checkpoint."""
+    key: dict                        # run, step, tokens of the tables
+    checkpoint: str                  # checkpoint folder or hub id
+    languages: dict[str, str]        # name -> benchmark language
+    benchmarks: dict                 # enabled benchmarks
+    evaluation: dict                 # the `evaluation` config section
+    seed: int
+    workers: int                     # programs run in parallel
+    cache_dir: str | None = None     # compiled programs, shared across checkpoints
+    revision: str | None = None
+    booked: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def evaluation_spec(languages: dict[str, str], benchmarks: dict, evaluation: dict, *, key: dict,
+                    checkpoint: str, seed: int, workers: int, cache_dir: str | None = None,
+                    revision: str | None = None, booked: dict | None = None) -> EvaluationSpec:
+    """The evaluation spec of one checkpoint from `evaluation_languages(config)`, the enabled
+    benchmarks and the `evaluation` section."""
+    if not languages:
+        raise ValueError("no configured language has a benchmark language with a runner")
+    return EvaluationSpec(key=dict(key), checkpoint=str(checkpoint), languages=dict(languages),
+                          benchmarks=benchmarks, evaluation=evaluation, seed=int(seed),
+                          workers=max(1, int(workers)), cache_dir=cache_dir, revision=revision,
+                          booked=dict(booked or {}))

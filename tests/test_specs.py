@@ -1,0 +1,107 @@
+"""Probe and evaluation specs: one builder for the workflow and the CLI, aliases resolved alike."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from micro import micro_config, write_config
+from snakemake_helpers import planned_jobs, snakemake
+
+from babeltower.config import validate_config
+from babeltower.probes.lens import load_pairs
+from babeltower.specs import evaluation_languages, lens_pairs, probe_languages
+
+
+def _alias_config(root: Path) -> dict:
+    """The micro config with its new language named `c++` and a second one named `js`."""
+    cfg = micro_config(root)
+    cfg["languages"]["c++"] = cfg["languages"].pop("cpp")
+    cfg["languages"]["js"] = {"role": "new", "sources": [{"kind": "files",
+                                                          "roots": [str(root / "src" / "cpp")]}]}
+    return cfg
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "babeltower.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_aliases_resolve_to_the_registry_language(tmp_path):
+    cfg = validate_config(_alias_config(tmp_path))
+    langs = probe_languages(cfg)
+    assert langs["c++"]["benchmark_language"] == "cpp"
+    assert langs["js"]["benchmark_language"] == "javascript"
+    # The pairs the workflow and the CLI use are the registry's python -> cpp / javascript tables.
+    assert lens_pairs(cfg, "c++") == load_pairs("python", "cpp") and len(lens_pairs(cfg, "c++")) > 0
+    assert lens_pairs(cfg, "js") == load_pairs("python", "javascript")
+    assert len(lens_pairs(cfg, "js")) > 0
+    assert evaluation_languages(cfg) == {"python": "python", "c++": "cpp", "js": "javascript"}
+
+
+def test_cli_builds_the_spec_from_the_same_resolution(tmp_path):
+    cfg = _alias_config(tmp_path)
+    configfile = write_config(tmp_path / "config.yaml", cfg)
+    for lang in cfg["languages"]:
+        manifest = tmp_path / "results" / "corpus" / lang / "manifest.json"
+        manifest.parent.mkdir(parents=True)
+        manifest.write_text("{}")
+    proc = _cli("probe", "some/model", "--config", str(configfile), "--out", "p", "--print-spec",
+                cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    spec = json.loads(proc.stdout)
+    validated = validate_config(_alias_config(tmp_path))
+    assert {k: {"role": v["role"], "benchmark_language": v["benchmark_language"]}
+            for k, v in spec["languages"].items()} == probe_languages(validated)
+    assert sorted(spec["lens_items"]) == ["c++", "js"]
+    proc = _cli("evaluate", "some/model", "--config", str(configfile), "--out", "e",
+                "--print-spec", "--step", "0", "--tokens", "0", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["languages"] == {"python": "python", "c++": "cpp",
+                                                    "js": "javascript"}
+
+
+def test_workflow_plans_languages_with_regex_characters_in_their_names(tmp_path):
+    """`c++` in a wildcard constraint must match itself, not "c" followed by pluses."""
+    cfg = _alias_config(tmp_path)
+    configfile = write_config(tmp_path / "config.yaml", cfg)
+    jobs = planned_jobs(snakemake(tmp_path, configfile, "-n", "--quiet", "rules"))
+    assert jobs["mine_lens_items"] == 2
+    assert jobs["build_corpus"] == 4
+    assert jobs["train_continual"] == 2 and jobs["train_monolingual"] == 2
+
+
+def test_cli_and_workflow_build_identical_probe_and_evaluation_specs(micro_run):
+    """The spec a workflow job recorded (spec.json) equals the one the CLI builds for the same
+    checkpoint and config, except where the lens items file lives."""
+    ws, cfg, configfile = micro_run
+    ckpt_dir = ws / "results" / "runs" / "primary" / "checkpoints"
+    probed = sorted((ws / "results" / "probes" / "primary").glob("step*/spec.json"))
+    assert probed, "probe jobs wrote no spec.json"
+    workflow_spec = json.loads(probed[-1].read_text())
+    ckpt = str(ckpt_dir / probed[-1].parent.name)
+    proc = _cli("probe", ckpt, "--config", str(configfile), "--out", str(ws / "cli-probe"),
+                "--run", "primary", "--threads", str(workflow_spec["threads"]), "--print-spec",
+                cwd=ws)
+    assert proc.returncode == 0, proc.stderr
+    cli_spec = json.loads(proc.stdout)
+    workflow_spec["checkpoint"] = str(Path(ws / workflow_spec["checkpoint"]))
+    for spec in (workflow_spec, cli_spec):
+        spec["lens_items"] = {lang: Path(p).name for lang, p in spec["lens_items"].items()}
+    assert cli_spec == workflow_spec
+
+    evaluated = sorted((ws / "results" / "evaluation" / "primary").glob("step*/spec.json"))
+    assert evaluated, "evaluation jobs wrote no spec.json"
+    workflow_spec = json.loads(evaluated[-1].read_text())
+    ckpt = str(ckpt_dir / evaluated[-1].parent.name)
+    proc = _cli("evaluate", ckpt, "--config", str(configfile), "--out", str(ws / "cli-eval"),
+                "--run", "primary", "--threads", str(workflow_spec["workers"]), "--print-spec",
+                cwd=ws)
+    assert proc.returncode == 0, proc.stderr
+    cli_spec = json.loads(proc.stdout)
+    workflow_spec["checkpoint"] = str(Path(ws / workflow_spec["checkpoint"]))
+    for spec in (workflow_spec, cli_spec):
+        spec.pop("cache_dir")  # the workflow shares one program cache across checkpoints
+    assert cli_spec == workflow_spec
