@@ -136,11 +136,22 @@ def test_data_disk_and_comparison_estimate_by_hand(plan):
                                                          "comparison batches"))
 
 
-def test_job_counts_equal_the_dry_run(workspace, plan):
+@pytest.mark.parametrize("changes", [
+    {},
+    # Every checkpoint evaluated, batches of 2 (several per run), no comparison.
+    {"evaluation": {"checkpoints": "all"}, "cluster": {"checkpoints_per_job": 2},
+     "comparison": {"enabled": False}},
+], ids=["micro", "all-checkpoints-batches-of-2"])
+def test_job_counts_equal_the_dry_run(workspace, tmp_path, changes):
     """Every rule of the dry run, by stage. The comparison runs' own jobs (training, probes,
     evaluation, their batches) appear only after the mixture checkpoints have run, so the dry
     run holds exactly the plan's other stages."""
-    root, _, config_file = workspace
+    root, cfg, _ = workspace
+    cfg = json.loads(json.dumps(cfg))
+    for section, values in changes.items():
+        cfg.setdefault(section, {}).update(values)
+    config_file = write_config(tmp_path / "config.yaml", cfg)
+    plan = compute_plan(validate_config(cfg))
     dry = planned_jobs(snakemake(root, config_file, "-n"))
     assert dry, "the dry run listed no jobs"
     by_stage = Counter()

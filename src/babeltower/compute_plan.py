@@ -15,12 +15,13 @@ counts are the dry run's; the costs are estimates whose assumptions are listed i
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import asdict, dataclass, field
 
 import yaml
 
-from .checkpoint_jobs import (CHECKPOINT_STAGES, checkpoint_batches, evaluation_languages,
-                              registry_name, stage_checkpoints)
+from .checkpoint_jobs import (checkpoint_batches, evaluation_languages, registry_name,
+                              stage_checkpoints)
 from .config import (ConfigError, enabled_benchmarks, languages_by_role, primary_language,
                      validate_config)
 from .model import GPTConfig, resolve_model_config
@@ -33,6 +34,7 @@ EVALUATION_TABLES = 2     # passk, results (collect jobs)
 FP32_BYTES = 4
 # AdamW's resume state: fp32 weights + two fp32 moments per parameter (train._save_resume_state).
 RESUME_BYTES_PER_PARAM = 3 * FP32_BYTES
+WIDTH = 100  # of the printed notes
 
 
 @dataclass(frozen=True)
@@ -257,7 +259,7 @@ def estimated_comparison_budgets(config: dict, plans: dict[str, RunPlan], a: Ass
             # Unbounded corpus: at least the tokens the study's runs train on.
             tokens = max(p.tokens_at(p.total_steps) for p in plans.values() if lang in p.languages)
             notes.append(f"languages.{lang}.max_bytes is null: its comparison budget is taken as "
-                         f"the study runs' {tokens:.3g} training tokens")
+                         f"the study runs' {format_sci(tokens)} training tokens")
         budgets[lang] = round(tokens * config["comparison"]["token_scale"])
     return budgets
 
@@ -267,131 +269,138 @@ def estimated_comparison_budgets(config: dict, plans: dict[str, RunPlan], a: Ass
 def _run_cost(config: dict, plan: RunPlan, estimated: bool) -> RunCost:
     model = run_model(config, plan)
     tokens = plan.tokens_at(plan.total_steps)
+    flops = tokens * model.flops_per_token(plan.config["context"])
     return RunCost(plan.name, plan.kind, model.num_params(), tokens, plan.total_steps,
-                   len(plan.checkpoint_steps), tokens * model.flops_per_token(plan.config["context"]),
-                   estimated)
+                   len(plan.checkpoint_steps), flops, estimated)
 
 
-def checkpoint_bytes(config: dict, model: GPTConfig, a: Assumptions) -> float:
+def checkpoint_bytes(model: GPTConfig, a: Assumptions) -> float:
     # save_hf_checkpoint writes fp32 weights (lm_head tied, not saved) and a tokenizer copy.
     return model.num_params() * FP32_BYTES + model.vocab_size * a.tokenizer_bytes_per_entry
 
 
-def _stage_jobs(config: dict, a: Assumptions, plans: dict[str, RunPlan],
-                enabled: dict[str, bool], probes: Stage, evaluation: Stage, batches: Stage,
-                probe_bytes) -> None:
-    """Add the per-checkpoint jobs of `plans` (and their batches) to the stages."""
-    for plan in plans.values():
-        model = run_model(config, plan)
-        for stage_name, stage, cost in (("probes", probes, probe_cost),
-                                        ("evaluation", evaluation, evaluation_cost)):
-            if not enabled[stage_name]:
-                continue
-            names = stage_checkpoints(config, stage_name, plan)
-            tokens, flops = cost(config, model, a)
-            stage.jobs += len(names)
-            stage.tokens += len(names) * tokens
-            stage.flops += len(names) * flops
-            if stage_name == "probes":
-                stage.disk_bytes += len(names) * probe_bytes(model)
-            batches.jobs += len(checkpoint_batches(config, names))
+def probe_output_bytes(config: dict, model: GPTConfig) -> float:
+    """activation_probs.npy of one probed checkpoint: layers x MLP neurons x languages, float32
+    (the probe tables are small)."""
+    if not config["probes"]["neurons"]["enabled"]:
+        return 0
+    return model.n_layer * 4 * model.n_embd * len(config["languages"]) * FP32_BYTES
 
 
-def compute_plan(config: dict, assumptions: Assumptions | None = None) -> ComputePlan:
-    a = assumptions or Assumptions()
-    langs = list(config["languages"])
-    new = languages_by_role(config, "new")
-    notes: list[str] = []
-    plans = plan_runs(config)
-    continual = [p for p in plans.values() if p.kind == "continual"]
-    enabled = {
-        "probes": config["probes"]["enabled"],
-        "evaluation": config["evaluation"]["enabled"] and bool(evaluation_languages(config)),
-    }
-    analysis_on = enabled["probes"] and bool(continual)
-    scratch = scratch_runs(config) if analysis_on else {}
-
-    def probe_bytes(model: GPTConfig) -> float:
-        # activation_probs.npy: layers x MLP neurons x languages, float32 (tables are small).
-        if not config["probes"]["neurons"]["enabled"]:
-            return 0
-        return model.n_layer * 4 * model.n_embd * len(langs) * FP32_BYTES
-
-    # data: decontamination index, corpora, tokenizer, token files and their tables
+def _data_stage(config: dict, a: Assumptions, notes: list[str]) -> tuple[Stage, float, float]:
+    """Decontamination index, corpora, tokenizer, token files and their tables; with the bytes
+    of the corpus shards and of the token files."""
+    langs = config["languages"]
     corpus = estimated_corpus_tokens(config, a)
     unknown = [lang for lang, t in corpus.items() if t is None]
     if unknown:
         notes.append(f"no max_bytes for {', '.join(unknown)}: their corpus and token files are "
                      "not in the data row (sizes known only after the corpus is built)")
-    known_tokens = sum(t for t in corpus.values() if t is not None)
-    data_model_vocab = vocab_size(config, config["training"])
-    data = Stage("data", tokens=known_tokens)
+    tokens = sum(t for t in corpus.values() if t is not None)
     decontam = config["corpus"]["decontamination"]["enabled"] and bool(enabled_benchmarks(config))
-    data.jobs = int(decontam) + len(langs) + 1 + 1 + len(SPLITS) * len(langs) + 1
-    shard_bytes = sum(corpus_bytes(s) or 0 for s in config["languages"].values()) / a.zstd_ratio
-    token_bytes = known_tokens * token_dtype(data_model_vocab).itemsize
-    data.disk_bytes = shard_bytes + token_bytes
+    # + corpus stats, tokenizer, token stats
+    jobs = int(decontam) + len(langs) + 1 + 1 + len(SPLITS) * len(langs) + 1
+    shard_bytes = sum(corpus_bytes(spec) or 0 for spec in langs.values()) / a.zstd_ratio
+    token_bytes = tokens * token_dtype(vocab_size(config, config["training"])).itemsize
+    return Stage("data", jobs, tokens, 0.0, shard_bytes + token_bytes), shard_bytes, token_bytes
 
-    training = Stage("training", jobs=len(plans))
-    runs = [_run_cost(config, p, estimated=False) for p in plans.values()]
-    for plan, cost in zip(plans.values(), runs):
-        training.tokens += cost.tokens
-        training.flops += cost.flops
+
+def _training_stage(config: dict, a: Assumptions, plans: dict[str, RunPlan], name: str,
+                    estimated: bool) -> tuple[Stage, list[RunCost]]:
+    stage = Stage(name, jobs=len(plans), after_checkpoints=estimated)
+    costs = []
+    for plan in plans.values():
+        cost = _run_cost(config, plan, estimated)
+        costs.append(cost)
+        stage.tokens += cost.tokens
+        stage.flops += cost.flops
+        stage.disk_bytes += cost.checkpoints * checkpoint_bytes(run_model(config, plan), a)
+    return stage, costs
+
+
+def _checkpoint_stages(config: dict, a: Assumptions, plans: dict[str, RunPlan],
+                       enabled: dict[str, bool], prefix: str,
+                       estimated: bool) -> tuple[Stage, Stage, Stage]:
+    """The probe and evaluation jobs of the runs' checkpoints, and the batches they form."""
+    stages = {name: Stage(prefix + name, after_checkpoints=estimated)
+              for name in ("probes", "evaluation", "batches")}
+    for plan in plans.values():
         model = run_model(config, plan)
-        training.disk_bytes += cost.checkpoints * checkpoint_bytes(config, model, a)
+        for name, cost in (("probes", probe_cost), ("evaluation", evaluation_cost)):
+            if not enabled[name]:
+                continue
+            stage = stages[name]
+            checkpoints = stage_checkpoints(config, name, plan)
+            tokens, flops = cost(config, model, a)
+            stage.jobs += len(checkpoints)
+            stage.tokens += len(checkpoints) * tokens
+            stage.flops += len(checkpoints) * flops
+            if name == "probes":
+                stage.disk_bytes += len(checkpoints) * probe_output_bytes(config, model)
+            stages["batches"].jobs += len(checkpoint_batches(config, checkpoints))
+    return stages["probes"], stages["evaluation"], stages["batches"]
 
-    probes, evaluation, batches = Stage("probes"), Stage("evaluation"), Stage("batches")
-    _stage_jobs(config, a, plans, enabled, probes, evaluation, batches, probe_bytes)
-    if enabled["probes"]:
-        # lens items per new language, one neuron-overlap table per run, the collected tables
-        probes.jobs += len(new) + len(plans) + PROBE_TABLES
-    if enabled["evaluation"]:
-        evaluation.jobs += EVALUATION_TABLES + 1  # + knowledge dependence
 
-    analysis = Stage("analysis", jobs=1)  # the `all` target
+def _analysis_jobs(analysis_on: bool, n_scratch: int) -> int:
+    jobs = 1  # the `all` target
     if analysis_on:
-        analysis.jobs += 2 + 2  # curves, stages; figures, summary
-    if scratch:
+        jobs += 2 + 2  # curves, stages; figures, summary
+    if n_scratch:
         # Every baseline's table (the figures show all) and the optimized one; one curve table
         # per comparison run; the comparison tables.
-        analysis.jobs += len(BASELINE_MIXTURES) + 1 + len(scratch) + 1
+        jobs += len(BASELINE_MIXTURES) + 1 + n_scratch + 1
+    return jobs
 
-    c_train = Stage("comparison training", after_checkpoints=True)
-    c_probes = Stage("comparison probes", after_checkpoints=True)
-    c_eval = Stage("comparison evaluation", after_checkpoints=True)
-    c_batches = Stage("comparison batches", after_checkpoints=True)
+
+def compute_plan(config: dict, assumptions: Assumptions | None = None) -> ComputePlan:
+    """The plan of a validated config: the study's stages as the dry run lists them, then the
+    comparison runs' stages, estimated."""
+    a = assumptions or Assumptions()
+    notes: list[str] = []
+    plans = plan_runs(config)
+    enabled = {
+        "probes": config["probes"]["enabled"],
+        "evaluation": config["evaluation"]["enabled"] and bool(evaluation_languages(config)),
+    }
+    # As rules/common.smk: the analysis needs probes and a continual run, the comparison both.
+    analysis_on = enabled["probes"] and any(p.kind == "continual" for p in plans.values())
+    scratch = scratch_runs(config) if analysis_on else {}
+
+    data, shard_bytes, token_bytes = _data_stage(config, a, notes)
+    training, runs = _training_stage(config, a, plans, "training", estimated=False)
+    probes, evaluation, batches = _checkpoint_stages(config, a, plans, enabled, "", False)
+    if enabled["probes"]:
+        # lens items per new language, one neuron-overlap table per run, the collected tables
+        probes.jobs += len(languages_by_role(config, "new")) + len(plans) + PROBE_TABLES
+    if enabled["evaluation"]:
+        evaluation.jobs += EVALUATION_TABLES + 1  # + knowledge dependence
+    analysis = Stage("analysis", jobs=_analysis_jobs(analysis_on, len(scratch)))
+
+    scratch_plans = {}
     if scratch:
         budgets = estimated_comparison_budgets(config, plans, a, notes)
         scratch_plans = {name: plan_scratch_run(config, mixture, seed, budgets)
                          for name, (mixture, seed) in scratch.items()}
         notes.append(f"comparison runs ({len(scratch)}): estimated budgets, each the natural "
                      f"corpus's train split x token_scale {config['comparison']['token_scale']} "
-                     f"= {sum(budgets.values()):.3g} tokens (optimized trains one pass over its "
-                     "own corpus, assumed the same); known after the mixture checkpoints")
-        c_train.jobs = len(scratch_plans)
-        for plan in scratch_plans.values():
-            cost = _run_cost(config, plan, estimated=True)
-            runs.append(cost)
-            c_train.tokens += cost.tokens
-            c_train.flops += cost.flops
-            c_train.disk_bytes += cost.checkpoints * checkpoint_bytes(config,
-                                                                      run_model(config, plan), a)
-        _stage_jobs(config, a, scratch_plans, enabled, c_probes, c_eval, c_batches, probe_bytes)
+                     f"= {format_sci(sum(budgets.values()))} tokens (optimized trains one pass "
+                     "over its own corpus, assumed the same); known after the mixture checkpoints")
+    c_train, c_runs = _training_stage(config, a, scratch_plans, "comparison training",
+                                      estimated=True)
+    c_stages = _checkpoint_stages(config, a, scratch_plans, enabled, "comparison ", True)
 
-    stages = [data, training, probes, evaluation, batches, analysis,
-              c_train, c_probes, c_eval, c_batches]
-    resume = {p.name: run_model(config, p).num_params() * RESUME_BYTES_PER_PARAM
-              for p in plans.values()}
+    resume = [run_model(config, p).num_params() * RESUME_BYTES_PER_PARAM for p in plans.values()]
     disk = {
         "corpus_shards": shard_bytes,
         "token_files": token_bytes,
         "checkpoints": training.disk_bytes,
         "comparison_checkpoints": c_train.disk_bytes,
-        "probe_outputs": probes.disk_bytes + c_probes.disk_bytes,
-        "resume_state_per_run": max(resume.values()),
-        "resume_state_all_study_runs": sum(resume.values()),
+        "probe_outputs": probes.disk_bytes + c_stages[0].disk_bytes,
+        "resume_state_per_run": max(resume),
+        "resume_state_all_study_runs": sum(resume),
     }
-    return ComputePlan(a, stages, runs, disk, notes)
+    stages = [data, training, probes, evaluation, batches, analysis, c_train, *c_stages]
+    return ComputePlan(a, stages, runs + c_runs, disk, notes)
 
 
 # -- output --------------------------------------------------------------------------------------
@@ -452,30 +461,38 @@ def format_plan(plan: ComputePlan) -> str:
     out += ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
                       for i, (c, w) in enumerate(zip(r, rw))) for r in [run_head] + run_rows]
     d = plan.disk
-    out += ["", "disk:",
-            f"  corpus shards        {format_bytes(d['corpus_shards'])}"
-            f"  (languages' max_bytes / zstd ratio {a.zstd_ratio:g})",
-            f"  token files          {format_bytes(d['token_files'])}"
-            f"  (max_bytes / {a.bytes_per_token:g} bytes per token x 2 or 4 bytes)",
-            f"  checkpoints          {format_bytes(d['checkpoints'])}"
-            f"  study runs; + {format_bytes(d['comparison_checkpoints'])} comparison runs"
-            " (fp32 weights + tokenizer)",
-            f"  probe outputs        {format_bytes(d['probe_outputs'])}"
-            "  (LAPE activation probabilities, float32)",
-            f"  resume state         {format_bytes(d['resume_state_per_run'])} per run in"
-            f" progress, {format_bytes(d['resume_state_all_study_runs'])} if every study run"
-            " is in progress (fp32 weights + 2 AdamW moments; deleted when a run ends)",
-            "", "assumptions:",
-            f"  GPU-hours = FLOPs / ({a.mfu:g} MFU x {a.gpu_tflops:g} TFLOP/s); probes and"
-            " generation run below training MFU, so their GPU-hours are lower bounds",
-            "  training: 6N per token + attention (model.GPTConfig.flops_per_token); a forward"
-            " pass: a third of that",
-            f"  probes per checkpoint: held-out loss, LAPE and deactivation windows of every"
-            f" language, lens items (identifier pairs x max_items_per_pair), canonical"
-            f" solutions ({a.prompt_tokens} + {a.solution_tokens} tokens each)",
-            f"  evaluation per checkpoint: max_problems per benchmark and language x samples x"
-            f" ({a.prompt_tokens} prompt + max_new_tokens) tokens; problems and generated"
-            " tokens are upper bounds (benchmarks may have fewer, completions stop early)",
-            "  data stages run on CPUs (no FLOPs counted)"]
-    out += [f"  {n}" for n in plan.notes]
+    disk = [
+        ("corpus shards", f"{format_bytes(d['corpus_shards'])}: languages' max_bytes / zstd "
+                          f"ratio {a.zstd_ratio:g}"),
+        ("token files", f"{format_bytes(d['token_files'])}: max_bytes / {a.bytes_per_token:g} "
+                        "bytes per token x 2 bytes (uint16 vocabulary) or 4"),
+        ("checkpoints", f"{format_bytes(d['checkpoints'])} study runs + "
+                        f"{format_bytes(d['comparison_checkpoints'])} comparison runs: fp32 "
+                        "weights + a tokenizer copy each"),
+        ("probe outputs", f"{format_bytes(d['probe_outputs'])}: LAPE activation probabilities "
+                          "(float32) per probed checkpoint"),
+        ("resume state", f"{format_bytes(d['resume_state_per_run'])} per run in progress, "
+                         f"{format_bytes(d['resume_state_all_study_runs'])} if every study run "
+                         "is: fp32 weights + 2 AdamW moments, deleted when the run ends"),
+    ]
+    assumptions = [
+        f"GPU-hours = FLOPs / ({a.mfu:g} MFU x {a.gpu_tflops:g} TFLOP/s per GPU); probes and "
+        "generation run below training MFU, so their GPU-hours are lower bounds",
+        "training: 6N per token + attention (model.GPTConfig.flops_per_token); a forward pass "
+        "costs a third of that",
+        "probes per checkpoint: held-out loss, LAPE and deactivation windows of every language, "
+        "lens items (identifier pairs x max_items_per_pair), canonical solutions "
+        f"({a.prompt_tokens} prompt + {a.solution_tokens} solution tokens)",
+        "evaluation per checkpoint: max_problems per benchmark and language x samples x "
+        f"({a.prompt_tokens} prompt + max_new_tokens) tokens; upper bounds (a benchmark may have "
+        "fewer problems, completions stop early)",
+        "data stages run on CPUs (no FLOPs counted)",
+        *plan.notes,
+    ]
+    out += ["", "disk:"]
+    out += [textwrap.fill(text, WIDTH, initial_indent=f"  {label:<15}",
+                          subsequent_indent=" " * 17) for label, text in disk]
+    out += ["", "assumptions:"]
+    out += [textwrap.fill(text, WIDTH, initial_indent="  - ", subsequent_indent="    ")
+            for text in assumptions]
     return "\n".join(out)
