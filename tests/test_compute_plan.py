@@ -15,7 +15,7 @@ from babeltower.compute_plan import (Assumptions, compute_plan, format_bytes, fo
                                      load_merged_config)
 from babeltower.config import ConfigError, validate_config
 from micro import micro_config, write_config
-from snakemake_helpers import planned_jobs, snakemake
+from snakemake_helpers import REPO, planned_jobs, snakemake
 
 # Bytes of kept text per language: whole numbers of tokens at 3.6 bytes per token.
 MAX_BYTES = {"python": 36000, "cpp": 18000, "english": 3600}
@@ -196,6 +196,19 @@ def test_config_files_merge_in_order(workspace, tmp_path):
     bad.write_text(yaml.safe_dump({"training": {"batch_sise": 3}}))
     with pytest.raises(ConfigError, match="batch_sise"):
         load_merged_config([config_file, bad])
+
+
+def test_presets_merge_as_snakemake_merges_them():
+    """The 6.7B overlay on the 1.3B preset, as Snakemake's --configfile merges them."""
+    from snakemake.utils import update_config
+
+    presets = [REPO / "presets" / "paper-1.3b.yaml", REPO / "presets" / "paper-6.7b.yaml"]
+    expected: dict = {}
+    for path in presets:
+        update_config(expected, yaml.safe_load(path.read_text()))
+    merged = load_merged_config(presets)
+    assert merged == validate_config(expected)
+    assert merged["training"]["model"]["preset"] == "gpt2-6.7b"
 
 
 def test_cli_prints_the_table_and_json(workspace, capsys):

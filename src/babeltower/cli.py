@@ -121,7 +121,8 @@ def _cmd_probe(args) -> int:
 def _cmd_plan(args) -> int:
     from .compute_plan import Assumptions, compute_plan, format_plan, load_merged_config
 
-    assumptions = Assumptions(mfu=args.mfu, gpu_tflops=args.gpu_tflops)
+    given = {"mfu": args.mfu, "gpu_tflops": args.gpu_tflops}
+    assumptions = Assumptions(**{k: v for k, v in given.items() if v is not None})
     plan = compute_plan(load_merged_config(args.config), assumptions)
     print(json.dumps(plan.to_dict(), indent=2) if args.json else format_plan(plan))
     return 0
@@ -142,9 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="config files, merged in order as Snakemake's --configfile with "
                         "--replace-workflow-config (e.g. presets/paper-1.3b.yaml "
                         "presets/paper-6.7b.yaml)")
-    p.add_argument("--mfu", type=float, default=0.4,
+    # Defaults live in compute_plan.Assumptions (imported only when the command runs).
+    p.add_argument("--mfu", type=float, default=None,
                    help="model FLOPs utilization, 0 < MFU <= 1 (default 0.4)")
-    p.add_argument("--gpu-tflops", type=float, default=989.0,
+    p.add_argument("--gpu-tflops", type=float, default=None,
                    help="peak TFLOP/s of one GPU (default 989, H100 SXM dense bf16)")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.set_defaults(func=_cmd_plan)

@@ -15,6 +15,7 @@ counts are the dry run's; the costs are estimates whose assumptions are listed i
 
 from __future__ import annotations
 
+import math
 import textwrap
 from dataclasses import asdict, dataclass, field
 
@@ -44,14 +45,14 @@ class Assumptions:
     gpu_tflops: float = 989.0           # H100 SXM dense bf16 peak
     bytes_per_token: float = 3.6        # code with a ~50k BPE (presets/paper-1.3b.yaml)
     zstd_ratio: float = 4.0             # text bytes / shard bytes (5.6 on the Python stdlib)
-    prompt_tokens: int = 256            # a benchmark prompt (HumanEval/MBXP prompts are shorter)
+    prompt_tokens: int = 256            # a benchmark prompt, on the high side for HumanEval/MBXP
     solution_tokens: int = 256          # a canonical solution
     tokenizer_bytes_per_entry: int = 64  # tokenizer.json etc. copied into every checkpoint
 
     def __post_init__(self) -> None:
         if not 0 < self.mfu <= 1:
             raise ValueError(f"--mfu must be above 0 and at most 1, got {self.mfu}")
-        if not self.gpu_tflops > 0:
+        if not (self.gpu_tflops > 0 and math.isfinite(self.gpu_tflops)):
             raise ValueError(f"--gpu-tflops must be above 0, got {self.gpu_tflops}")
 
     @property
