@@ -141,7 +141,9 @@ def test_data_disk_and_comparison_estimate_by_hand(plan):
     # Every checkpoint evaluated, batches of 2 (several per run), no comparison.
     {"evaluation": {"checkpoints": "all"}, "cluster": {"checkpoints_per_job": 2},
      "comparison": {"enabled": False}},
-], ids=["micro", "all-checkpoints-batches-of-2"])
+    # No probes: no analysis, no comparison; evaluation alone.
+    {"probes": {"enabled": False}},
+], ids=["micro", "all-checkpoints-batches-of-2", "no-probes"])
 def test_job_counts_equal_the_dry_run(workspace, tmp_path, changes):
     """Every rule of the dry run, by stage. The comparison runs' own jobs (training, probes,
     evaluation, their batches) appear only after the mixture checkpoints have run, so the dry
@@ -157,8 +159,24 @@ def test_job_counts_equal_the_dry_run(workspace, tmp_path, changes):
     by_stage = Counter()
     for rule, n in dry.items():
         by_stage[RULE_STAGE[rule]] += n
-    assert dict(by_stage) == plan.dry_run_jobs()
+    # A stage without jobs (probes disabled) has no rule in the dry run's table.
+    assert dict(by_stage) == {name: n for name, n in plan.dry_run_jobs().items() if n}
     assert sum(plan.dry_run_jobs().values()) == sum(dry.values())
+
+
+def test_checkpoints_of_a_comparison_run(workspace):
+    from babeltower.checkpoint_jobs import stage_checkpoints
+    from babeltower.runs import plan_scratch_run
+
+    _, cfg, _ = workspace
+    cfg = validate_config(json.loads(json.dumps(cfg)))
+    cfg["comparison"]["checkpoints"] = "all"
+    run = plan_scratch_run(cfg, "natural", 1, {"python": 1200, "cpp": 600})
+    assert run.checkpoint_steps == [0, 2, 4, 6]
+    assert stage_checkpoints(cfg, "probes", run) == run.checkpoint_names
+    assert stage_checkpoints(cfg, "evaluation", run) == ["step00000006"]
+    with pytest.raises(ValueError, match="unknown checkpoint stage 'lens'"):
+        stage_checkpoints(cfg, "lens", run)
 
 
 def test_mfu_and_peak_give_the_gpu_hours(workspace):
