@@ -157,11 +157,6 @@ def probe_targets():
 EVALUATION_LANGUAGES = specs.evaluation_languages(config)
 
 
-def evaluated_checkpoints(run):
-    names = RUNS[run].checkpoint_names
-    return names if config["evaluation"]["checkpoints"] == "all" else names[-1:]
-
-
 def evaluation_targets():
     if not config["evaluation"]["enabled"] or not EVALUATION_LANGUAGES:
         return []
@@ -252,11 +247,6 @@ def scratch_run_table():
     return {run: {"mixture": m, "seed": seed} for run, (m, seed) in SCRATCH_RUNS.items()}
 
 
-def scratch_checkpoints(run):
-    names = scratch_plan(run).checkpoint_names
-    return names if config["comparison"]["checkpoints"] == "all" else names[-1:]
-
-
 def scratch_run_inputs(wildcards):
     """Probe tables at the probed checkpoints of one comparison run, and pass@k at its final
     checkpoint (the comparison reads final checkpoints; generation is the expensive probe).
@@ -312,28 +302,31 @@ def report_targets():
 # -- batches of per-checkpoint jobs (cluster execution) ----------------------------------------
 import ast
 
+from babeltower import checkpoint_jobs
+from babeltower.checkpoint_jobs import CHECKPOINT_STAGES
+
 # A run's per-checkpoint probe and evaluation jobs are short (minutes) and many (the paper's
 # schedule checkpoints ~140 times per run). Each batch of `cluster.checkpoints_per_job`
 # consecutive checkpoints is one Snakemake group, and a small joining job (batch_benchmarks)
 # makes the batch one connected piece of the DAG, so a cluster executor submits it as one job.
 # Groups and batch sizes are not params: changing them reruns no probe or evaluation, only
 # the joining jobs of the re-cut batches.
-CHECKPOINT_STAGES = ("probes", "evaluation")
 STAGE_RULES = {"probes": "probe_checkpoint", "evaluation": "evaluate_checkpoint"}
 
 
+def run_plan(run):
+    """The plan of a study run, or of a comparison run once its mixture is known."""
+    return RUNS[run] if run in RUNS else scratch_plan(run)
+
+
 def stage_checkpoints(stage, run):
-    """The checkpoints of `run` that get a `stage` job, in training order."""
-    if run in RUNS:
-        return RUNS[run].checkpoint_names if stage == "probes" else evaluated_checkpoints(run)
-    names = scratch_checkpoints(run)
-    return names if stage == "probes" else names[-1:]
+    """The checkpoints of `run` that get a `stage` job, in training order (the library function
+    the compute plan counts with)."""
+    return checkpoint_jobs.stage_checkpoints(config, stage, run_plan(run))
 
 
 def checkpoint_batches(stage, run):
-    size = config["cluster"]["checkpoints_per_job"]
-    names = stage_checkpoints(stage, run)
-    return [names[i:i + size] for i in range(0, len(names), size)]
+    return checkpoint_jobs.checkpoint_batches(config, stage_checkpoints(stage, run))
 
 
 def batch_of(stage, run, ckpt):

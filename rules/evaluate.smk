@@ -39,7 +39,7 @@ rule collect_evaluation:
         lambda wc: [
             f"{RESULTS}/evaluation/{run}/{ckpt}/{wc.table}.tsv"
             for run in RUNS
-            for ckpt in evaluated_checkpoints(run)
+            for ckpt in stage_checkpoints("evaluation", run)
         ],
     output:
         f"{RESULTS}/evaluation/{{table}}.tsv",

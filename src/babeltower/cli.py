@@ -1,6 +1,7 @@
 """Command-line entry point: the data stages without Snakemake (for debugging and notebooks).
 
     babeltower check-config config.yaml
+    babeltower plan presets/paper-1.3b.yaml --mfu 0.4 --gpu-tflops 989
     babeltower languages
     babeltower corpus config.yaml --language cpp --out results/corpus/cpp
     babeltower tokenizer config.yaml --out results/tokenizer --corpus results/corpus
@@ -161,6 +162,16 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
+def _cmd_plan(args) -> int:
+    from .compute_plan import Assumptions, compute_plan, format_plan, load_merged_config
+
+    given = {"mfu": args.mfu, "gpu_tflops": args.gpu_tflops}
+    assumptions = Assumptions(**{k: v for k, v in given.items() if v is not None})
+    plan = compute_plan(load_merged_config(args.config), assumptions)
+    print(json.dumps(plan.to_dict(), indent=2) if args.json else format_plan(plan))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="babeltower", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -170,6 +181,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config")
     p.add_argument("--show", action="store_true", help="print the completed config")
     p.set_defaults(func=_cmd_check_config)
+
+    p = sub.add_parser("plan", help="jobs, FLOPs, GPU-hours and disk of a config, before a run")
+    p.add_argument("config", nargs="+",
+                   help="config files, merged in order as Snakemake's --configfile with "
+                        "--replace-workflow-config (e.g. presets/paper-1.3b.yaml "
+                        "presets/paper-6.7b.yaml)")
+    # Defaults live in compute_plan.Assumptions (imported only when the command runs).
+    p.add_argument("--mfu", type=float, default=None,
+                   help="model FLOPs utilization, 0 < MFU <= 1 (default 0.4)")
+    p.add_argument("--gpu-tflops", type=float, default=None,
+                   help="peak TFLOP/s of one GPU (default 989, H100 SXM dense bf16)")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.set_defaults(func=_cmd_plan)
 
     p = sub.add_parser("languages", help="list the language registry")
     p.set_defaults(func=_cmd_languages)
