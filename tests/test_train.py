@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from babeltower.config import load_config
 from babeltower.data import DataError, MixtureSampler, plan_counts
 from babeltower.model import GPT, GPTConfig, load_hf_weights, resolve_model_config, save_hf_checkpoint
 from babeltower.schedule import checkpoint_steps, lr_at
@@ -49,25 +50,27 @@ def token_data(tmp_path_factory):
     return root, indexes
 
 
+def _training_defaults() -> dict:
+    """The `training` section of the embedded default config, defaults filled in by the schema."""
+    return load_config(REPO / "config.yaml")["training"]
+
+
 def run_config(root: Path, indexes: dict, out: Path, **over) -> dict:
-    rc = {
-        "run": "test", "kind": "primary", "seed": 3,
-        "mixture": {"weights": {"aa": 1.0}, "train_tokens": 32 * 4 * 24},
-        "context": 32, "batch_size": 4, "micro_batch_size": 2,
-        "model": {"preset": None, "n_layer": 2, "n_head": 2, "n_embd": 32, "n_positions": 32},
-        "optimizer": {"lr": 3e-3, "weight_decay": 0.1, "beta1": 0.9, "beta2": 0.95,
-                      "eps": 1e-8, "grad_clip": 1.0},
-        "lr_schedule": {"kind": "cosine", "warmup_steps": 3, "min_lr_ratio": 0.1,
-                        "decay_fraction": 0.2},
-        "checkpoints": {"first_tokens": 128, "uniform_every_tokens": 1024, "log_factor": 2.0},
-        "precision": "fp32", "compile": False, "device": "cpu", "processes": 1,
-        "strategy": "ddp", "threads": 1, "allow_repetition": False,
-        "save_state_every_steps": 4, "peak_flops": 1e9,
-        "tokenizer": str(root / "tokenizer"), "token_indexes": dict(indexes),
-        "out_dir": str(out), "world_size": 1,
-    }
-    for k, v in over.items():
-        rc[k] = v
+    """A complete run config, as runs.plan_runs and the train rules build it, for a small run."""
+    rc = _training_defaults()
+    rc.update(
+        run="test", kind="primary", seed=3,
+        mixture={"weights": {"aa": 1.0}, "train_tokens": 32 * 4 * 24},
+        context=32, batch_size=4, micro_batch_size=2,
+        model=dict(rc["model"], preset=None, n_layer=2, n_head=2, n_embd=32, n_positions=32),
+        optimizer=dict(rc["optimizer"], lr=3e-3),
+        lr_schedule=dict(rc["lr_schedule"], warmup_steps=3),
+        checkpoints=dict(rc["checkpoints"], first_tokens=128, uniform_every_tokens=1024),
+        precision="fp32", compile=False, device="cpu", threads=1, save_state_every_steps=4,
+        peak_flops=1e9, tokenizer=str(root / "tokenizer"), token_indexes=dict(indexes),
+        out_dir=str(out), world_size=1,
+    )
+    rc.update(over)
     return rc
 
 
