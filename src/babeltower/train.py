@@ -19,15 +19,15 @@ collective works on tensors on the process's device, as NCCL requires.
 
 Exactness: the batch of step s is a function of (seed, s) only, the LR of (config, s), and
 resume restores model, optimizer and RNG state bit for bit. With `training.deterministic`
-(the default) kernels are deterministic too (`reproducible`): a repeated run, or a run killed
-and resumed any number of times, ends with bitwise the weights of one run straight through, on
-the same hardware, software, thread count and number of processes, compiled or not (tested on
-CPU with one process, fp32 and bf16; on GPUs the flags are PyTorch's documented ones, untested
-here). A resumed run must have the thread count and processes of the saved state: they are
-part of the run config, whose change discards the state. Without
-it, torch.compile on CPU differs from run to run from the first step (the embedding gradient
-is summed with atomics). SIGTERM (a scheduler's preemption) makes the loop finish its step,
-write the resume state and exit with status 143.
+(the default) the kernels are deterministic too (`reproducible`): a repeated run, or a run
+killed and resumed any number of times, ends with bitwise the weights of one run straight
+through, on the same hardware, software, thread count and number of processes, compiled or not
+(tested on CPU with one process, fp32 and bf16; on GPUs the flags are PyTorch's documented
+ones, untested here). Thread count and processes are part of the run config, so a resume with
+others discards the state rather than mixing kernels. Without `deterministic`, compiled runs
+on CPU differ from their first step on (inductor sums the token-embedding gradient with
+atomics). SIGTERM (a scheduler's preemption) makes the loop finish its step, write the resume
+state and exit with status 143.
 """
 
 from __future__ import annotations
