@@ -306,7 +306,10 @@ class Trainer:
         if not self.is_main:
             return
         state = {"config_hash": self._resume_key, "step": self.step, "model": model_sd,
-                 "optimizer": optim_sd, "torch_rng": torch.get_rng_state()}
+                 "optimizer": optim_sd, "torch_rng": torch.get_rng_state(),
+                 # Dropout on a GPU draws from the GPU's generator.
+                 "cuda_rng": (torch.cuda.get_rng_state(self.device)
+                              if self.device.type == "cuda" else None)}
         with atomic_path(self.state_dir / "resume.pt") as tmp:
             torch.save(state, tmp)
 
@@ -329,6 +332,8 @@ class Trainer:
             return
         self._load_full_state(state["model"], state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
         self.step = state["step"]
         log.info("resumed from step %d", self.step)
 
