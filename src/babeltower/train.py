@@ -593,15 +593,21 @@ def launch(run_config: dict) -> int:
     if run_config["processes"] * run_config["nodes"] == 1 and not run_config["torchrun"]:
         return train(run_config)
     proc = subprocess.Popen(torchrun_command(run_config, path))
-    signal.signal(signal.SIGTERM, lambda signum, frame: proc.send_signal(signal.SIGTERM))
-    return proc.wait()
+    previous = signal.signal(signal.SIGTERM,
+                             lambda signum, frame: proc.send_signal(signal.SIGTERM))
+    try:
+        return proc.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def train(run_config: dict) -> int:
+    sigterm = signal.getsignal(signal.SIGTERM)  # the trainer's handler is for its run only
     with reproducible(run_config["deterministic"]):
         try:
             return Trainer(run_config).run()
         finally:
+            signal.signal(signal.SIGTERM, sigterm)
             if dist.is_initialized():
                 dist.destroy_process_group()
 
