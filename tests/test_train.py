@@ -416,6 +416,19 @@ def test_two_processes_follow_the_single_process_loss_curve(token_data, tmp_path
         assert report["off_device"] == [], report
 
 
+def test_distributed_means_started_by_torchrun():
+    from babeltower.train import _dist_env
+
+    torchrun_env = {"RANK": "3", "WORLD_SIZE": "8", "LOCAL_RANK": "3",
+                    "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
+    assert _dist_env(torchrun_env) == (True, 8, 3, 3)
+    assert _dist_env(dict(torchrun_env, RANK="0", WORLD_SIZE="1", LOCAL_RANK="0")) == \
+        (True, 1, 0, 0)
+    assert _dist_env({}) == (False, 1, 0, 0)
+    with pytest.raises(TrainingError, match="WORLD_SIZE is 2 but LOCAL_RANK, MASTER_ADDR"):
+        _dist_env({"WORLD_SIZE": "2", "RANK": "1"})
+
+
 def test_one_process_under_torchrun_takes_the_distributed_path(token_data, tmp_path, capfd):
     """training.torchrun: one process, started by torchrun, with a process group, DDP and
     collectives, ends with the weights of the run without torchrun."""
