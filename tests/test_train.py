@@ -380,7 +380,7 @@ def test_init_checkpoint_with_another_vocabulary_is_rejected(token_data, tmp_pat
 
 
 def _torchrun(rc: dict, path: Path, nproc: int) -> subprocess.CompletedProcess:
-    """Train `rc` with torchrun and tests/collectives_worker.py (the trainer, collectives logged)."""
+    """Train `rc` under torchrun with tests/collectives_worker.py (collectives recorded)."""
     path.write_text(json.dumps(rc))
     return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
                            f"--nproc_per_node={nproc}", str(REPO / "tests/collectives_worker.py"),
