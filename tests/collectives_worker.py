@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import logging
 import re
 import sys
 from collections import Counter
@@ -52,6 +53,7 @@ def _barrier_device(kwargs) -> torch.device:
 
 
 def main(rc_path: str) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)  # as babeltower.train.main
     rc = json.loads(Path(rc_path).read_text())
     calls: Counter = Counter()
     devices: list[tuple[str, torch.device]] = []

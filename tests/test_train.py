@@ -414,6 +414,24 @@ def test_two_processes_follow_the_single_process_loss_curve(token_data, tmp_path
         if strategy == "fsdp":  # the sharded parameters' and gradients' traffic is checked too
             assert set(report["calls"]) - {"all_reduce", "barrier"}, report
         assert report["off_device"] == [], report
+    assert "started by torchrun: process group gloo, 2 processes" in proc.stderr
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="NCCL needs a GPU")
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_one_gpu_under_torchrun_runs_nccl_with_every_collective_on_the_gpu(token_data, tmp_path,
+                                                                           strategy):
+    """On CPUs a tensor left on the CPU is on the trainer's device; on a GPU it is not, and
+    NCCL refuses it: the check that catches a collective off the device."""
+    root, indexes = token_data
+    rc = run_config(root, indexes, tmp_path / "gpu", device="cuda", torchrun=True,
+                    strategy=strategy)
+    proc = _torchrun(rc, tmp_path / "gpu.json", 1)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "process group nccl" in proc.stderr
+    report, = _collectives(tmp_path / "gpu", 1)
+    assert report["device"] == "cuda:0" and report["distributed"]
+    assert report["calls"]["all_reduce"] >= 2 * 24 and report["off_device"] == [], report
 
 
 def test_distributed_means_started_by_torchrun():
