@@ -27,8 +27,14 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from babeltower.config import load_config  # noqa: E402
 from babeltower.model import hf_config_dict, resolve_model_config  # noqa: E402
 from babeltower.train import train  # noqa: E402
+
+
+def training_defaults() -> dict:
+    """`training` of the embedded default config, the schema's defaults filled in."""
+    return load_config(REPO / "config.yaml")["training"]
 
 
 def make_data(work: Path, vocab: int, n_tokens: int) -> tuple[str, str]:
@@ -53,19 +59,21 @@ def make_data(work: Path, vocab: int, n_tokens: int) -> tuple[str, str]:
 
 def ours(work: Path, args, tokenizer: str, index: str, precision: str, compile_: str) -> dict:
     out = work / f"ours-{precision}-{compile_}"
-    rc = {
+    rc = training_defaults()
+    rc.update({
         "run": "bench", "kind": "primary", "seed": 0,
         "mixture": {"weights": {"x": 1.0}, "train_tokens": args.steps * args.batch * args.context},
         "context": args.context, "batch_size": args.batch, "micro_batch_size": args.batch,
-        "model": {"preset": args.preset}, "optimizer": OPT,
-        "lr_schedule": {"kind": "cosine", "warmup_steps": 10, "min_lr_ratio": 0.1},
-        "checkpoints": {"first_tokens": 10 ** 12, "uniform_every_tokens": 10 ** 12},
+        "model": dict(rc["model"], preset=args.preset), "optimizer": OPT,
+        "lr_schedule": dict(rc["lr_schedule"], kind="cosine", warmup_steps=10, min_lr_ratio=0.1),
+        "checkpoints": dict(rc["checkpoints"], first_tokens=10 ** 12,
+                            uniform_every_tokens=10 ** 12),
         "precision": precision, "compile": compile_ == "compile", "device": "cpu",
-        "processes": 1, "strategy": "ddp", "threads": args.threads, "allow_repetition": True,
+        "threads": args.threads, "allow_repetition": True,
         "save_state_every_steps": 10 ** 9, "peak_flops": 1e12,
         "tokenizer": tokenizer, "token_indexes": {"x": index}, "out_dir": str(out),
         "world_size": 1,
-    }
+    })
     t0 = time.perf_counter()
     assert train(rc) == 0
     wall = time.perf_counter() - t0

@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from babeltower.model import hf_config_dict, resolve_model_config  # noqa: E402
 from babeltower.train import train  # noqa: E402
-from train_throughput_cpu import make_data  # noqa: E402
+from train_throughput_cpu import make_data, training_defaults  # noqa: E402
 
 OPT = {"lr": 6e-4, "weight_decay": 0.1, "beta1": 0.9, "beta2": 0.95, "eps": 1e-8, "grad_clip": 1.0}
 
@@ -52,20 +52,22 @@ def peak_bf16(n: int = 8192, seconds: float = 3.0) -> float:
 
 def ours(work, preset, args, tokenizer, index, peak) -> dict:
     out = work / f"ours-{preset}"
-    rc = {
+    rc = training_defaults()
+    rc.update({
         "run": "bench", "kind": "primary", "seed": 0,
         "mixture": {"weights": {"x": 1.0},
                     "train_tokens": args.steps * args.batch * args.context},
         "context": args.context, "batch_size": args.batch, "micro_batch_size": args.micro,
         # Embedding rows padded to a multiple of 64 (50304): faster matmuls; ids stay < 50257.
-        "model": {"preset": preset, "vocab_size": 50304}, "optimizer": OPT,
-        "lr_schedule": {"kind": "cosine", "warmup_steps": 5, "min_lr_ratio": 0.1},
-        "checkpoints": {"first_tokens": 10 ** 15, "uniform_every_tokens": 10 ** 15},
-        "precision": "bf16", "compile": True, "device": "cuda", "processes": 1,
-        "strategy": "ddp", "threads": 8, "allow_repetition": True,
-        "save_state_every_steps": 10 ** 9, "peak_flops": peak, "tokenizer": tokenizer,
-        "token_indexes": {"x": index}, "out_dir": str(out), "world_size": 1,
-    }
+        "model": dict(rc["model"], preset=preset, vocab_size=50304), "optimizer": OPT,
+        "lr_schedule": dict(rc["lr_schedule"], kind="cosine", warmup_steps=5, min_lr_ratio=0.1),
+        "checkpoints": dict(rc["checkpoints"], first_tokens=10 ** 15,
+                            uniform_every_tokens=10 ** 15),
+        "precision": "bf16", "compile": True, "device": "cuda", "threads": 8,
+        "allow_repetition": True, "save_state_every_steps": 10 ** 9, "peak_flops": peak,
+        "tokenizer": tokenizer, "token_indexes": {"x": index}, "out_dir": str(out),
+        "world_size": 1,
+    })
     torch.cuda.reset_peak_memory_stats()
     assert train(rc) == 0
     import csv

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -15,13 +17,14 @@ import numpy as np
 import pytest
 import torch
 
+from babeltower.config import load_config
 from babeltower.data import DataError, MixtureSampler, plan_counts
 from babeltower.model import GPT, GPTConfig, load_hf_weights, resolve_model_config, save_hf_checkpoint
 from babeltower.schedule import checkpoint_steps, lr_at
 from babeltower.shards import ShardWriter
 from babeltower.tokenizer import train_bpe
 from babeltower.tokens import tokenize_shards
-from babeltower.train import EXIT_PREEMPTED, Trainer, TrainingError, train
+from babeltower.train import EXIT_PREEMPTED, Trainer, TrainingError, launch, train
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -49,25 +52,27 @@ def token_data(tmp_path_factory):
     return root, indexes
 
 
+def _training_defaults() -> dict:
+    """The `training` section of the embedded default config, defaults filled in by the schema."""
+    return load_config(REPO / "config.yaml")["training"]
+
+
 def run_config(root: Path, indexes: dict, out: Path, **over) -> dict:
-    rc = {
-        "run": "test", "kind": "primary", "seed": 3,
-        "mixture": {"weights": {"aa": 1.0}, "train_tokens": 32 * 4 * 24},
-        "context": 32, "batch_size": 4, "micro_batch_size": 2,
-        "model": {"preset": None, "n_layer": 2, "n_head": 2, "n_embd": 32, "n_positions": 32},
-        "optimizer": {"lr": 3e-3, "weight_decay": 0.1, "beta1": 0.9, "beta2": 0.95,
-                      "eps": 1e-8, "grad_clip": 1.0},
-        "lr_schedule": {"kind": "cosine", "warmup_steps": 3, "min_lr_ratio": 0.1,
-                        "decay_fraction": 0.2},
-        "checkpoints": {"first_tokens": 128, "uniform_every_tokens": 1024, "log_factor": 2.0},
-        "precision": "fp32", "compile": False, "device": "cpu", "processes": 1,
-        "strategy": "ddp", "threads": 1, "allow_repetition": False,
-        "save_state_every_steps": 4, "peak_flops": 1e9,
-        "tokenizer": str(root / "tokenizer"), "token_indexes": dict(indexes),
-        "out_dir": str(out), "world_size": 1,
-    }
-    for k, v in over.items():
-        rc[k] = v
+    """A complete run config, as runs.plan_runs and the train rules build it, for a small run."""
+    rc = _training_defaults()
+    rc.update(
+        run="test", kind="primary", seed=3,
+        mixture={"weights": {"aa": 1.0}, "train_tokens": 32 * 4 * 24},
+        context=32, batch_size=4, micro_batch_size=2,
+        model=dict(rc["model"], preset=None, n_layer=2, n_head=2, n_embd=32, n_positions=32),
+        optimizer=dict(rc["optimizer"], lr=3e-3),
+        lr_schedule=dict(rc["lr_schedule"], warmup_steps=3),
+        checkpoints=dict(rc["checkpoints"], first_tokens=128, uniform_every_tokens=1024),
+        precision="fp32", compile=False, device="cpu", threads=1, save_state_every_steps=4,
+        peak_flops=1e9, tokenizer=str(root / "tokenizer"), token_indexes=dict(indexes),
+        out_dir=str(out), world_size=1,
+    )
+    rc.update(over)
     return rc
 
 
@@ -205,30 +210,56 @@ def test_training_writes_scheduled_checkpoints_that_transformers_loads(token_dat
     assert not (tmp_path / "run/state/resume.pt").exists()
 
 
-def _run_until(rc_path: Path, state_dir: Path, rows: int, sig: int) -> int:
+def _run_until(rc_path: Path, state_dir: Path, rows: int, sig: int,
+               timeout: float = 120) -> int:
     """Start a training process, send `sig` once `rows` steps are logged, return its status."""
     proc = subprocess.Popen([sys.executable, "-m", "babeltower.train", str(rc_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     metrics = state_dir / "metrics.csv"
-    deadline = time.time() + 120
+    deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None:
         if metrics.exists() and metrics.read_text().count("\n") - 1 >= rows:
             os.kill(proc.pid, sig)
             break
         time.sleep(0.01)
-    proc.wait(timeout=120)
+    proc.wait(timeout=timeout)
     return proc.returncode
 
 
-@pytest.mark.parametrize("precision,compiled", [
-    ("fp32", False), ("bf16", False), pytest.param("bf16", True, marks=pytest.mark.slow)])
+def _killed_and_resumed(rc: dict, path: Path, kills: list[int], timeout: float = 120) -> None:
+    """Train `rc` in new processes, SIGKILLed once each number of steps in `kills` is logged
+    (everything since the last saved state is lost and recomputed), then to the end."""
+    path.write_text(json.dumps(rc))
+    state = Path(rc["out_dir"]) / "state"
+    for rows in kills:
+        assert _run_until(path, state, rows, signal.SIGKILL, timeout) == -signal.SIGKILL, kills
+    done = subprocess.run([sys.executable, "-m", "babeltower.train", str(path)],
+                          capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def _assert_same_run(out: Path, ref: Path, why: str) -> None:
+    """Every checkpoint bitwise equal, and the same loss at every step."""
+    names = sorted(p.name for p in (ref / "checkpoints").iterdir())
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == names
+    for name in names:
+        assert (out / "checkpoints" / name / "model.safetensors").read_bytes() == \
+            (ref / "checkpoints" / name / "model.safetensors").read_bytes(), f"{name}: {why}"
+    assert _losses(out) == _losses(ref), why
+
+
+@pytest.mark.parametrize("precision,compiled,threads", [
+    ("fp32", False, 1), ("bf16", False, 1),
+    pytest.param("bf16", True, 2, marks=pytest.mark.slow)])
 def test_killed_runs_resume_to_bitwise_identical_weights(token_data, tmp_path, precision,
-                                                         compiled):
+                                                         compiled, threads):
     root, indexes = token_data
-    ref = run_config(root, indexes, tmp_path / "ref", precision=precision, compile=compiled)
+    ref = run_config(root, indexes, tmp_path / "ref", precision=precision, compile=compiled,
+                     threads=threads)
     assert train(ref) == 0
-    rc = run_config(root, indexes, tmp_path / "killed", precision=precision, compile=compiled)
+    rc = run_config(root, indexes, tmp_path / "killed", precision=precision, compile=compiled,
+                    threads=threads)
     rc_path = tmp_path / "killed.json"
     rc_path.write_text(json.dumps(rc))
     state = tmp_path / "killed/state"
@@ -248,6 +279,52 @@ def test_killed_runs_resume_to_bitwise_identical_weights(token_data, tmp_path, p
         assert (other / "model.safetensors").read_bytes() == \
             (ck / "model.safetensors").read_bytes(), ck.name
     assert _losses(tmp_path / "killed") == _losses(tmp_path / "ref")
+
+
+def test_compiled_runs_are_bitwise_reproducible_and_resumable(token_data, tmp_path):
+    """compile on, 2 threads: without training.deterministic, inductor's CPU kernel for the
+    token-embedding gradient adds rows from both threads with atomics, and runs differ from
+    their first steps. A run SIGKILLed at random steps, recompiled and resumed equals one run
+    straight through."""
+    root, indexes = token_data
+    over = dict(compile=True, threads=2)
+    ref = run_config(root, indexes, tmp_path / "ref", **over)
+    assert train(ref) == 0
+    kills = sorted(random.Random().sample(range(2, 23), 2))
+    rc = run_config(root, indexes, tmp_path / "killed", **over)
+    _killed_and_resumed(rc, tmp_path / "killed.json", kills, timeout=300)
+    _assert_same_run(tmp_path / "killed", tmp_path / "ref", f"killed after steps {kills}")
+
+
+@pytest.mark.slow
+def test_default_settings_compiled_runs_are_bitwise_reproducible_and_resumable(token_data,
+                                                                               tmp_path):
+    """The embedded default's primary-run settings as they are (tiny model, context 256, batch
+    32 in micro-batches of 16, 2 threads, compile, deterministic, precision auto), 12 steps:
+    two runs straight through, and one SIGKILLed at three random steps and resumed, are equal
+    checkpoint for checkpoint."""
+    root, indexes = token_data
+    defaults = _training_defaults()
+    assert defaults["threads"] == 2 and defaults["compile"] == "auto"
+    assert defaults["deterministic"] is True and defaults["model"]["preset"] == "tiny"
+    steps = 12
+
+    def rc(name):
+        cfg = copy.deepcopy(defaults)
+        cfg.update(run="primary", kind="primary", seed=0, compile=True, allow_repetition=True,
+                   mixture={"weights": {"aa": 1.0},
+                            "train_tokens": steps * defaults["batch_size"] * defaults["context"]},
+                   tokenizer=str(root / "tokenizer"), token_indexes={"aa": indexes["aa"]},
+                   out_dir=str(tmp_path / name), world_size=1)
+        cfg["model"]["vocab_size"] = 8192  # the default tokenizer's size: its embedding shapes
+        return cfg
+
+    for name in ("a", "b"):
+        assert train(rc(name)) == 0
+    _assert_same_run(tmp_path / "b", tmp_path / "a", "two runs straight through")
+    kills = sorted(random.Random().sample(range(2, steps), 3))
+    _killed_and_resumed(rc("killed"), tmp_path / "killed.json", kills, timeout=600)
+    _assert_same_run(tmp_path / "killed", tmp_path / "a", f"killed after steps {kills}")
 
 
 def test_changed_config_does_not_resume_stale_state(token_data, tmp_path):
@@ -303,10 +380,15 @@ def test_init_checkpoint_with_another_vocabulary_is_rejected(token_data, tmp_pat
 
 
 def _torchrun(rc: dict, path: Path, nproc: int) -> subprocess.CompletedProcess:
+    """Train `rc` under torchrun with tests/collectives_worker.py (collectives recorded)."""
     path.write_text(json.dumps(rc))
     return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                           f"--nproc_per_node={nproc}", "-m", "babeltower.train", str(path)],
-                          capture_output=True, text=True, timeout=300)
+                           f"--nproc_per_node={nproc}", str(REPO / "tests/collectives_worker.py"),
+                           str(path)], capture_output=True, text=True, timeout=300)
+
+
+def _collectives(out: Path, nproc: int) -> list[dict]:
+    return [json.loads((out / f"collectives.rank{r}.json").read_text()) for r in range(nproc)]
 
 
 @pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
@@ -323,6 +405,62 @@ def test_two_processes_follow_the_single_process_loss_curve(token_data, tmp_path
     assert len(a) == len(b) == 16
     np.testing.assert_allclose(b, a, rtol=2e-4, atol=2e-4)
     assert a[-1] < a[0] - 0.5
+    # Every tensor of every collective is on the trainer's device (NCCL takes no other): per
+    # step the loss and the stop flag are all-reduced, and the ranks meet at barriers.
+    for report in _collectives(tmp_path / "two", 2):
+        assert report["status"] == 0 and report["distributed"] and report["world"] == 2
+        assert report["calls"]["all_reduce"] >= 2 * 16 and report["calls"]["barrier"] >= 3
+        assert report["tensors_checked"] >= report["calls"]["all_reduce"]
+        if strategy == "fsdp":  # the sharded parameters' and gradients' traffic is checked too
+            assert set(report["calls"]) - {"all_reduce", "barrier"}, report
+        assert report["off_device"] == [], report
+    assert "started by torchrun: process group gloo, 2 processes" in proc.stderr
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="NCCL needs a GPU")
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_one_gpu_under_torchrun_runs_nccl_with_every_collective_on_the_gpu(token_data, tmp_path,
+                                                                           strategy):
+    """On CPUs a tensor left on the CPU is on the trainer's device; on a GPU it is not, and
+    NCCL refuses it: the check that catches a collective off the device."""
+    root, indexes = token_data
+    rc = run_config(root, indexes, tmp_path / "gpu", device="cuda", torchrun=True,
+                    strategy=strategy)
+    proc = _torchrun(rc, tmp_path / "gpu.json", 1)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "process group nccl" in proc.stderr
+    report, = _collectives(tmp_path / "gpu", 1)
+    assert report["device"] == "cuda:0" and report["distributed"]
+    assert report["calls"]["all_reduce"] >= 2 * 24 and report["off_device"] == [], report
+
+
+def test_distributed_means_started_by_torchrun():
+    from babeltower.train import _dist_env
+
+    torchrun_env = {"RANK": "3", "WORLD_SIZE": "8", "LOCAL_RANK": "3",
+                    "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
+    assert _dist_env(torchrun_env) == (True, 8, 3, 3)
+    assert _dist_env(dict(torchrun_env, RANK="0", WORLD_SIZE="1", LOCAL_RANK="0")) == \
+        (True, 1, 0, 0)
+    assert _dist_env({}) == (False, 1, 0, 0)
+    with pytest.raises(TrainingError, match="WORLD_SIZE is 2 but LOCAL_RANK, MASTER_ADDR"):
+        _dist_env({"WORLD_SIZE": "2", "RANK": "1"})
+
+
+def test_one_process_under_torchrun_takes_the_distributed_path(token_data, tmp_path, capfd):
+    """training.torchrun: one process, started by torchrun, with a process group, DDP and
+    collectives, ends with the weights of the run without torchrun."""
+    root, indexes = token_data
+    plain = run_config(root, indexes, tmp_path / "plain")
+    assert train(plain) == 0
+    rc = run_config(root, indexes, tmp_path / "tr", torchrun=True)
+    assert launch(rc) == 0
+    assert "started by torchrun: process group gloo, 1 process" in capfd.readouterr().err
+    assert _final_weights(tmp_path / "tr") == _final_weights(tmp_path / "plain")
+    assert _losses(tmp_path / "tr") == _losses(tmp_path / "plain")
+    # Without torchrun a config that asks for it stops before any step.
+    with pytest.raises(TrainingError, match="not started by torchrun"):
+        Trainer(rc)
 
 
 def test_state_saved_before_the_data_changed_is_not_resumed(token_data, tmp_path, caplog):

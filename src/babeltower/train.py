@@ -12,10 +12,22 @@ Layout of a run folder (`out_dir`):
     checkpoints/stepN/     published (hard-linked) when the run completes: the rule's outputs
     metrics.csv, tensorboard/
 
+Distributed: a process started by torchrun joins a process group (NCCL on GPUs, gloo on CPUs)
+even when it is the only one, so one GPU runs the code of eight (DDP/FSDP wrapping, the
+collectives); `training.torchrun: true` makes `launch` start torchrun for one process. Every
+collective works on tensors on the process's device, as NCCL requires.
+
 Exactness: the batch of step s is a function of (seed, s) only, the LR of (config, s), and
-resume restores model, optimizer and RNG state bit for bit; on CPU a resumed run therefore ends
-with exactly the weights of an uninterrupted one. SIGTERM (a scheduler's preemption) makes the
-loop finish its step, write the resume state and exit with status 143.
+resume restores model, optimizer and RNG state bit for bit. With `training.deterministic`
+(the default) the kernels are deterministic too (`reproducible`): a repeated run, or a run
+killed and resumed any number of times, ends with bitwise the weights of one run straight
+through, on the same hardware, software, thread count and number of processes, compiled or not
+(tested on CPU with one process, fp32 and bf16; on GPUs the flags are PyTorch's documented
+ones, untested here). Thread count and processes are part of the run config, so a resume with
+others discards the state rather than mixing kernels. Without `deterministic`, compiled runs
+on CPU differ from their first step on (inductor sums the token-embedding gradient with
+atomics). SIGTERM (a scheduler's preemption) makes the loop finish its step, write the resume
+state and exit with status 143.
 """
 
 from __future__ import annotations
@@ -29,7 +41,7 @@ import shutil
 import signal
 import sys
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import torch
@@ -73,11 +85,24 @@ def inputs_fingerprint(run_config: dict) -> dict:
 
 # -- environment -------------------------------------------------------------------------------
 
-def _dist_env() -> tuple[int, int, int]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    return world, rank, local
+# What torchrun (or any launcher of the env:// rendezvous) sets in every worker.
+RENDEZVOUS_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+def _dist_env(env=os.environ) -> tuple[bool, int, int, int]:
+    """(distributed, world size, rank, local rank) of this process.
+
+    Distributed means started by torchrun, whatever the number of processes: a one-process
+    torchrun run takes the code path of an 8-process one (process group, DDP/FSDP wrapping,
+    collectives), so one GPU suffices to test it."""
+    distributed = all(k in env for k in RENDEZVOUS_ENV)
+    if not distributed:
+        if int(env.get("WORLD_SIZE", "1")) > 1:
+            missing = ", ".join(k for k in RENDEZVOUS_ENV if k not in env)
+            raise TrainingError(f"WORLD_SIZE is {env['WORLD_SIZE']} but {missing} not set: start "
+                                "several processes with torchrun")
+        return False, 1, 0, 0
+    return True, int(env["WORLD_SIZE"]), int(env["RANK"]), int(env["LOCAL_RANK"])
 
 
 def _device(spec: str, local_rank: int) -> torch.device:
@@ -139,11 +164,11 @@ def validate_run_config(rc: dict, tokenizer_vocab: int) -> None:
         raise TrainingError(f"run {rc['run']!r}: mixture names unknown language(s) "
                             f"{', '.join(unknown)}; languages with token files: "
                             f"{', '.join(sorted(langs))}")
-    if rc["batch_size"] % (rc["micro_batch_size"] * rc.get("world_size", 1)):
+    if rc["batch_size"] % (rc["micro_batch_size"] * rc["world_size"]):
         raise TrainingError(f"run {rc['run']!r}: batch_size {rc['batch_size']} is not a multiple "
                             f"of micro_batch_size {rc['micro_batch_size']} x processes "
-                            f"{rc.get('world_size', 1)}")
-    model_vocab = rc["model"].get("vocab_size")
+                            f"{rc['world_size']}")
+    model_vocab = rc["model"]["vocab_size"]
     if model_vocab and model_vocab < tokenizer_vocab:
         raise TrainingError(f"run {rc['run']!r}: model vocab_size {model_vocab} is smaller than "
                             f"the tokenizer's {tokenizer_vocab} tokens")
@@ -156,15 +181,21 @@ class Trainer:
         self.rc = rc
         self.out = Path(rc["out_dir"])
         self.state_dir = self.out / "state"
-        self.world, self.rank, self.local_rank = _dist_env()
-        rc_world = rc.get("world_size") or self.world
-        if rc_world != self.world:
-            raise TrainingError(f"run config expects {rc_world} processes, got {self.world}")
+        self.distributed, self.world, self.rank, self.local_rank = _dist_env()
+        if rc["world_size"] != self.world:
+            raise TrainingError(f"run config expects {rc['world_size']} processes, got "
+                                f"{self.world}")
+        if rc["torchrun"] and not self.distributed:
+            raise TrainingError(f"run {rc['run']!r}: training.torchrun is true but this process "
+                                "was not started by torchrun (use launch(), or run torchrun "
+                                "--nproc_per_node N -m babeltower.train run_config.json)")
         self.is_main = self.rank == 0
-        self.device = _device(rc.get("device", "auto"), self.local_rank)
-        if self.world > 1 and not dist.is_initialized():
-            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
-        torch.set_num_threads(max(1, int(rc.get("threads") or torch.get_num_threads())))
+        self.device = _device(rc["device"], self.local_rank)
+        if self.distributed and not dist.is_initialized():
+            # Bound to the device, NCCL's communicators (and barriers) use this GPU.
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo",
+                                    device_id=self.device if self.device.type == "cuda" else None)
+        torch.set_num_threads(rc["threads"])
         torch.manual_seed(rc["seed"])
 
         from transformers import AutoTokenizer
@@ -196,14 +227,13 @@ class Trainer:
             except ValueError as exc:
                 raise TrainingError(f"run {rc['run']!r}: {exc}") from None
         self.sampler = MixtureSampler(rc["token_indexes"], rc["mixture"], self.context,
-                                      self.batch_size, rc["seed"], rc.get("allow_repetition",
-                                                                          False),
+                                      self.batch_size, rc["seed"], rc["allow_repetition"],
                                       vocab_size=self.model_cfg.vocab_size)
         self.total_steps = self.sampler.total_steps
         ck = rc["checkpoints"]
         self.schedule = checkpoint_steps(self.total_steps, self.batch_size * self.context,
                                          ck["first_tokens"], ck["uniform_every_tokens"],
-                                         ck.get("log_factor", 2.0))
+                                         ck["log_factor"])
         if rc.get("expected_checkpoints") and rc["expected_checkpoints"] != self.schedule:
             raise TrainingError(f"run {rc['run']!r}: checkpoint schedule {self.schedule} differs "
                                 f"from the one planned {rc['expected_checkpoints']}")
@@ -212,9 +242,9 @@ class Trainer:
         if rc.get("init_from"):
             load_hf_weights(self.model, rc["init_from"])
         self.model.to(self.device)
-        self.bf16 = _use_bf16(rc.get("precision", "auto"), self.device)
-        self.strategy = rc.get("strategy", "ddp")
-        if self.world > 1 and self.strategy == "fsdp":
+        self.bf16 = _use_bf16(rc["precision"], self.device)
+        self.strategy = rc["strategy"]
+        if self.distributed and self.strategy == "fsdp":
             # FSDP2 replaces parameters by sharded DTensors: shard before the optimizer sees them.
             from torch.distributed.fsdp import fully_shard
 
@@ -240,11 +270,11 @@ class Trainer:
 
     def _wrap(self) -> torch.nn.Module:
         model = self.model
-        use_compile = self.rc.get("compile", "auto")
+        use_compile = self.rc["compile"]
         # Compilation costs ~10-20 s on a 2-core CPU and pays off after ~100 steps.
         if use_compile is True or (use_compile == "auto" and self.total_steps >= 100):
             model = torch.compile(model)
-        if self.world > 1 and self.strategy == "ddp":
+        if self.distributed and self.strategy == "ddp":
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             model = DDP(model, device_ids=[self.local_rank] if self.device.type == "cuda"
@@ -253,7 +283,7 @@ class Trainer:
 
     # -- state --
     def _full_state(self) -> tuple[dict, dict]:
-        if self.world > 1 and self.strategy == "fsdp":
+        if self.distributed and self.strategy == "fsdp":
             from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict
 
             return get_state_dict(self.model, self.optimizer,
@@ -261,7 +291,7 @@ class Trainer:
         return self.model.state_dict(), self.optimizer.state_dict()
 
     def _load_full_state(self, model_sd: dict, optim_sd: dict) -> None:
-        if self.world > 1 and self.strategy == "fsdp":
+        if self.distributed and self.strategy == "fsdp":
             from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
 
             set_state_dict(self.model, self.optimizer, model_state_dict=model_sd,
@@ -276,7 +306,10 @@ class Trainer:
         if not self.is_main:
             return
         state = {"config_hash": self._resume_key, "step": self.step, "model": model_sd,
-                 "optimizer": optim_sd, "torch_rng": torch.get_rng_state()}
+                 "optimizer": optim_sd, "torch_rng": torch.get_rng_state(),
+                 # Dropout on a GPU draws from the GPU's generator.
+                 "cuda_rng": (torch.cuda.get_rng_state(self.device)
+                              if self.device.type == "cuda" else None)}
         with atomic_path(self.state_dir / "resume.pt") as tmp:
             torch.save(state, tmp)
 
@@ -299,16 +332,18 @@ class Trainer:
             return
         self._load_full_state(state["model"], state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
         self.step = state["step"]
         log.info("resumed from step %d", self.step)
 
     def _barrier(self) -> None:
-        if self.world > 1:
-            dist.barrier()
+        if self.distributed:
+            dist.barrier(device_ids=[self.device.index] if self.device.type == "cuda" else None)
 
     def _save_checkpoint(self, loss: float | None) -> None:
         snapshot = self.model
-        if self.strategy == "fsdp" and self.world > 1:
+        if self.distributed and self.strategy == "fsdp":
             # Model only: asking for the optimizer's state before its first step would make
             # torch initialise it with a zero-gradient step, shifting Adam's step count.
             from torch.distributed.checkpoint.state_dict import (StateDictOptions,
@@ -372,12 +407,15 @@ class Trainer:
         model.train()
         metrics, tb = self._open_metrics()
         flops_per_token = self.model_cfg.flops_per_token(self.context)
-        peak = self.rc.get("peak_flops") or measure_peak_flops(self.device, self.bf16)
+        peak = self.rc["peak_flops"] or measure_peak_flops(self.device, self.bf16)
         if self.is_main:
-            log.info("run %s: %d steps x %d tokens, model %.2fM params, %s, bf16=%s, world=%d, "
+            log.info("run %s: %d steps x %d tokens, model %.2fM params, %s, bf16=%s, %s, "
                      "checkpoints at steps %s", self.rc["run"], self.total_steps,
                      self.batch_size * self.context, self.model_cfg.num_params() / 1e6,
-                     self.device, self.bf16, self.world, self.schedule)
+                     self.device, self.bf16,
+                     f"started by torchrun: process group {dist.get_backend()}, {self.world} "
+                     f"process{'es' if self.world > 1 else ''}" if self.distributed
+                     else "one process, no process group", self.schedule)
         if self.step == 0 and 0 in self.schedule:
             self._save_checkpoint(None)
         autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16) if self.bf16
@@ -392,7 +430,7 @@ class Trainer:
         while self.step < self.total_steps:
             t0 = time.perf_counter()
             lr = lr_at(self.step, self.total_steps, opt_cfg["lr"], sched["warmup_steps"],
-                       sched["kind"], sched["min_lr_ratio"], sched.get("decay_fraction", 0.2))
+                       sched["kind"], sched["min_lr_ratio"], sched["decay_fraction"])
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
             loss_sum = torch.zeros((), device=self.device)
@@ -400,7 +438,7 @@ class Trainer:
                 first = (micro * self.world + self.rank) * self.micro
                 x, y = self.sampler.batch(self.step, first, self.micro)
                 x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-                sync = (self.world > 1 and self.strategy == "ddp" and micro < self.accum - 1)
+                sync = (self.distributed and self.strategy == "ddp" and micro < self.accum - 1)
                 with (model.no_sync() if sync else nullcontext()), autocast:
                     loss = model(x, y) / self.accum
                 loss.backward()
@@ -409,7 +447,7 @@ class Trainer:
                                                        opt_cfg["grad_clip"])
             self.optimizer.step()
             self.optimizer.zero_grad(set_to_none=True)
-            if self.world > 1:
+            if self.distributed:
                 dist.all_reduce(loss_sum)
                 loss_sum /= self.world
             self.step += 1
@@ -432,10 +470,11 @@ class Trainer:
             if self.step in self.schedule:
                 self._save_checkpoint(loss_value)
                 self._save_resume_state()
-            elif self.step % self.rc.get("save_state_every_steps", 100) == 0:
+            elif self.step % self.rc["save_state_every_steps"] == 0:
                 self._save_resume_state()
-            stop = torch.tensor(int(self._stop))
-            if self.world > 1:
+            # On the training device: NCCL, the backend on GPUs, has no CPU tensors.
+            stop = torch.tensor(int(self._stop), device=self.device)
+            if self.distributed:
                 dist.all_reduce(stop)  # every rank stops at the same step
             if int(stop) and self.step < self.total_steps:
                 self._save_resume_state()
@@ -498,8 +537,8 @@ def torchrun_command(run_config: dict, config_path: Path, env=os.environ) -> lis
     One node: torchrun `--standalone`. Several nodes: the run must be a Slurm job; srun starts
     one torchrun per node of the job's allocation and they meet at the first node (c10d
     rendezvous keyed by the job id, so a requeued job does not join a stale rendezvous)."""
-    nodes = int(run_config.get("nodes", 1))
-    per_node = int(run_config.get("processes", 1))
+    nodes = run_config["nodes"]
+    per_node = run_config["processes"]
     worker = ["-m", "babeltower.train", str(config_path)]
     torchrun = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={per_node}"]
     if nodes == 1:
@@ -539,8 +578,9 @@ def slurm_job_hosts(job: str, env=os.environ) -> list[str]:
 def launch(run_config: dict) -> int:
     """Write the run config next to the run and train: in this process, or under torchrun.
 
-    With more than one process the workers are started by `torchrun_command`; a SIGTERM sent
-    to this process is forwarded so that every worker saves state and exits.
+    With more than one process, or with `training.torchrun: true`, the workers are started by
+    `torchrun_command`; a SIGTERM sent to this process is forwarded so that every worker saves
+    state and exits.
     """
     import subprocess
 
@@ -550,20 +590,58 @@ def launch(run_config: dict) -> int:
     out.mkdir(parents=True, exist_ok=True)
     path = out / "run_config.json"
     write_json(path, run_config)
-    if int(run_config.get("processes", 1)) * int(run_config.get("nodes", 1)) == 1:
+    if run_config["processes"] * run_config["nodes"] == 1 and not run_config["torchrun"]:
         return train(run_config)
     proc = subprocess.Popen(torchrun_command(run_config, path))
-    signal.signal(signal.SIGTERM, lambda signum, frame: proc.send_signal(signal.SIGTERM))
-    return proc.wait()
+    previous = signal.signal(signal.SIGTERM,
+                             lambda signum, frame: proc.send_signal(signal.SIGTERM))
+    try:
+        return proc.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def train(run_config: dict) -> int:
-    trainer = Trainer(run_config)
+    sigterm = signal.getsignal(signal.SIGTERM)  # the trainer's handler is for its run only
+    with reproducible(run_config["deterministic"]):
+        try:
+            return Trainer(run_config).run()
+        finally:
+            signal.signal(signal.SIGTERM, sigterm)
+            if dist.is_initialized():
+                dist.destroy_process_group()
+
+
+@contextmanager
+def reproducible(enabled: bool):
+    """Deterministic kernels while a run trains (`training.deterministic`).
+
+    Eager CPU kernels are deterministic already; what varies between two runs otherwise is
+    (CPU) inductor's scatter-add of the token-embedding gradient, whose threads add into the
+    same rows with atomics, and (GPU) atomics in CUDA kernels, cuBLAS's split-K workspaces and
+    inductor's benchmark-chosen reduction configs. Restored afterwards, since tests train in
+    their own process.
+    """
+    if not enabled:
+        yield
+        return
+    import torch._inductor.config as inductor_config
+
+    saved = (torch.are_deterministic_algorithms_enabled(),
+             torch.is_deterministic_algorithms_warn_only_enabled(),
+             os.environ.get("CUBLAS_WORKSPACE_CONFIG"))
+    # Read by PyTorch at its first cuBLAS call: before any GPU matmul of the process.
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    # Not warn_only: an op without a deterministic kernel stops the run rather than silently
+    # breaking the resume promise.
+    torch.use_deterministic_algorithms(True)
     try:
-        return trainer.run()
+        with inductor_config.patch(deterministic=True):
+            yield
     finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+        torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
+        if saved[2] is None:
+            os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
 
 
 def main(argv: list[str] | None = None) -> int:
