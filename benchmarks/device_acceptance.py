@@ -87,6 +87,12 @@ DERIVED_TABLES = {"neuron_overlap.tsv", "knowledge_dependence.tsv"}
 PART_BUDGETS_S = {"a_workflow": 150, "b_throughput": 170, "c_probe_cost": 130}
 GLOBAL_BUDGET_S = 450
 MIN_PART_S = 20
+# Part (a) stops Snakemake this long before its deadline, so that the table and log checks
+# still run on what the workflow produced by then.
+CHECK_RESERVE_S = 20
+# --smoke: budgets x this (a shared 2-core CPU trains, probes and compiles far slower than the
+# device machine's 16 cores and GPU).
+SMOKE_BUDGET_SCALE = 4
 
 TARGET_MFU = 0.65
 TARGET_RATIO = 1.5
@@ -96,12 +102,14 @@ TARGET_PROBE_FRACTION = 0.05
 SIZES = {
     False: {"presets": ["gpt2-124m", "gpt2-355m"], "context": 1024, "steps": 40, "batch": 32,
             "micro": 16, "peak_n": 8192, "peak_s": 3.0, "bench_tokens": 20_000_000,
-            "probe_preset": "gpt2-355m", "vocab_rows": 50304, "tokenizer_vocab": 8192,
+            "data_vocab": 8192, "vocab_rows": 50304, "hf_vocab": 50257,
+            "probe_preset": "gpt2-355m", "probe_vocab_rows": 50304, "tokenizer_vocab": 8192,
             "gen_prompts": 64, "gen_new_tokens": 512, "cpu_probe_context": 128,
             "cpu_gen_prompts": 4, "cpu_gen_new_tokens": 16},
     True: {"presets": ["tiny", "small-cpu"], "context": 64, "steps": 6, "batch": 4,
            "micro": 2, "peak_n": 512, "peak_s": 0.5, "bench_tokens": 200_000,
-           "probe_preset": "tiny", "vocab_rows": None, "tokenizer_vocab": 512,
+           "data_vocab": 512, "vocab_rows": 512, "hf_vocab": 512,
+           "probe_preset": "tiny", "probe_vocab_rows": None, "tokenizer_vocab": 512,
            "gen_prompts": 4, "gen_new_tokens": 8, "cpu_probe_context": 32,
            "cpu_gen_prompts": 2, "cpu_gen_new_tokens": 4},
 }
@@ -144,6 +152,23 @@ def part_deadlines(start: float, budgets: dict[str, float], global_budget: float
     return out
 
 
+def kill_group(proc: subprocess.Popen, grace: float = 5.0) -> None:
+    """SIGTERM to a process group started with start_new_session (a part cleans up what it
+    started in its own sessions), SIGKILL to what is left after `grace` seconds."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+    except ProcessLookupError:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
 def run_part(cmd: list[str], part_out: Path, timeout: float, log_path: Path,
              env: dict | None = None) -> dict:
     """Run one part's command in its own process group, at most `timeout` seconds; return what
@@ -157,8 +182,7 @@ def run_part(cmd: list[str], part_out: Path, timeout: float, log_path: Path,
             proc.wait(timeout=max(1.0, timeout))
         except subprocess.TimeoutExpired:
             timed_out = True
-            os.killpg(proc.pid, signal.SIGKILL)  # the part and everything it started
-            proc.wait()
+            kill_group(proc)  # the part and everything it started
     result = {}
     if part_out.exists():
         try:
@@ -179,13 +203,15 @@ def run_part(cmd: list[str], part_out: Path, timeout: float, log_path: Path,
     return result
 
 
-def orchestrate(parts: dict[str, list[str]], budgets: dict[str, float], global_budget: float,
+def orchestrate(parts: dict, budgets: dict[str, float], global_budget: float,
                 report: dict, out: Path, work: Path, env: dict | None = None,
                 min_part_s: float = MIN_PART_S, after_part=None) -> dict:
-    """Run each part's command before its deadline, skip the ones without time left, and
-    rewrite the report JSON after every part."""
+    """Run each part's command (`parts[name](deadline)`, the deadline in time.time() seconds)
+    before its deadline, skip the ones without time left, and rewrite the report JSON after
+    every part."""
     start = time.perf_counter()
     deadlines = part_deadlines(start, budgets, global_budget)
+    to_epoch = time.time() - start
     for name, cmd in parts.items():
         left = deadlines[name] - time.perf_counter()
         if left < min_part_s:
@@ -195,7 +221,8 @@ def orchestrate(parts: dict[str, list[str]], budgets: dict[str, float], global_b
         else:
             part_out = work / f"{name}.json"
             part_out.unlink(missing_ok=True)
-            report[name] = run_part(cmd, part_out, left, work / f"{name}.log", env)
+            report[name] = run_part(cmd(deadlines[name] + to_epoch), part_out, left,
+                                    work / f"{name}.log", env)
         if after_part is not None:
             after_part(report)
         report["elapsed_s"] = round(time.perf_counter() - start, 1)
@@ -344,6 +371,9 @@ def part_a(args, rec: Recorder, report: dict) -> None:
     cfg = micro_config(ws)
     # The comparison's six from-scratch runs add training time and nothing this part checks.
     cfg["comparison"]["enabled"] = False
+    if args.smoke:  # checkpoints at step 0 and the end only: 6 probe jobs instead of 13
+        cfg["training"]["checkpoints"] = {"first_tokens": 10 ** 9,
+                                          "uniform_every_tokens": 10 ** 9}
     applied, missing = apply_keys(cfg, DEVICE_KEYS, load_schema(),
                                   {"device": args.device, "compile": not args.smoke})
     rec.update(workspace=str(ws), keys_applied=applied, keys_missing_from_schema=missing)
@@ -357,17 +387,29 @@ def part_a(args, rec: Recorder, report: dict) -> None:
         [str(REPO / "src")] + [p for p in [os.environ.get("PYTHONPATH")] if p])}
     smk_log = ws / "snakemake.log"
     t0 = time.perf_counter()
+    stopped = False
     with open(smk_log, "w") as fh:
-        status = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env).returncode
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True)
+        try:
+            status = proc.wait(timeout=max(1.0, args.deadline - CHECK_RESERVE_S - time.time()))
+        except subprocess.TimeoutExpired:
+            stopped = True
+            kill_group(proc)
+            status = proc.returncode
+        finally:  # also when this part is terminated: Snakemake runs in its own session
+            if proc.poll() is None:
+                kill_group(proc)
     smk_text = smk_log.read_text(errors="replace")
     rec.update(snakemake={"returncode": status, "seconds": round(time.perf_counter() - t0, 1),
-                          "log": str(smk_log),
+                          "stopped_at_deadline": stopped, "log": str(smk_log),
                           **({"log_tail": smk_text[-4000:]} if status else {})})
     tables = check_tables(ws / "results", args.device)
     rec.set("tables", tables)
     training = check_training(ws / "results", plans, args.device, smk_text)
     rec.set("training", training)
-    errors = ([f"snakemake exited with status {status}"] if status else [])
+    errors = ([f"snakemake stopped {CHECK_RESERVE_S} s before the part's deadline"] if stopped
+              else [f"snakemake exited with status {status}"] if status else [])
     errors += [f"config key {k} is not in the schema: not applied" for k in missing]
     errors += tables["errors"] + training["errors"]
     rec.update(ok=not errors, errors=errors)
@@ -389,7 +431,7 @@ def part_b(args, rec: Recorder, report: dict) -> None:
         torch.backends.cuda.matmul.allow_tf32 = True
     work = args.work / "b_throughput"
     work.mkdir(parents=True, exist_ok=True)
-    tokenizer, index = make_data(work, 8192, size["bench_tokens"])
+    tokenizer, index = make_data(work, size["data_vocab"], size["bench_tokens"])
     peak = gpu.peak_bf16(size["peak_n"], size["peak_s"], device)
     shape = argparse.Namespace(steps=size["steps"], batch=size["batch"], micro=size["micro"],
                                context=size["context"])
@@ -398,7 +440,8 @@ def part_b(args, rec: Recorder, report: dict) -> None:
                presets={})
     for preset in size["presets"]:
         try:
-            r = gpu.compare(work, preset, shape, tokenizer, index, peak, device, compile_)
+            r = gpu.compare(work, preset, shape, tokenizer, index, peak, device, compile_,
+                            size["vocab_rows"], size["hf_vocab"])
             r["mfu_65"] = r["ours"]["mfu"] >= TARGET_MFU
             r["ratio_1_5"] = r["ratio"] >= TARGET_RATIO
         except Exception:
@@ -514,8 +557,10 @@ def generation_cost(checkpoint: Path, prompts: list[str], device: str, dtype, ne
     model.base_model.register_forward_pre_hook(counter, with_kwargs=True)
     prompt_tokens = sum(len(tok(p, add_special_tokens=False)["input_ids"]) for p in prompts)
     t0 = time.perf_counter()
+    # A stop string no completion contains: every row decodes to the limit (or end-of-text),
+    # and the per-step stop check is paid as in a real evaluation.
     generate(model, tok, prompts, "cpp", max_new_tokens=new_tokens, batch_size=batch,
-             stop=StopRule((), keep=True))
+             stop=StopRule(("\x00<never-stop>\x00",), keep=True))
     if device == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
@@ -577,7 +622,7 @@ def part_c(args, rec: Recorder, report: dict) -> None:
                                 probes["lens"]["max_items_per_pair"], probes["heldout_bytes"])
     ckpt = work / "checkpoint"
     n_params = make_checkpoint(size["probe_preset"], tok_dir, 1024 if not args.smoke else 64,
-                               ckpt, size["vocab_rows"])
+                               ckpt, size["probe_vocab_rows"])
     rec.update(setup_s=round(time.perf_counter() - t0, 1), params=n_params,
                data="synthetic code and prose per language (the probes' cost depends on token "
                     "counts, not on the text); benchmark problems synthetic, as many per "
@@ -727,6 +772,9 @@ PARTS = {"a_workflow": part_a, "b_throughput": part_b, "c_probe_cost": part_c}
 def child(args) -> int:
     """One part, in this process: its record goes to --part-out as it grows."""
     sys.path.insert(0, str(REPO / "src"))
+    # The orchestrator's SIGTERM at the deadline: unwind (finally blocks stop what the part
+    # started) and record it.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit("terminated at the deadline"))
     rec = Recorder(args.part_out)
     report = json.loads(Path(args.report).read_text()) if args.report else {}
     try:
@@ -743,19 +791,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     ap.add_argument("--smoke", action="store_true", help="tiny sizes (the CPU test)")
     ap.add_argument("--parts", nargs="+", default=list(PARTS), choices=list(PARTS))
-    ap.add_argument("--budget-s", type=float, default=GLOBAL_BUDGET_S)
+    ap.add_argument("--budget-s", type=float, default=None,
+                    help=f"global budget (default {GLOBAL_BUDGET_S} s; x{SMOKE_BUDGET_SCALE} "
+                         "with --smoke)")
     ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temp dir)")
     ap.add_argument("--child", choices=list(PARTS), help=argparse.SUPPRESS)
     ap.add_argument("--part-out", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--report", help=argparse.SUPPRESS)
+    ap.add_argument("--deadline", type=float, default=float("inf"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     args.work = (args.work or Path(tempfile.mkdtemp(prefix="bt-accept-"))).resolve()
     args.work.mkdir(parents=True, exist_ok=True)
     if args.child:
         return child(args)
     sys.path.insert(0, str(REPO / "src"))
+    scale = SMOKE_BUDGET_SCALE if args.smoke else 1
+    budgets = {p: PART_BUDGETS_S[p] * scale for p in args.parts}
+    global_budget = args.budget_s or GLOBAL_BUDGET_S * scale
     report = {"device": args.device, "smoke": args.smoke, "work": str(args.work),
-              "budgets_s": {"global": args.budget_s, **PART_BUDGETS_S},
+              "budgets_s": {"global": global_budget, **budgets},
               "device_keys": DEVICE_KEYS}
     try:
         report["machine"] = machine_info()
@@ -764,11 +818,12 @@ def main(argv: list[str] | None = None) -> int:
     write_json(args.out, report)
     snapshot = args.work / "report.json"
 
-    def command(name: str) -> list[str]:
-        return [sys.executable, str(Path(__file__).resolve()), "--out", str(args.out),
-                "--device", args.device, *(["--smoke"] if args.smoke else []),
-                "--work", str(args.work), "--child", name,
-                "--part-out", str(args.work / f"{name}.json"), "--report", str(snapshot)]
+    def command(name: str):
+        return lambda deadline: [
+            sys.executable, str(Path(__file__).resolve()), "--out", str(args.out),
+            "--device", args.device, *(["--smoke"] if args.smoke else []),
+            "--work", str(args.work), "--child", name, "--deadline", repr(deadline),
+            "--part-out", str(args.work / f"{name}.json"), "--report", str(snapshot)]
 
     def after_part(rep: dict) -> None:
         rep["targets"] = targets(rep)
@@ -777,8 +832,7 @@ def main(argv: list[str] | None = None) -> int:
     write_json(snapshot, report)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(REPO / "src")] + [p for p in [os.environ.get("PYTHONPATH")] if p])}
-    orchestrate({p: command(p) for p in args.parts},
-                {p: PART_BUDGETS_S[p] for p in args.parts}, args.budget_s, report, args.out,
+    orchestrate({p: command(p) for p in args.parts}, budgets, global_budget, report, args.out,
                 args.work, env, after_part=after_part)
     report["targets"] = targets(report)
     write_json(args.out, report)

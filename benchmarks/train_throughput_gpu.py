@@ -57,7 +57,7 @@ def peak_bf16(n: int = 8192, seconds: float = 3.0, device: str = "cuda") -> floa
 
 
 def ours(work, preset, args, tokenizer, index, peak, device: str = "cuda",
-         compile_: bool = True) -> dict:
+         compile_: bool = True, vocab_rows: int = 50304) -> dict:
     """Our trainer on `steps` steps of `batch` x `context` tokens; steady-state tok/s and MFU."""
     out = work / f"ours-{preset}"
     rc = {
@@ -66,7 +66,7 @@ def ours(work, preset, args, tokenizer, index, peak, device: str = "cuda",
                     "train_tokens": args.steps * args.batch * args.context},
         "context": args.context, "batch_size": args.batch, "micro_batch_size": args.micro,
         # Embedding rows padded to a multiple of 64 (50304): faster matmuls; ids stay < 50257.
-        "model": {"preset": preset, "vocab_size": 50304}, "optimizer": OPT,
+        "model": {"preset": preset, "vocab_size": vocab_rows}, "optimizer": OPT,
         "lr_schedule": {"kind": "cosine", "warmup_steps": 5, "min_lr_ratio": 0.1},
         "checkpoints": {"first_tokens": 10 ** 15, "uniform_every_tokens": 10 ** 15},
         "precision": "bf16", "compile": compile_, "device": device, "processes": 1,
@@ -93,16 +93,20 @@ def peak_memory_gb(device: str) -> float | None:
     return torch.cuda.max_memory_allocated() / 2 ** 30 if device == "cuda" else None
 
 
-def hf_baseline(preset, args, peak, device: str = "cuda", compile_: bool = True) -> dict:
+def hf_baseline(preset, args, peak, device: str = "cuda", compile_: bool = True,
+                vocab: int = 50257) -> dict:
     """Hugging Face GPT2LMHeadModel (SDPA, bf16 autocast, fused AdamW, torch.compile) on the
     same batch shape in a minimal loop; steady-state tok/s and MFU."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    vocab = 50257  # GPT-2's vocabulary, as the baseline ships it
     cfg = resolve_model_config({"preset": preset}, vocab, args.context)
+    # transformers 5 takes the attention implementation from the config, not the constructor.
     hf_cfg = GPT2Config(**{k: v for k, v in hf_config_dict(cfg).items()
-                           if k not in ("architectures", "transformers_version")})
-    model = GPT2LMHeadModel(hf_cfg, attn_implementation="sdpa").to(device)
+                           if k not in ("architectures", "transformers_version")},
+                        attn_implementation="sdpa")
+    model = GPT2LMHeadModel(hf_cfg).to(device)
+    if model.config._attn_implementation != "sdpa":
+        raise RuntimeError(f"baseline attention is {model.config._attn_implementation}, not sdpa")
     opt = torch.optim.AdamW(model.parameters(), lr=OPT["lr"], fused=True)
     step = torch.compile(model) if compile_ else model
     accum = args.batch // args.micro
@@ -124,14 +128,16 @@ def hf_baseline(preset, args, peak, device: str = "cuda", compile_: bool = True)
         times.append(time.perf_counter() - t0)
     tps = statistics.median(args.batch * args.context / t for t in times[len(times) // 2:])
     return {"tok_s": tps, "mfu": tps * cfg.flops_per_token(args.context) / peak,
-            "steps": len(times), "peak_mem_gb": peak_memory_gb(device)}
+            "steps": len(times), "attention": model.config._attn_implementation,
+            "peak_mem_gb": peak_memory_gb(device)}
 
 
 def compare(work, preset, args, tokenizer, index, peak, device: str = "cuda",
-            compile_: bool = True) -> dict:
-    """Ours and the HF baseline on one preset, with their tokens/s ratio."""
-    a = ours(work, preset, args, tokenizer, index, peak, device, compile_)
-    b = hf_baseline(preset, args, peak, device, compile_)
+            compile_: bool = True, vocab_rows: int = 50304, hf_vocab: int = 50257) -> dict:
+    """Ours and the HF baseline on one preset, with their tokens/s ratio (GPT-2's vocabulary:
+    ours with its embedding padded to 50304 rows, the baseline as it ships, 50257)."""
+    a = ours(work, preset, args, tokenizer, index, peak, device, compile_, vocab_rows)
+    b = hf_baseline(preset, args, peak, device, compile_, hf_vocab)
     return {"ours": a, "hf_compiled": b, "ratio": a["tok_s"] / b["tok_s"]}
 
 

@@ -188,6 +188,7 @@ def test_orchestrate_records_success_failure_timeout_and_skips(tmp_path):
     }
     for name, cmd in parts.items():
         cmd.append(str(work / f"{name}.json"))
+    parts = {name: (lambda deadline, cmd=cmd: cmd) for name, cmd in parts.items()}
     seen = []
     t0 = time.perf_counter()
     # Cumulative deadlines at 2, 4, 6 and 6.3 s: "slow" gets what "good" and "crash" leave.
