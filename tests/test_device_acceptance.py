@@ -223,6 +223,20 @@ def test_a_part_records_its_traceback(tmp_path, monkeypatch):
     assert "broken" in data["traceback"]
 
 
+def test_decode_counter_counts_generated_tokens():
+    import torch
+
+    counter = acc.DecodeCounter()
+    counter(None, (), {"input_ids": torch.zeros(3, 17, dtype=torch.long)})  # prefill: 3 tokens
+    for rows in (3, 3, 2):  # one row stopped after two more tokens
+        counter(None, (), {"input_ids": torch.zeros(rows, 1, dtype=torch.long)})
+    assert counter.decoded == 3 + 8
+
+
+def test_smoke_reports_no_targets():
+    assert acc.targets({"smoke": True, "a_workflow": {"ok": True}})["mfu_65"] is None
+
+
 def test_targets_are_none_until_measured():
     assert acc.targets({}) == {"mfu_65": None, "ratio_1_5": None, "probe_fraction_5pct": None,
                                "workflow_on_device": None}
@@ -271,5 +285,5 @@ def test_smoke_run_on_cpu(tmp_path):
     assert c["probes_device"]["forward_tokens"] > 0 and c["probes_cpu"]["forward_tokens_subset"]
     assert c["generation_device"]["decoded_tokens"] > 0
     assert c["fraction"]["time_uniform"] is not None  # b's tiny tokens/s reached part c
-    assert set(report["targets"]) == {"mfu_65", "ratio_1_5", "probe_fraction_5pct",
-                                      "workflow_on_device"}
+    assert c["generation_cpu"]["decoded_tokens"] > 0
+    assert report["targets"]["note"].startswith("smoke run")
