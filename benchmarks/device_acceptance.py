@@ -13,7 +13,8 @@ with it; a part past its budget is killed and keeps what it had recorded):
                 requested device type, and each training run's log must say it ran there.
   b_throughput  trainer throughput of the 124M and 355M presets at context 1024 against Hugging
                 Face GPT2LMHeadModel (SDPA, bf16 autocast, fused AdamW, torch.compile), MFU
-                against a bf16 matmul peak measured in this run (benchmarks/train_throughput_gpu.py).
+                against a bf16 matmul peak measured in this run
+                (benchmarks/train_throughput_gpu.py).
   c_probe_cost  the probe suite at the paper preset's budgets (presets/paper-1.3b.yaml: its
                 languages and `probes` section) on a 355M checkpoint, on the device and on the
                 CPU (a subset, extrapolated per forward token), generation cost on both, and the
@@ -465,7 +466,8 @@ def _snippet(lang: str, i: int) -> str:
     if lang == "php":
         return (f"<?php\nfunction compute_value_{i}($items, $factor = {i % 7 + 2}) {{\n"
                 f"    $total = {i};\n    foreach ($items as $position => $item) {{\n"
-                f"        if ($item !== null && $position > {i % 5}) {{ $total += $item * $factor; }}\n"
+                f"        if ($item !== null && $position > {i % 5}) {{\n"
+                f"            $total += $item * $factor;\n        }}\n"
                 f"    }}\n    return $total;\n}}\n")
     if lang == "csharp":
         return (f"public static class Values{i} {{\n    public static int Compute(List<int> items, "
@@ -477,8 +479,8 @@ def _snippet(lang: str, i: int) -> str:
                 f"\tfor position, item := range items {{\n\t\tif position > {i % 5} {{\n"
                 f"\t\t\ttotal += item * factor\n\t\t}}\n\t}}\n\treturn total\n}}\n\n")
     if lang == "cpp":
-        return (f"template <typename T>\nT compute_value_{i}(const std::vector<T>& items, T factor) "
-                f"{{\n    T total = T({i});\n    for (const auto& item : items) {{\n"
+        return (f"template <typename T>\nT compute_value_{i}(const std::vector<T>& items, "
+                f"T factor) {{\n    T total = T({i});\n    for (const auto& item : items) {{\n"
                 f"        if (item > T({i % 5})) {{ total += item * factor; }}\n    }}\n"
                 f"    return total;\n}}\n\n")
     return (f"Section {i}. The tool reads the configuration file and reports what it has done "
@@ -521,7 +523,7 @@ def synthetic_benchmarks(root: Path, names: list[str], languages: list[str],
                 body = _snippet(lang, 10_000 + k)
                 cut = body.index("\n") + 1
                 recs.append({"task_id": f"{name}/{lang}/{k}", "language": lang,
-                             "prompt": f"// problem {k}: compute the weighted total.\n" + body[:cut],
+                             "prompt": f"// problem {k}: the weighted total.\n" + body[:cut],
                              "canonical_solution": body[cut:], "entry_point": f"f{k}",
                              "test": ""})
         (folder / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
@@ -593,7 +595,6 @@ def part_c(args, rec: Recorder, report: dict) -> None:
 
     from babeltower import specs
     from babeltower.config import load_config
-    from babeltower.probes.lens import load_pairs  # noqa: F401  (specs.lens_pairs uses it)
     from babeltower.probes.model_access import load_probed_model
     from babeltower.probes.runner import mine_language_items
     from babeltower.tokenizer import train_bpe
@@ -778,7 +779,8 @@ def summary(report: dict) -> str:
             lines.append(f"    probes at paper budgets: {d['seconds']:.1f} s, "
                          f"{d['forward_tokens']:,} forward tokens per checkpoint")
             if "probes_cpu" in part:
-                lines.append(f"    CPU (extrapolated): x{part['probes_cpu']['cpu_over_device']:.1f}")
+                ratio = part["probes_cpu"]["cpu_over_device"]
+                lines.append(f"    CPU (extrapolated): x{ratio:.1f} the device's time")
             if "fraction" in part:
                 f = part["fraction"]
                 t = f"{f['time_uniform']:.2%}" if f.get("time_uniform") is not None else "n/a"
