@@ -21,8 +21,8 @@ with it; a part past its budget is killed and keeps what it had recorded):
                 probes' share of the training compute between two checkpoints of the paper
                 schedule (benchmarks/probe_cost.py counts the forward tokens).
 
-The JSON is rewritten after every part (and parts write theirs as they go), so a run cut short
-still leaves the numbers measured so far. Time: a global budget (--budget-s, default 450 s) and
+The JSON is rewritten after every part, and a running part writes its numbers into it as it
+measures them (marked in_progress), so a run cut short still leaves what was measured. Time: a global budget (--budget-s, default 450 s) and
 per-part budgets (PART_BUDGETS_S) used as cumulative deadlines, so time a part leaves unused
 goes to the next; a part with less than MIN_PART_S left is skipped with the reason recorded.
 `--device cpu --smoke` runs the same code paths with tiny sizes (tests/test_device_acceptance.py).
@@ -128,19 +128,29 @@ def write_json(path: Path, data: dict) -> None:
 
 
 class Recorder:
-    """A part's results, written to its JSON file at every update."""
+    """A part's results, written to its JSON file at every update, and into the report (marked
+    in_progress) so that a run killed from outside still leaves them in the one JSON that
+    comes back. Parts run one at a time, so no other process writes the report meanwhile."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, report: Path | None = None, name: str = "") -> None:
         self.path = Path(path)
+        self.report, self.name = report, name
         self.data: dict = {}
+
+    def _write(self) -> None:
+        write_json(self.path, self.data)
+        if self.report is not None and self.report.exists():
+            report = json.loads(self.report.read_text())
+            report[self.name] = {**self.data, "in_progress": True}
+            write_json(self.report, report)
 
     def set(self, key: str, value) -> None:
         self.data[key] = value
-        write_json(self.path, self.data)
+        self._write()
 
     def update(self, **values) -> None:
         self.data.update(values)
-        write_json(self.path, self.data)
+        self._write()
 
 
 def part_deadlines(start: float, budgets: dict[str, float], global_budget: float) -> dict:
@@ -393,7 +403,8 @@ def part_a(args, rec: Recorder, report: dict) -> None:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env,
                                 start_new_session=True)
         try:
-            status = proc.wait(timeout=max(1.0, args.deadline - CHECK_RESERVE_S - time.time()))
+            left = args.deadline - CHECK_RESERVE_S - time.time()  # inf without a deadline
+            status = proc.wait(timeout=max(1.0, left) if left != float("inf") else None)
         except subprocess.TimeoutExpired:
             stopped = True
             kill_group(proc)
@@ -799,7 +810,7 @@ def child(args) -> int:
     # The orchestrator's SIGTERM at the deadline: unwind (finally blocks stop what the part
     # started) and record it.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit("terminated at the deadline"))
-    rec = Recorder(args.part_out)
+    rec = Recorder(args.part_out, args.out if args.report else None, args.child)
     report = json.loads(Path(args.report).read_text()) if args.report else {}
     try:
         PARTS[args.child](args, rec, report)

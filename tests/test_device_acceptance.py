@@ -237,6 +237,17 @@ def test_smoke_reports_no_targets():
     assert acc.targets({"smoke": True, "a_workflow": {"ok": True}})["mfu_65"] is None
 
 
+def test_a_running_part_writes_into_the_report(tmp_path):
+    report = tmp_path / "acceptance.json"
+    acc.write_json(report, {"device": "cuda", "a_workflow": {"ok": False}})
+    rec = acc.Recorder(tmp_path / "b.json", report, "b_throughput")
+    rec.set("peak_bf16_tflops", 800.0)
+    data = json.loads(report.read_text())
+    assert data["a_workflow"] == {"ok": False}
+    assert data["b_throughput"] == {"peak_bf16_tflops": 800.0, "in_progress": True}
+    assert json.loads((tmp_path / "b.json").read_text()) == {"peak_bf16_tflops": 800.0}
+
+
 def test_targets_are_none_until_measured():
     assert acc.targets({}) == {"mfu_65": None, "ratio_1_5": None, "probe_fraction_5pct": None,
                                "workflow_on_device": None}
