@@ -46,15 +46,38 @@ class TokenCounter:
             self.tokens += ids.numel()
 
 
-def make_checkpoint(preset: str, tokenizer_dir: Path, context: int, out: Path) -> int:
+def make_checkpoint(preset: str, tokenizer_dir: Path, context: int, out: Path,
+                    vocab_size: int | None = None) -> int:
+    """A randomly initialised checkpoint of `preset` (embedding rows: the tokenizer's size, or
+    `vocab_size`) with the tokenizer; returns its parameter count."""
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
-    cfg = resolve_model_config({"preset": preset}, len(tok), context)
+    cfg = resolve_model_config({"preset": preset}, vocab_size or len(tok), context)
     torch.manual_seed(0)
     save_hf_checkpoint(GPT(cfg), out, tok.eos_token_id)
     tok.save_pretrained(str(out))
     return cfg.num_params()
+
+
+def counted_probe(spec: dict, out_dir: Path) -> tuple[float, int]:
+    """`probe_checkpoint(spec, out_dir)`: its wall seconds (model load included) and the input
+    tokens of every forward pass of the probed model, counted by a hook."""
+    counter = TokenCounter()
+    original_load = runner.load_probed_model
+
+    def load_with_counter(*a, **k):
+        pm = original_load(*a, **k)
+        pm.model.base_model.register_forward_pre_hook(counter, with_kwargs=True)
+        return pm
+
+    runner.load_probed_model = load_with_counter
+    t0 = time.perf_counter()
+    try:
+        probe_checkpoint(spec, out_dir)
+    finally:
+        runner.load_probed_model = original_load
+    return time.perf_counter() - t0, counter.tokens
 
 
 def main() -> None:
@@ -96,25 +119,14 @@ def main() -> None:
         spec = {"run": preset, "checkpoint": str(ckpt), "languages": languages,
                 "lens_items": items, "probes": probes, "benchmarks": enabled_benchmarks(cfg),
                 "threads": torch.get_num_threads()}
-        counter = TokenCounter()
-        original_load = runner.load_probed_model
-
-        def load_with_counter(*a, **k):
-            pm = original_load(*a, **k)
-            pm.model.base_model.register_forward_pre_hook(counter, with_kwargs=True)
-            return pm
-
-        runner.load_probed_model = load_with_counter  # count every forward pass of the probes
-        cumulative = []
-        t0 = time.perf_counter()
-        try:
-            for k in range(3):
-                probe_checkpoint(spec, work / f"out-{preset}-{k}")
-                cumulative.append(time.perf_counter() - t0)
-        finally:
-            runner.load_probed_model = original_load
+        cumulative, tokens, elapsed = [], 0, 0.0
+        for k in range(3):
+            seconds, n = counted_probe(spec, work / f"out-{preset}-{k}")
+            elapsed += seconds
+            tokens += n
+            cumulative.append(elapsed)
         per_ckpt = cumulative[0]
-        fwd = counter.tokens / 3
+        fwd = tokens / 3
         frac_cfg = (2 * fwd * n_ckpts) / (6 * train_tokens)
         frac_paper = (2 * fwd * args.paper_checkpoints) / (6 * args.paper_run_tokens)
         ks = ", ".join(f"{c:.0f}" for c in cumulative)

@@ -414,7 +414,7 @@ def test_two_processes_follow_the_single_process_loss_curve(token_data, tmp_path
         if strategy == "fsdp":  # the sharded parameters' and gradients' traffic is checked too
             assert set(report["calls"]) - {"all_reduce", "barrier"}, report
         assert report["off_device"] == [], report
-    assert "started by torchrun: process group gloo, 2 processes" in proc.stderr
+    assert "backend=gloo, strategy=" in proc.stderr and "world=2," in proc.stderr
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="NCCL needs a GPU")
@@ -455,7 +455,7 @@ def test_one_process_under_torchrun_takes_the_distributed_path(token_data, tmp_p
     assert train(plain) == 0
     rc = run_config(root, indexes, tmp_path / "tr", torchrun=True)
     assert launch(rc) == 0
-    assert "started by torchrun: process group gloo, 1 process" in capfd.readouterr().err
+    assert "backend=gloo, strategy=ddp, world=1," in capfd.readouterr().err
     assert _final_weights(tmp_path / "tr") == _final_weights(tmp_path / "plain")
     assert _losses(tmp_path / "tr") == _losses(tmp_path / "plain")
     # Without torchrun a config that asks for it stops before any step.

@@ -409,13 +409,14 @@ class Trainer:
         flops_per_token = self.model_cfg.flops_per_token(self.context)
         peak = self.rc["peak_flops"] or measure_peak_flops(self.device, self.bf16)
         if self.is_main:
+            # One line with every fact of where and how the run trains (the device acceptance
+            # run and users read it back): device, precision, process group and strategy.
+            group = (f"backend={dist.get_backend()}, strategy={self.strategy}"
+                     if self.distributed else "backend=none, strategy=none")
             log.info("run %s: %d steps x %d tokens, model %.2fM params, %s, bf16=%s, %s, "
-                     "checkpoints at steps %s", self.rc["run"], self.total_steps,
+                     "world=%d, checkpoints at steps %s", self.rc["run"], self.total_steps,
                      self.batch_size * self.context, self.model_cfg.num_params() / 1e6,
-                     self.device, self.bf16,
-                     f"started by torchrun: process group {dist.get_backend()}, {self.world} "
-                     f"process{'es' if self.world > 1 else ''}" if self.distributed
-                     else "one process, no process group", self.schedule)
+                     self.device, self.bf16, group, self.world, self.schedule)
         if self.step == 0 and 0 in self.schedule:
             self._save_checkpoint(None)
         autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16) if self.bf16
