@@ -428,7 +428,7 @@ def test_one_gpu_under_torchrun_runs_nccl_with_every_collective_on_the_gpu(token
                     strategy=strategy)
     proc = _torchrun(rc, tmp_path / "gpu.json", 1)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "process group nccl" in proc.stderr
+    assert "backend=nccl, strategy=" in proc.stderr
     report, = _collectives(tmp_path / "gpu", 1)
     assert report["device"] == "cuda:0" and report["distributed"]
     assert report["calls"]["all_reduce"] >= 2 * 24 and report["off_device"] == [], report
