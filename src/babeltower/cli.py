@@ -110,7 +110,7 @@ def _cmd_probe(args) -> int:
             "key": None if args.step is None else key, "languages": languages,
             "lens_items": items, "probes": cfg["probes"],
             "benchmarks": enabled_benchmarks(cfg), "threads": args.threads,
-            "device": args.device}
+            "device": args.device or cfg["probes"]["device"]}
     frames = probe_checkpoint(spec, out)
     for name, df in frames.items():
         print(f"{name}: {len(df)} rows -> {out / (name + '.tsv')}")
@@ -161,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--step", type=int, default=None, help="step in the tables")
     p.add_argument("--tokens", type=int, default=None, help="tokens in the tables")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"],
+                   help="where the probes run (default: the config's probes.device)")
     p.set_defaults(func=_cmd_probe)
     return parser
 

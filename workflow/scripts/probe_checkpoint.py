@@ -6,6 +6,7 @@ setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)
 
 from pathlib import Path  # noqa: E402
 
+from babeltower.devices import booked_gpus  # noqa: E402
 from babeltower.probes.runner import probe_checkpoint  # noqa: E402
 
 sm = snakemake  # noqa: F821
@@ -22,5 +23,10 @@ spec = {
     "probes": sm.params.probes,
     "benchmarks": sm.params.benchmarks,
     "threads": sm.threads,
+    # Device and precision come from params.probes; a GPU the job books (SLURM profile) and
+    # does not find is an error unless cluster.require_booked_gpu is false (babeltower.devices).
+    "rule": sm.rule,
+    "booked_gpus": booked_gpus(dict(sm.resources.items())),
+    "require_booked_gpu": sm.config["cluster"]["require_booked_gpu"],
 }
 probe_checkpoint(spec, Path(sm.output.neuron_sets).parent)

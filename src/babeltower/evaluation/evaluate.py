@@ -5,6 +5,9 @@ Tables (columns run, step, tokens first):
   status (passed / failed / compile_error / timeout), isolation, seconds, the test fixes
   applied to the problem's test (`test_fixes.py`) and the completion.
 * passk.tsv: one row per (benchmark, language): problems, excluded, pass@k for each k.
+
+Both end with the columns device (cpu / cuda) and dtype (float32 / bfloat16) that the
+generation ran in (babeltower.devices); a checkpoint without problems writes their headers.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pandas as pd
 
 from ..atomic import atomic_path
 from ..benchmarks import load_problems
+from ..devices import job_placement
 from .generate import StopRule, generate
 from .harness import build_program, exclusion_reason
 from .passk import pass_at_k
@@ -38,18 +42,26 @@ def _status(result) -> str:
     return "failed"
 
 
+RESULT_COLUMNS = ["benchmark", "language", "benchmark_language", "task_id", "sample", "passed",
+                  "status", "excluded", "exclusion_reason", "isolation", "seconds", "test_fixes",
+                  "completion"]
+PLACEMENT_COLUMNS = ["device", "dtype"]
+
+
 def evaluate_checkpoint(spec: dict, out_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     from ..probes.model_access import load_probed_model
 
     t0 = time.perf_counter()
     cfg = spec["evaluation"]
+    placement = job_placement(spec, cfg, "evaluation")  # a missing booked GPU fails first
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     key = spec["key"]
     languages = spec["languages"]  # our name -> benchmark language
     check_toolchains(set(languages.values()))  # before any generation
     isolation = resolve_isolation(cfg["isolation"])
-    pm = load_probed_model(spec["checkpoint"], device=spec.get("device", "cpu"))
+    pm = load_probed_model(spec["checkpoint"], device=placement.device, dtype=placement.dtype)
+    ran_on = pm.placement()  # the device type and dtype that generated, in both tables
     limits = Limits(timeout_s=cfg["timeout_s"], cpu_s=int(cfg["timeout_s"]),
                     memory_mb=cfg["memory_mb"])
     rows = []
@@ -79,9 +91,10 @@ def evaluate_checkpoint(spec: dict, out_dir: str | Path) -> tuple[pd.DataFrame, 
                              "sample": s, "passed": r.ok, "status": _status(r),
                              "excluded": reason is not None, "exclusion_reason": reason or "",
                              "isolation": r.isolation, "seconds": round(r.duration_s, 3),
-                             "test_fixes": fixes_of[p.task_id], "completion": completion})
-    results = pd.DataFrame(rows)
-    summary = summarize(results, cfg["k"], key) if len(results) else pd.DataFrame()
+                             "test_fixes": fixes_of[p.task_id], "completion": completion,
+                             **ran_on})
+    results = pd.DataFrame(rows, columns=list(key) + RESULT_COLUMNS + PLACEMENT_COLUMNS)
+    summary = summarize(results, cfg["k"], key)
     with atomic_path(out / "results.tsv") as tmp:
         results.to_csv(tmp, sep="\t", index=False)
     with atomic_path(out / "passk.tsv") as tmp:
@@ -93,6 +106,11 @@ def evaluate_checkpoint(spec: dict, out_dir: str | Path) -> tuple[pd.DataFrame, 
 
 
 def summarize(results: pd.DataFrame, ks: list[int], key: dict) -> pd.DataFrame:
+    """pass@k per (benchmark, language); the placement columns are carried over from the
+    results (one device and dtype per checkpoint)."""
+    columns = (list(key) + ["benchmark", "language", "problems", "excluded", "isolation"]
+               + [f"pass@{k}" for k in ks])
+    placement = [c for c in PLACEMENT_COLUMNS if c in results.columns]
     rows = []
     scored = results[~results.excluded]
     for (bench, lang), g in results.groupby(["benchmark", "language"]):
@@ -105,5 +123,7 @@ def summarize(results: pd.DataFrame, ks: list[int], key: dict) -> pd.DataFrame:
             vals = [pass_at_k(int(n), int(c), k) for n, c in per_task.itertuples(index=False)
                     if n >= k]
             row[f"pass@{k}"] = sum(vals) / len(vals) if vals else float("nan")
+        for c in placement:
+            row[c] = ",".join(sorted(set(g[c].astype(str))))
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=columns + placement)
