@@ -652,12 +652,10 @@ def part_c(args, rec: Recorder, report: dict) -> None:
                     "counts, not on the text); benchmark problems synthetic, as many per "
                     f"language as the real ones after max_problems: {counts}")
 
-    def spec_for(device: str, probe_cfg: dict, lens_items: dict) -> dict:
-        s = specs.probe_spec(languages, manifests, lens_items, {**probe_cfg, "device": device},
-                             benchmarks, run="acceptance", checkpoint=str(ckpt),
-                             threads=os.cpu_count() or 1).as_dict()
-        s["device"] = device  # before issue13-device the runner reads the device here
-        return s
+    def spec_for(device: str, probe_cfg: dict, lens_items: dict) -> specs.ProbeSpec:
+        return specs.probe_spec(languages, manifests, lens_items, {**probe_cfg, "device": device},
+                                benchmarks, run="acceptance", checkpoint=str(ckpt),
+                                threads=os.cpu_count() or 1, require_booked_gpu=True)
 
     # 1. The suite at the paper's budgets on the device.
     seconds, fwd = counted_probe(spec_for(args.device, probes, items), work / "out-device")

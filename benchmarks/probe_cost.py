@@ -29,9 +29,9 @@ sys.path.insert(0, str(REPO / "src"))
 from babeltower.config import enabled_benchmarks, load_config  # noqa: E402
 from babeltower.model import GPT, resolve_model_config, save_hf_checkpoint  # noqa: E402
 from babeltower.probes import runner  # noqa: E402
-from babeltower.probes.lens import load_pairs  # noqa: E402
 from babeltower.probes.runner import mine_language_items, probe_checkpoint  # noqa: E402
 from babeltower.runs import plan_runs  # noqa: E402
+from babeltower.specs import ProbeSpec, lens_pairs, probe_languages, probe_spec  # noqa: E402
 
 
 class TokenCounter:
@@ -60,7 +60,7 @@ def make_checkpoint(preset: str, tokenizer_dir: Path, context: int, out: Path,
     return cfg.num_params()
 
 
-def counted_probe(spec: dict, out_dir: Path) -> tuple[float, int]:
+def counted_probe(spec: ProbeSpec, out_dir: Path) -> tuple[float, int]:
     """`probe_checkpoint(spec, out_dir)`: its wall seconds (model load included) and the input
     tokens of every forward pass of the probed model, counted by a hook."""
     counter = TokenCounter()
@@ -93,16 +93,13 @@ def main() -> None:
     cfg = load_config(args.config)
     results = Path(args.results)
     work = Path(tempfile.mkdtemp(prefix="bt-probecost-"))
-    languages = {}
+    languages = probe_languages(cfg)
+    manifests = {lang: str(results / "corpus" / lang / "manifest.json") for lang in languages}
     items = {}
-    primary = next(n for n, s in cfg["languages"].items() if s["role"] == "primary")
-    for lang, spec in cfg["languages"].items():
-        manifest = results / "corpus" / lang / "manifest.json"
-        languages[lang] = {"role": spec["role"], "manifest": str(manifest),
-                           "benchmark_language": spec.get("benchmark_language") or lang}
+    for lang, spec in languages.items():
         if spec["role"] == "new":
             items[lang] = str(work / f"{lang}.jsonl")
-            mine_language_items(manifest, lang, load_pairs(primary, lang), items[lang],
+            mine_language_items(manifests[lang], lang, lens_pairs(cfg, lang), items[lang],
                                 cfg["probes"]["lens"]["max_items_per_pair"],
                                 cfg["probes"]["heldout_bytes"])
     runs = plan_runs(cfg)
@@ -116,9 +113,9 @@ def main() -> None:
         ckpt = work / preset
         n_params = make_checkpoint(preset, results / "tokenizer", cfg["probes"]["context"], ckpt)
         probes = copy.deepcopy(cfg["probes"])
-        spec = {"run": preset, "checkpoint": str(ckpt), "languages": languages,
-                "lens_items": items, "probes": probes, "benchmarks": enabled_benchmarks(cfg),
-                "threads": torch.get_num_threads()}
+        spec = probe_spec(languages, manifests, items, probes, enabled_benchmarks(cfg),
+                          run=preset, checkpoint=str(ckpt), threads=torch.get_num_threads(),
+                          require_booked_gpu=cfg["cluster"]["require_booked_gpu"])
         cumulative, tokens, elapsed = [], 0, 0.0
         for k in range(3):
             seconds, n = counted_probe(spec, work / f"out-{preset}-{k}")

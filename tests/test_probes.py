@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from unittest.mock import patch
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -170,7 +172,7 @@ def test_missing_and_half_written_checkpoints_are_clear_errors(tiny_checkpoint, 
         load_probed_model(str(empty))
 
 
-def test_probe_cli_runs_on_another_architecture(tmp_path):
+def test_probe_cli_runs_on_another_architecture(tmp_path, capsys):
     """`babeltower probe` on a Pythia-style GPTNeoXForCausalLM saved locally (as a hub id with
     a revision would be downloaded), over corpora built by the real data code."""
     from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
@@ -197,20 +199,33 @@ def test_probe_cli_runs_on_another_architecture(tmp_path):
     out = tmp_path / "probe-out"
     assert cli_main(["probe", str(tmp_path / "pythia-mini"), "--config", str(configfile),
                      "--results", str(tmp_path / "results"), "--out", str(out), "--run",
-                     "pythia-mini", "--step", "1000", "--tokens", "2048000"]) == 0
+                     "pythia-mini", "--step", "1000", "--tokens", "2048000",
+                     "--device", "cpu"]) == 0
     loss = pd.read_csv(out / "loss.tsv", sep="\t")
     assert set(loss.language) == {"python", "cpp", "english"}
     assert (loss.run == "pythia-mini").all() and (loss.step == 1000).all()
+    # --device cpu overrides probes.device (auto); precision auto is fp32 on the CPU.
+    assert (loss.device == "cpu").all() and (loss.dtype == "float32").all()
     assert loss.nats_per_token.notna().all()
     neurons = pd.read_csv(out / "neurons.tsv", sep="\t")
     assert {"language:python", "transfer:python+cpp"} <= set(neurons["set"])
     assert set(neurons.layer) == {0, 1}
     sets = json.loads((out / "neuron_sets.json").read_text())
     assert sets["run"] == "pythia-mini"
+    # Without --device the config's probes.device applies: cuda where there is none is a
+    # clear error (CUDA hidden, so this holds on a GPU machine too; no model runs).
+    cfg["probes"]["device"] = "cuda"
+    write_config(configfile, cfg)
+    with patch("torch.cuda.is_available", return_value=False):
+        assert cli_main(["probe", str(tmp_path / "pythia-mini"), "--config", str(configfile),
+                         "--results", str(tmp_path / "results"),
+                         "--out", str(tmp_path / "cuda-out")]) == 2
+    assert "probes.device is cuda but CUDA is not available" in capsys.readouterr().err
 
 
-def test_too_few_lens_items_give_warning_rows_not_a_crash(tiny_checkpoint, tmp_path):
-    from babeltower.probes.runner import probe_checkpoint
+def _small_probe_spec(checkpoint, tmp_path) -> dict:
+    """probe_checkpoint's spec for the tiny checkpoint: three languages of a few documents, one
+    lens item (fewer than min_items), canonical NLL off (an empty table)."""
     from babeltower.shards import ShardWriter
 
     texts = {"python": [t for t in TEXTS[:40]],
@@ -219,12 +234,13 @@ def test_too_few_lens_items_give_warning_rows_not_a_crash(tiny_checkpoint, tmp_p
                          for _ in range(40)]}
     languages = {}
     for lang, docs in texts.items():
-        w = ShardWriter(tmp_path / lang / "shards", "valid", shard_bytes=1 << 20)
-        for i, t in enumerate(docs):
-            w.add(t, f"{i:064x}", f"{lang}{i}")
-        entries = w.close()
-        (tmp_path / lang / "manifest.json").write_text(json.dumps(
-            {"language": lang, "shard_dir": "shards", "shards": entries}))
+        if not (tmp_path / lang / "manifest.json").exists():
+            w = ShardWriter(tmp_path / lang / "shards", "valid", shard_bytes=1 << 20)
+            for i, t in enumerate(docs):
+                w.add(t, f"{i:064x}", f"{lang}{i}")
+            entries = w.close()
+            (tmp_path / lang / "manifest.json").write_text(json.dumps(
+                {"language": lang, "shard_dir": "shards", "shards": entries}))
         role = {"python": "primary", "cpp": "new", "english": "control"}[lang]
         languages[lang] = {"role": role, "manifest": str(tmp_path / lang / "manifest.json"),
                            "benchmark_language": None}
@@ -233,15 +249,90 @@ def test_too_few_lens_items_give_warning_rows_not_a_crash(tiny_checkpoint, tmp_p
                                  "primary_word": "append", "context": "int x;\n" * 20 + "v."})
                      + "\n")
     probes = {"context": 32, "batch_size": 4, "heldout_bytes": 10000, "loss_tokens": 256,
+              "device": "auto", "precision": "auto",
               "canonical": {"enabled": False, "max_problems": 1},
               "lens": {"context_tokens": 8, "min_items": 5, "max_items_per_pair": 5},
               "neurons": {"enabled": True, "tokens": 256, "deactivation_tokens": 64,
                           "top_rate": 0.01, "filter_rate": 0.95, "activation_bar_ratio": 0.95}}
-    frames = probe_checkpoint({"run": "r", "checkpoint": str(tiny_checkpoint),
-                               "languages": languages, "lens_items": {"cpp": str(items)},
-                               "probes": probes, "benchmarks": {}}, tmp_path / "out")
+    from babeltower.specs import probe_spec
+
+    return probe_spec({k: {"role": v["role"], "benchmark_language": v["benchmark_language"]}
+                       for k, v in languages.items()},
+                      {k: v["manifest"] for k, v in languages.items()}, {"cpp": str(items)},
+                      probes, {}, run="r", checkpoint=str(checkpoint), threads=1,
+                      require_booked_gpu=True)
+
+
+def test_too_few_lens_items_give_warning_rows_not_a_crash(tiny_checkpoint, tmp_path):
+    from babeltower.probes.runner import TABLES, probe_checkpoint
+
+    frames = probe_checkpoint(_small_probe_spec(tiny_checkpoint, tmp_path), tmp_path / "out")
     lens = frames["lens"]
     assert (lens.warning.str.contains("only 1 items")).any()
     star = lens[lens.pair == "*"]
     assert len(star) == 1 and star.layer.iloc[0] == -1 and star["items"].iloc[0] == 1
     assert len(frames["loss"]) == 3
+    # Every table, the empty canonical_nll one too, records where the probes ran (device auto,
+    # precision auto: fp32 on the CPU; bf16 where this runs on a GPU that supports it).
+    cuda = torch.cuda.is_available()
+    expected = {"device": "cuda" if cuda else "cpu",
+                "dtype": "bfloat16" if cuda and torch.cuda.is_bf16_supported(False) else "float32"}
+    for name in TABLES:
+        table = pd.read_csv(tmp_path / "out" / f"{name}.tsv", sep="\t")
+        assert list(table.columns[:3]) == ["run", "step", "tokens"], name
+        assert list(table.columns[-2:]) == ["device", "dtype"], name
+        assert len(table) == (0 if name == "canonical_nll" else len(frames[name])), name
+        for column, value in expected.items():
+            assert (table[column] == value).all(), (name, column)
+    sets = json.loads((tmp_path / "out" / "neuron_sets.json").read_text())
+    assert {sets["device"], sets["dtype"]} == set(expected.values())
+
+
+def test_bf16_probes_run_in_bf16_on_cpu_record_it_and_match_fp32(tiny_checkpoint, tmp_path):
+    """precision bf16 loads the weights in bf16 (also on the CPU) and the tables say so; logits
+    are read in fp32, so losses and lens probabilities stay close to the fp32 run's."""
+    from babeltower.probes.runner import probe_checkpoint
+
+    runs = {}
+    for precision in ("fp32", "bf16"):
+        spec = _small_probe_spec(tiny_checkpoint, tmp_path)
+        spec.probes.update(device="cpu", precision=precision)
+        probe_checkpoint(spec, tmp_path / precision)
+        runs[precision] = {name: pd.read_csv(tmp_path / precision / f"{name}.tsv", sep="\t")
+                           for name in ("loss", "lens", "deactivation")}
+    for name, table in runs["bf16"].items():
+        assert (table.device == "cpu").all() and (table.dtype == "bfloat16").all(), name
+        assert (runs["fp32"][name].dtype == "float32").all(), name
+    fp32, bf16 = runs["fp32"]["loss"], runs["bf16"]["loss"]
+    assert not fp32.nats_per_token.equals(bf16.nats_per_token)  # it did run in bf16
+    np.testing.assert_allclose(bf16.nats_per_token, fp32.nats_per_token, rtol=0.02)
+    np.testing.assert_allclose(runs["bf16"]["deactivation"].loss_base,
+                               runs["fp32"]["deactivation"].loss_base, rtol=0.02)
+    lens32, lens16 = (runs[p]["lens"].query("layer >= 0") for p in ("fp32", "bf16"))
+    np.testing.assert_allclose(lens16.mean_p_new, lens32.mean_p_new, rtol=0.1, atol=1e-4)
+
+
+def test_bf16_readout_and_losses_are_computed_in_fp32(tiny_checkpoint):
+    """With bf16 weights the lens's final norm + unembedding and the loss's cross-entropy run in
+    fp32: the lens's last layer is the fp32 softmax of the model's own final hidden state."""
+    from babeltower.probes.loss import canonical_nll, mean_loss
+
+    pm = load_probed_model(str(tiny_checkpoint), device="cpu", dtype=torch.bfloat16)
+    assert pm.dtype == torch.bfloat16
+    assert pm.placement() == {"device": "cpu", "dtype": "bfloat16"}
+    ids = torch.tensor([pm.tokenizer("def f3(x):\n    return")["input_ids"]] * 2)
+    probs = lens_distributions(pm, ids)
+    assert probs.dtype == torch.float32
+    with torch.no_grad():
+        hidden = pm.model.base_model(input_ids=ids).last_hidden_state[:, -1]
+        head = pm.model.get_output_embeddings()
+        expected = torch.softmax(hidden.float() @ head.weight.float().T, dim=-1)
+    torch.testing.assert_close(probs[-1], expected, rtol=0, atol=1e-5)
+    # The fp32 copies leave the bf16 model as it was.
+    assert all(p.dtype == torch.bfloat16 for p in pm.model.parameters())
+    fp32 = load_probed_model(str(tiny_checkpoint))
+    windows = ids[:, :6]
+    assert abs(mean_loss(pm.model, windows) - mean_loss(fp32.model, windows)) < 0.05
+    r16 = canonical_nll(pm.model, pm.tokenizer, "def f3(x):", "\n    return 3", 64)
+    r32 = canonical_nll(fp32.model, fp32.tokenizer, "def f3(x):", "\n    return 3", 64)
+    assert abs(r16["nll_per_token"] - r32["nll_per_token"]) < 0.05

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from micro import N_GOOD, micro_config, write_config
 from snakemake_helpers import REPO, SNAKEFILE, kill_snakemake_when, planned_jobs, snakemake
@@ -20,6 +21,11 @@ SPLITS = ("train", "valid", "test")
 TRAIN_JOBS = {"train_primary": 1, "train_continual": 1, "train_monolingual": 1}
 # Checkpoints of the micro runs: primary 0, 2, 4, 8, 10; continual and monolingual 0, 2, 4, 5.
 PROBE_TABLES = ("loss", "canonical_nll", "lens", "neurons", "deactivation")
+# Where the micro workflow's probes and evaluations run (probes/evaluation device and precision
+# auto): the GPU in bf16 where there is one that supports it, else the CPU in fp32.
+_CUDA = torch.cuda.is_available()
+RAN_ON = (["cuda", "bfloat16" if torch.cuda.is_bf16_supported(False) else "float32"] if _CUDA
+          else ["cpu", "float32"])
 
 
 def probe_jobs(n_checkpoints: int, runs: int = 3) -> dict:
@@ -448,6 +454,10 @@ def test_final_checkpoints_are_evaluated_in_the_sandbox(micro_run):
     assert set(results.isolation) <= {"bwrap", "none"}
     assert results.test_fixes.isna().all()  # the fixes target PHP tests; none apply here
     assert len(results) == 3 * 2  # 3 runs x (1 python + 1 cpp problem) of the mini benchmark
+    # Both tables record the device and dtype that generated (device/precision auto).
+    for table in (results, passk):
+        assert list(table.columns[-2:]) == ["device", "dtype"]
+        assert table[["device", "dtype"]].drop_duplicates().values.tolist() == [RAN_ON]
     kd = pd.read_csv(ws / "results/evaluation/knowledge_dependence.tsv", sep="\t")
     assert list(kd.language) == ["cpp"] and kd.s_size.notna().all()
 
@@ -476,6 +486,11 @@ def test_every_checkpoint_is_probed(micro_run):
     assert {"loss_base", "loss_deactivated", "loss_change"} <= set(deact.columns)
     overlap = pd.read_csv(ws / "results/probes/primary/neuron_overlap.tsv", sep="\t")
     assert sorted(set(overlap.step)) == plans["primary"].checkpoint_steps
+    # Every collected probe table records the device and dtype the probes ran in.
+    for name in PROBE_TABLES:
+        table = pd.read_csv(ws / f"results/probes/{name}.tsv", sep="\t")
+        assert {"device", "dtype"} <= set(table.columns), name
+        assert table[["device", "dtype"]].drop_duplicates().values.tolist() == [RAN_ON], name
 
 
 def test_unknown_mixture_language_fails_at_dag_build(tmp_path):

@@ -130,11 +130,12 @@ def _cmd_probe(args) -> int:
     spec = probe_spec(languages, manifests, items, _section(cfg, "probes", args),
                       enabled_benchmarks(cfg),
                       run=args.run or args.model, checkpoint=args.model, threads=args.threads,
-                      revision=args.revision, key=_table_key(args))
+                      revision=args.revision, key=_table_key(args),
+                      require_booked_gpu=cfg["cluster"]["require_booked_gpu"])
     if args.print_spec:
         print(json.dumps(spec.as_dict(), indent=2))
         return 0
-    frames = probe_checkpoint(spec.as_dict(), out)
+    frames = probe_checkpoint(spec, out)
     for name, df in frames.items():
         print(f"{name}: {len(df)} rows -> {out / (name + '.tsv')}")
     return 0
@@ -153,11 +154,12 @@ def _cmd_evaluate(args) -> int:
                            _section(cfg, "evaluation", args),
                            key=key, checkpoint=args.model, seed=cfg["seed"],
                            workers=args.threads, cache_dir=str(out / "cache"),
-                           revision=args.revision)
+                           revision=args.revision,
+                           require_booked_gpu=cfg["cluster"]["require_booked_gpu"])
     if args.print_spec:
         print(json.dumps(spec.as_dict(), indent=2))
         return 0
-    _results, passk = evaluate_checkpoint(spec.as_dict(), out)
+    _results, passk = evaluate_checkpoint(spec, out)
     print(passk.to_string(index=False) if len(passk) else "no problems evaluated")
     return 0
 

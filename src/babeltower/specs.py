@@ -8,7 +8,7 @@ same registry language, identifier pairs and benchmark problems in both. Run spe
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from .config import enabled_benchmarks, primary_language
 from .languages import get_language
@@ -61,7 +61,9 @@ class ProbeSpec:
     threads: int
     revision: str | None = None      # hub revision
     key: dict | None = None          # run/step/tokens for the tables; None = trainer_state.json
-    booked: dict = field(default_factory=dict)  # the job's booked resources (gpu, gres)
+    rule: str | None = None          # the Snakemake rule, named in device errors
+    booked_gpus: int = 0             # GPUs the job booked (devices.booked_gpus of its resources)
+    require_booked_gpu: bool = True  # cluster.require_booked_gpu (passed explicitly by builders)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -69,8 +71,9 @@ class ProbeSpec:
 
 def probe_spec(languages: dict[str, dict], manifests: dict[str, str], lens_items: dict[str, str],
                probes: dict, benchmarks: dict, *, run: str, checkpoint: str, threads: int,
-               revision: str | None = None, key: dict | None = None,
-               booked: dict | None = None) -> ProbeSpec:
+               require_booked_gpu: bool, revision: str | None = None,
+               key: dict | None = None, rule: str | None = None,
+               booked_gpus: int = 0) -> ProbeSpec:
     """The probe spec of one checkpoint from `probe_languages(config)`, the corpus manifests and
     mined lens items of those languages, and the `probes` section."""
     missing = sorted(set(languages) - set(manifests))
@@ -84,8 +87,8 @@ def probe_spec(languages: dict[str, dict], manifests: dict[str, str], lens_items
         languages={lang: {**spec, "manifest": str(manifests[lang])}
                    for lang, spec in languages.items()},
         lens_items={lang: str(p) for lang, p in lens_items.items()}, probes=probes,
-        benchmarks=benchmarks, threads=int(threads), revision=revision, key=key,
-        booked=dict(booked or {}))
+        benchmarks=benchmarks, threads=int(threads), revision=revision, key=key, rule=rule,
+        booked_gpus=int(booked_gpus), require_booked_gpu=bool(require_booked_gpu))
 
 
 @dataclass(frozen=True)
@@ -100,15 +103,18 @@ class EvaluationSpec:
     workers: int                     # programs run in parallel
     cache_dir: str | None = None     # compiled programs, shared across checkpoints
     revision: str | None = None
-    booked: dict = field(default_factory=dict)
+    rule: str | None = None
+    booked_gpus: int = 0
+    require_booked_gpu: bool = True
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
 def evaluation_spec(languages: dict[str, str], benchmarks: dict, evaluation: dict, *, key: dict,
-                    checkpoint: str, seed: int, workers: int, cache_dir: str | None = None,
-                    revision: str | None = None, booked: dict | None = None) -> EvaluationSpec:
+                    checkpoint: str, seed: int, workers: int, require_booked_gpu: bool,
+                    cache_dir: str | None = None, revision: str | None = None,
+                    rule: str | None = None, booked_gpus: int = 0) -> EvaluationSpec:
     """The evaluation spec of one checkpoint from `evaluation_languages(config)`, the enabled
     benchmarks and the `evaluation` section."""
     if not languages:
@@ -116,4 +122,5 @@ def evaluation_spec(languages: dict[str, str], benchmarks: dict, evaluation: dic
     return EvaluationSpec(key=dict(key), checkpoint=str(checkpoint), languages=dict(languages),
                           benchmarks=benchmarks, evaluation=evaluation, seed=int(seed),
                           workers=max(1, int(workers)), cache_dir=cache_dir, revision=revision,
-                          booked=dict(booked or {}))
+                          rule=rule, booked_gpus=int(booked_gpus),
+                          require_booked_gpu=bool(require_booked_gpu))

@@ -6,6 +6,7 @@ setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)
 
 from pathlib import Path  # noqa: E402
 
+from babeltower.devices import booked_gpus  # noqa: E402
 from babeltower.evaluation.evaluate import evaluate_checkpoint  # noqa: E402
 from babeltower.probes.runner import checkpoint_key  # noqa: E402
 from babeltower.specs import evaluation_spec  # noqa: E402
@@ -15,7 +16,11 @@ checkpoint = Path(sm.input.checkpoints) / sm.wildcards.ckpt
 spec = evaluation_spec(
     sm.params.languages, sm.params.benchmarks, sm.params.evaluation,
     key=checkpoint_key(checkpoint, sm.wildcards.run), checkpoint=str(checkpoint),
-    seed=sm.params.seed, workers=sm.threads,
+    seed=sm.params.seed, workers=sm.threads, rule=sm.rule,
+    # A GPU the job books (SLURM profile) and does not find is an error unless
+    # cluster.require_booked_gpu is false (babeltower.devices).
+    booked_gpus=booked_gpus(dict(sm.resources.items())),
+    require_booked_gpu=sm.config["cluster"]["require_booked_gpu"],
     # Compiled programs are cached across checkpoints (same source, same binary).
     cache_dir=str(Path(sm.output.results).parents[2] / "cache" / "programs"))
-evaluate_checkpoint(spec.as_dict(), Path(sm.output.results).parent)
+evaluate_checkpoint(spec, Path(sm.output.results).parent)

@@ -6,6 +6,8 @@ setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)
 
 from pathlib import Path  # noqa: E402
 
+from babeltower.devices import booked_gpus  # noqa: E402
+from babeltower.devices import booked_gpus  # noqa: E402
 from babeltower.probes.runner import probe_checkpoint  # noqa: E402
 from babeltower.specs import probe_spec  # noqa: E402
 
@@ -15,5 +17,9 @@ spec = probe_spec(sm.params.languages, dict(zip(sm.params.languages, sm.input.ma
                   {Path(p).stem: p for p in sm.input.lens_items}, sm.params.probes,
                   sm.params.benchmarks, run=sm.wildcards.run,
                   checkpoint=str(Path(sm.input.checkpoints) / sm.wildcards.ckpt),
-                  threads=sm.threads)
-probe_checkpoint(spec.as_dict(), Path(sm.output.neuron_sets).parent)
+                  threads=sm.threads, rule=sm.rule,
+                  # A GPU the job books (SLURM profile) and does not find is an error unless
+                  # cluster.require_booked_gpu is false (babeltower.devices).
+                  booked_gpus=booked_gpus(dict(sm.resources.items())),
+                  require_booked_gpu=sm.config["cluster"]["require_booked_gpu"])
+probe_checkpoint(spec, Path(sm.output.neuron_sets).parent)

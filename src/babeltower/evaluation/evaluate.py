@@ -5,6 +5,9 @@ Tables (columns run, step, tokens first):
   status (passed / failed / compile_error / timeout), isolation, seconds, the test fixes
   applied to the problem's test (`test_fixes.py`) and the completion.
 * passk.tsv: one row per (benchmark, language): problems, excluded, pass@k for each k.
+
+Both end with the columns device (cpu / cuda) and dtype (float32 / bfloat16) that the
+generation ran in (babeltower.devices); a checkpoint without problems writes their headers.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import pandas as pd
 
 from ..atomic import atomic_path, write_json
 from ..benchmarks import load_problems
+from ..devices import job_placement
+from ..specs import EvaluationSpec
 from .generate import StopRule, generate
 from .harness import build_program, exclusion_reason
 from .passk import pass_at_k
@@ -38,11 +43,24 @@ def _status(result) -> str:
     return "failed"
 
 
-def evaluate_checkpoint(spec: dict, out_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+RESULT_COLUMNS = ["benchmark", "language", "benchmark_language", "task_id", "sample", "passed",
+                  "status", "excluded", "exclusion_reason", "isolation", "seconds", "test_fixes",
+                  "completion"]
+PLACEMENT_COLUMNS = ["device", "dtype"]
+
+
+def evaluate_checkpoint(spec: EvaluationSpec, out_dir: str | Path,
+                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
     from ..probes.model_access import load_probed_model
+
+    if not isinstance(spec, EvaluationSpec):
+        raise TypeError("evaluate_checkpoint takes an EvaluationSpec: build it with "
+                        "babeltower.specs.evaluation_spec (as the workflow and the CLI do)")
+    spec = spec.as_dict()
 
     t0 = time.perf_counter()
     cfg = spec["evaluation"]
+    placement = job_placement(spec, cfg, "evaluation")  # a missing booked GPU fails first
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "spec.json", spec)  # what this job was asked to do, next to what it found
@@ -50,12 +68,14 @@ def evaluate_checkpoint(spec: dict, out_dir: str | Path) -> tuple[pd.DataFrame, 
     languages = spec["languages"]  # our name -> benchmark language
     check_toolchains(set(languages.values()))  # before any generation
     isolation = resolve_isolation(cfg["isolation"])
-    pm = load_probed_model(spec["checkpoint"], device=spec.get("device", "cpu"))
+    pm = load_probed_model(spec["checkpoint"], spec["revision"], placement.device,
+                           placement.dtype)
+    ran_on = pm.placement()  # the device type and dtype that generated, in both tables
     limits = Limits(timeout_s=cfg["timeout_s"], cpu_s=int(cfg["timeout_s"]),
                     memory_mb=cfg["memory_mb"])
     rows = []
     for lang, bench_lang in languages.items():
-        runner = ProgramRunner(bench_lang, limits, isolation, spec.get("cache_dir"))
+        runner = ProgramRunner(bench_lang, limits, isolation, spec["cache_dir"])
         for bname, bspec in spec["benchmarks"].items():
             problems = load_problems(bname, bspec, [bench_lang])[: cfg["max_problems"]]
             if not problems:
@@ -67,11 +87,11 @@ def evaluate_checkpoint(spec: dict, out_dir: str | Path) -> tuple[pd.DataFrame, 
                     if problems[0].stop_tokens else None)
             completions = generate(pm.model, pm.tokenizer, [p.prompt for p in problems],
                                    bench_lang, cfg["max_new_tokens"], cfg["n_samples"],
-                                   cfg["temperature"], cfg["top_p"], spec.get("seed", 0),
+                                   cfg["temperature"], cfg["top_p"], spec["seed"],
                                    cfg["batch_size"], stop)
             jobs = [(p, s, c) for p, cs in zip(problems, completions)
                     for s, c in enumerate(cs)]
-            with ThreadPoolExecutor(max_workers=max(1, spec.get("workers", 1))) as pool:
+            with ThreadPoolExecutor(max_workers=spec["workers"]) as pool:
                 results = list(pool.map(lambda j: runner.run(build_program(j[0], j[2])), jobs))
             for (p, s, completion), r in zip(jobs, results):
                 reason = exclusion_reason(p)
@@ -80,9 +100,10 @@ def evaluate_checkpoint(spec: dict, out_dir: str | Path) -> tuple[pd.DataFrame, 
                              "sample": s, "passed": r.ok, "status": _status(r),
                              "excluded": reason is not None, "exclusion_reason": reason or "",
                              "isolation": r.isolation, "seconds": round(r.duration_s, 3),
-                             "test_fixes": fixes_of[p.task_id], "completion": completion})
-    results = pd.DataFrame(rows)
-    summary = summarize(results, cfg["k"], key) if len(results) else pd.DataFrame()
+                             "test_fixes": fixes_of[p.task_id], "completion": completion,
+                             **ran_on})
+    results = pd.DataFrame(rows, columns=list(key) + RESULT_COLUMNS + PLACEMENT_COLUMNS)
+    summary = summarize(results, cfg["k"], key)
     with atomic_path(out / "results.tsv") as tmp:
         results.to_csv(tmp, sep="\t", index=False)
     with atomic_path(out / "passk.tsv") as tmp:
@@ -94,6 +115,11 @@ def evaluate_checkpoint(spec: dict, out_dir: str | Path) -> tuple[pd.DataFrame, 
 
 
 def summarize(results: pd.DataFrame, ks: list[int], key: dict) -> pd.DataFrame:
+    """pass@k per (benchmark, language); the placement columns are carried over from the
+    results (one device and dtype per checkpoint)."""
+    columns = (list(key) + ["benchmark", "language", "problems", "excluded", "isolation"]
+               + [f"pass@{k}" for k in ks])
+    placement = [c for c in PLACEMENT_COLUMNS if c in results.columns]
     rows = []
     scored = results[~results.excluded]
     for (bench, lang), g in results.groupby(["benchmark", "language"]):
@@ -106,5 +132,7 @@ def summarize(results: pd.DataFrame, ks: list[int], key: dict) -> pd.DataFrame:
             vals = [pass_at_k(int(n), int(c), k) for n, c in per_task.itertuples(index=False)
                     if n >= k]
             row[f"pass@{k}"] = sum(vals) / len(vals) if vals else float("nan")
+        for c in placement:
+            row[c] = ",".join(sorted(set(g[c].astype(str))))
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=columns + placement)

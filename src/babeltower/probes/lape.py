@@ -35,8 +35,10 @@ def activation_probabilities(pm, windows_by_language: dict[str, torch.Tensor],
         n_tokens = 0
 
         def make_hook(i):
+            # Exact counts (int64; the sign of a bf16 activation is that of the fp32 one),
+            # kept on the model's device: no copy to the CPU per layer and batch.
             def hook(module, inputs, output):
-                positive = (output > 0).sum(dim=(0, 1)).to(torch.float64).cpu()
+                positive = (output > 0).sum(dim=(0, 1))
                 totals[i] = positive if totals[i] is None else totals[i] + positive
             return hook
 
@@ -51,7 +53,7 @@ def activation_probabilities(pm, windows_by_language: dict[str, torch.Tensor],
                 h.remove()
         if n_tokens == 0:
             raise ValueError(f"no held-out tokens for language {lang!r}")
-        probs.append(torch.stack(totals) / n_tokens)
+        probs.append(torch.stack(totals).cpu().to(torch.float64) / n_tokens)
     return torch.stack(probs, dim=-1).float(), langs
 
 

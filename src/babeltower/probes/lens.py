@@ -134,8 +134,7 @@ def lens_distributions(pm, input_ids: torch.Tensor) -> torch.Tensor:
     finally:
         capture.close()
     stacked = torch.stack(capture.states)  # (layers, batch, d)
-    logits = pm.unembed(pm.final_norm(stacked)).float()
-    return torch.softmax(logits, dim=-1)
+    return torch.softmax(pm.readout(stacked), dim=-1)  # fp32 also when the model runs in bf16
 
 
 @torch.no_grad()

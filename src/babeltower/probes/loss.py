@@ -8,45 +8,56 @@ import torch
 import torch.nn.functional as F
 
 from .heldout import HeldOut
+from .model_access import fp32_copy
 
 
 LOGIT_CHUNK = 1024  # positions per unembedding chunk
 
 
-def summed_nll(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+def summed_nll(model: torch.nn.Module, x: torch.Tensor,
+               unembed: torch.nn.Module | None = None) -> torch.Tensor:
     """Summed next-token NLL of a batch, unembedding a chunk of positions at a time.
 
     The full (batch, positions, vocabulary) logits tensor is never built: at GPT-2's vocabulary
     it is hundreds of MB, and allocating and freeing it per batch (page faults) made probing
     several times slower on CPU. The base model's output already has the final norm applied
-    (GPT-2, GPT-NeoX, Llama), so unembedding it gives the model's logits.
+    (GPT-2, GPT-NeoX, Llama), so unembedding it gives the model's logits. The unembedding and
+    the cross-entropy run in fp32 also when the model runs in bf16 (`unembed`: the output
+    embeddings in fp32, ProbedModel.fp32_head, made once per probe job; a copy is made here
+    when not given), and the sum accumulates in fp64 on the model's device.
     """
     hidden = model.base_model(input_ids=x).last_hidden_state[:, :-1]
     targets = x[:, 1:]
     flat_h = hidden.reshape(-1, hidden.size(-1))
     flat_t = targets.reshape(-1)
-    unembed = model.get_output_embeddings()
-    total = torch.zeros((), dtype=torch.float64)
+    if unembed is None:
+        unembed = fp32_copy(model.get_output_embeddings())
+    total = torch.zeros((), dtype=torch.float64, device=hidden.device)
     for i in range(0, flat_t.numel(), LOGIT_CHUNK):
-        logits = unembed(flat_h[i:i + LOGIT_CHUNK]).float()
+        logits = unembed(flat_h[i:i + LOGIT_CHUNK].float())
         total += F.cross_entropy(logits, flat_t[i:i + LOGIT_CHUNK], reduction="sum").double()
     return total
 
 
 @torch.no_grad()
-def mean_loss(model: torch.nn.Module, windows: torch.Tensor, batch_size: int = 8) -> float:
-    """Mean next-token cross-entropy (nats) over all predictions of the windows."""
+def mean_loss(model: torch.nn.Module, windows: torch.Tensor, batch_size: int = 8,
+              unembed: torch.nn.Module | None = None) -> float:
+    """Mean next-token cross-entropy (nats) over all predictions of the windows (`unembed`:
+    the fp32 output embeddings, ProbedModel.fp32_head; made here when not given)."""
     total, count = 0.0, 0
     device = next(model.parameters()).device
+    if unembed is None:
+        unembed = fp32_copy(model.get_output_embeddings())
     for i in range(0, windows.size(0), batch_size):
         x = windows[i:i + batch_size].to(device)
-        total += float(summed_nll(model, x))
+        total += float(summed_nll(model, x, unembed))
         count += x[:, 1:].numel()
     return total / count if count else float("nan")
 
 
-def heldout_loss_row(model, held: HeldOut, batch_size: int = 8) -> dict:
-    nats = mean_loss(model, held.windows, batch_size)
+def heldout_loss_row(model, held: HeldOut, batch_size: int = 8,
+                     unembed: torch.nn.Module | None = None) -> dict:
+    nats = mean_loss(model, held.windows, batch_size, unembed)
     n_pred = held.windows.size(0) * (held.windows.size(1) - 1)
     bits_per_byte = nats * n_pred / math.log(2) / held.n_bytes if held.n_bytes else float("nan")
     return {"language": held.language, "nats_per_token": nats, "bits_per_byte": bits_per_byte,
@@ -54,7 +65,8 @@ def heldout_loss_row(model, held: HeldOut, batch_size: int = 8) -> dict:
 
 
 @torch.no_grad()
-def canonical_nll(model, tokenizer, prompt: str, solution: str, max_len: int) -> dict:
+def canonical_nll(model, tokenizer, prompt: str, solution: str, max_len: int,
+                  unembed: torch.nn.Module | None = None) -> dict:
     """NLL of the canonical solution's tokens given the prompt.
 
     Prompt and solution are tokenized separately and concatenated, so the solution's tokens are
@@ -71,7 +83,11 @@ def canonical_nll(model, tokenizer, prompt: str, solution: str, max_len: int) ->
     if not p:  # score the first solution token too: condition on EOS as a neutral start
         p = [tokenizer.eos_token_id if tokenizer.eos_token_id is not None else s[0]]
     ids = torch.tensor([p + s], device=next(model.parameters()).device)
-    logits = model(input_ids=ids).logits[0, len(p) - 1:-1].float()
+    # As in summed_nll: the base model's (normed) output, unembedded and scored in fp32.
+    hidden = model.base_model(input_ids=ids).last_hidden_state[0, len(p) - 1:-1]
+    if unembed is None:
+        unembed = fp32_copy(model.get_output_embeddings())
+    logits = unembed(hidden.float())
     nll = float(F.cross_entropy(logits, ids[0, len(p):], reduction="sum"))
     n_bytes = len(solution.encode("utf-8"))
     return {"nll": nll, "solution_tokens": len(s), "nll_per_token": nll / len(s),

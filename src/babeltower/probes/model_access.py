@@ -7,11 +7,14 @@ unlisted class is a clear error naming it, not a silent wrong hook.
 
 from __future__ import annotations
 
+import copy
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+
+from ..devices import placement_columns
 
 
 class ProbeError(ValueError):
@@ -46,6 +49,7 @@ class ProbedModel:
     tokenizer: object
     arch: Architecture
     name: str
+    _fp32_head: tuple | None = field(default=None, init=False, repr=False)
 
     @property
     def blocks(self):
@@ -71,6 +75,35 @@ class ProbedModel:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.model.parameters()).dtype
+
+    def placement(self) -> dict[str, str]:
+        """The device type and dtype the model runs in, as the tables record them."""
+        return placement_columns(self.model)
+
+    def fp32_head(self) -> tuple[torch.nn.Module, torch.nn.Module]:
+        """The final norm and the unembedding in fp32: the modules themselves when the model
+        is fp32, else fp32 copies (made once, on the model's device)."""
+        if self._fp32_head is None:
+            self._fp32_head = (fp32_copy(self.final_norm), fp32_copy(self.unembed))
+        return self._fp32_head
+
+    def readout(self, hidden: torch.Tensor) -> torch.Tensor:
+        """fp32 logits of residual-stream states: the final norm and the unembedding computed
+        in fp32 also when the model runs in bf16, so the lens reads probabilities that are not
+        rounded to bf16 on the way out."""
+        norm, unembed = self.fp32_head()
+        return unembed(norm(hidden.float()))
+
+
+def fp32_copy(module: torch.nn.Module) -> torch.nn.Module:
+    """The module itself when it is fp32, else an fp32 copy (on the same device)."""
+    if all(p.dtype == torch.float32 for p in module.parameters()):
+        return module
+    return copy.deepcopy(module).float()
+
 
 def architecture_of(model: torch.nn.Module) -> Architecture:
     name = type(model).__name__
@@ -94,9 +127,11 @@ def check_checkpoint_dir(path: Path) -> None:
         raise ProbeError(f"checkpoint {path} is incomplete or half-written: no weights file")
 
 
-def load_probed_model(source: str, revision: str | None = None, device: str = "cpu",
+def load_probed_model(source: str, revision: str | None = None,
+                      device: str | torch.device = "cpu",
                       dtype: torch.dtype = torch.float32) -> ProbedModel:
-    """A model and its tokenizer from a local checkpoint folder or a hub id (+ revision)."""
+    """A model and its tokenizer from a local checkpoint folder or a hub id (+ revision), its
+    weights in `dtype` on `device` (as `babeltower.devices.resolve_placement` decides them)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = Path(source)

@@ -1,9 +1,10 @@
 """All probes of one checkpoint, in batches, written as tidy TSV tables.
 
-Every table starts with the columns run, step, tokens; then its own keys (language, layer, ...).
-Outputs in `out_dir`: loss.tsv, canonical_nll.tsv, lens.tsv, neurons.tsv, deactivation.tsv,
-neuron_sets.json (kept neurons per set, for the cross-checkpoint overlap) and
-activation_probs.npy (layers x neurons x languages).
+Every table starts with the columns run, step, tokens; then its own keys (language, layer, ...);
+the last two columns, device (cpu / cuda) and dtype (float32 / bfloat16), record where the
+probes ran (babeltower.devices). Outputs in `out_dir`: loss.tsv, canonical_nll.tsv, lens.tsv,
+neurons.tsv, deactivation.tsv, neuron_sets.json (kept neurons per set, for the cross-checkpoint
+overlap; with the device and dtype) and activation_probs.npy (layers x neurons x languages).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import torch
 
 from ..atomic import atomic_path, write_json
 from ..benchmarks import load_problems
+from ..devices import job_placement
+from ..specs import ProbeSpec
 from .heldout import heldout_texts, token_windows
 from .lape import Deactivate, activation_probabilities, select_language_neurons, transfer_neurons
 from .lens import LensItem, working_language
@@ -31,12 +34,15 @@ log = logging.getLogger(__name__)
 TABLES = ("loss", "canonical_nll", "lens", "neurons", "deactivation")
 
 
-def _write_tsv(path: Path, rows: list[dict], key: dict) -> None:
-    df = pd.DataFrame([{**key, **r} for r in rows])
+def _write_tsv(path: Path, rows: list[dict], key: dict, placement: dict) -> pd.DataFrame:
+    """key columns first, then the row's own, then the placement (device, dtype) columns; a
+    table without rows keeps the key and placement columns as its header."""
+    df = pd.DataFrame([{**key, **r, **placement} for r in rows])
     if df.empty:
-        df = pd.DataFrame(columns=list(key))
+        df = pd.DataFrame(columns=list(key) + list(placement))
     with atomic_path(path) as tmp:
         df.to_csv(tmp, sep="\t", index=False)
+    return df
 
 
 def read_items(path: str | Path) -> list[LensItem]:
@@ -52,16 +58,23 @@ def checkpoint_key(path: Path, run: str) -> dict:
     return {"run": run, "step": -1, "tokens": -1}
 
 
-def probe_checkpoint(spec: dict, out_dir: str | Path) -> dict[str, pd.DataFrame]:
+def probe_checkpoint(spec: ProbeSpec, out_dir: str | Path) -> dict[str, pd.DataFrame]:
     """Run every probe configured in `spec` on one checkpoint (see rules/probes.smk)."""
+    if not isinstance(spec, ProbeSpec):
+        raise TypeError("probe_checkpoint takes a ProbeSpec: build it with "
+                        "babeltower.specs.probe_spec (as the workflow and the CLI do)")
+    spec = spec.as_dict()
     t_start = time.perf_counter()
     out = Path(out_dir)
+    cfg = spec["probes"]
+    placement = job_placement(spec, cfg, "probes")  # before anything slow: a missing GPU fails
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "spec.json", spec)  # what this job was asked to do, next to what it found
-    cfg = spec["probes"]
     torch.manual_seed(0)
-    torch.set_num_threads(max(1, int(spec.get("threads", 1))))
-    pm = load_probed_model(spec["checkpoint"], spec.get("revision"), spec.get("device", "cpu"))
+    torch.set_num_threads(max(1, int(spec["threads"])))
+    pm = load_probed_model(spec["checkpoint"], spec["revision"], placement.device,
+                           placement.dtype)
+    ran_on = pm.placement()  # what the tables record: the device type and dtype that ran
     key = spec.get("key") or checkpoint_key(Path(spec["checkpoint"]), spec["run"])
     context = min(cfg["context"], pm.n_positions)
     languages = spec["languages"]  # name -> {manifest, role, benchmark_language}
@@ -75,13 +88,14 @@ def probe_checkpoint(spec: dict, out_dir: str | Path) -> dict[str, pd.DataFrame]
         h.language = lang
         held[lang] = h
     tables: dict[str, list[dict]] = {t: [] for t in TABLES}
+    head32 = pm.fp32_head()[1]  # logits are read in fp32 also from a bf16 model
 
     # 1. held-out loss
     for lang, h in held.items():
         if h.windows.size(0) == 0:
             tables["loss"].append({"language": lang, "warning": "no held-out text"})
             continue
-        tables["loss"].append({**heldout_loss_row(pm.model, h, cfg["batch_size"]),
+        tables["loss"].append({**heldout_loss_row(pm.model, h, cfg["batch_size"], head32),
                                "warning": ""})
 
     timings = {"heldout_loss": time.perf_counter() - t_start}
@@ -99,7 +113,7 @@ def probe_checkpoint(spec: dict, out_dir: str | Path) -> dict[str, pd.DataFrame]
                             if p.canonical_solution][: ccfg["max_problems"]]
                 for p in problems:
                     r = canonical_nll(pm.model, pm.tokenizer, p.prompt, p.canonical_solution,
-                                      pm.n_positions)
+                                      pm.n_positions, head32)
                     tables["canonical_nll"].append({"language": lang, "benchmark": bname,
                                                     "task_id": p.task_id, **r})
 
@@ -165,7 +179,8 @@ def probe_checkpoint(spec: dict, out_dir: str | Path) -> dict[str, pd.DataFrame]
         # Deactivation: each set, and a random set of the same size as a control.
         dwin = {lang: w[: max(1, ncfg["deactivation_tokens"] // context)]
                 for lang, w in windows.items()}
-        base = {lang: mean_loss(pm.model, w, cfg["batch_size"]) for lang, w in dwin.items()}
+        base = {lang: mean_loss(pm.model, w, cfg["batch_size"], head32)
+                for lang, w in dwin.items()}
         rng = random.Random(0)
         for name, s in list(named.items()):
             if not s:
@@ -176,20 +191,19 @@ def probe_checkpoint(spec: dict, out_dir: str | Path) -> dict[str, pd.DataFrame]
             for label, neurons in ((name, s), (f"random:{len(s)}:{name}", control)):
                 with Deactivate(pm, neurons):
                     for lang, w in dwin.items():
-                        loss = mean_loss(pm.model, w, cfg["batch_size"])
+                        loss = mean_loss(pm.model, w, cfg["batch_size"], head32)
                         tables["deactivation"].append({
                             "set": label, "set_size": len(neurons), "language": lang,
                             "loss_base": base[lang], "loss_deactivated": loss,
                             "loss_change": loss - base[lang]})
     timings["neurons"] = time.perf_counter() - t0
     with atomic_path(out / "neuron_sets.json") as tmp:
-        tmp.write_text(json.dumps({**key, "sets": sets_out}))
+        tmp.write_text(json.dumps({**key, **ran_on, "sets": sets_out}))
     frames = {}
     for name in TABLES:
-        _write_tsv(out / f"{name}.tsv", tables[name], key)
-        frames[name] = pd.DataFrame(tables[name])
-    log.info("probed %s step %s in %.1f s (%s)", key["run"], key["step"],
-             time.perf_counter() - t_start,
+        frames[name] = _write_tsv(out / f"{name}.tsv", tables[name], key, ran_on)
+    log.info("probed %s step %s on %s (%s) in %.1f s (%s)", key["run"], key["step"],
+             ran_on["device"], ran_on["dtype"], time.perf_counter() - t_start,
              ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
     return frames
 
