@@ -125,8 +125,8 @@ def resolve_placement(device: str, precision: str, *, booked_gpus: int = 0,
 def job_placement(spec: Mapping, settings: Mapping, section: str) -> Placement:
     """The placement of one probe or evaluation job (probes.runner, evaluation.evaluate).
 
-    `settings`: the job's validated config section (device, precision); spec["device"],
-    where set, overrides its device (the probe CLI's --device). spec["booked_gpus"] and
+    `settings`: the job's validated config section (device, precision; the CLI's --device is
+    applied to it); spec["device"], where a caller sets it, overrides the section's device. spec["booked_gpus"] and
     spec["require_booked_gpu"] come from the rule script (`booked_gpus` of the rule's
     resources, cluster.require_booked_gpu). Errors name the rule (spec["rule"], else the
     section), the run and the checkpoint.
