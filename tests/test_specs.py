@@ -73,35 +73,38 @@ def test_workflow_plans_languages_with_regex_characters_in_their_names(tmp_path)
     assert jobs["train_continual"] == 2 and jobs["train_monolingual"] == 2
 
 
+def _recorded_and_cli_spec(ws: Path, configfile: Path, stage: str, command: str,
+                           threads_key: str) -> tuple[dict, dict]:
+    """The spec.json the last `stage` job of M_P wrote, and the CLI's spec for that checkpoint
+    (same threads, run name; checkpoint paths made absolute)."""
+    recorded = sorted((ws / "results" / stage / "primary").glob("step*/spec.json"))
+    assert recorded, f"{stage} jobs wrote no spec.json"
+    workflow_spec = json.loads(recorded[-1].read_text())
+    ckpt = ws / "results" / "runs" / "primary" / "checkpoints" / recorded[-1].parent.name
+    proc = _cli(command, str(ckpt), "--config", str(configfile), "--out", str(ws / f"cli-{stage}"),
+                "--run", "primary", "--threads", str(workflow_spec[threads_key]), "--print-spec",
+                cwd=ws)
+    assert proc.returncode == 0, proc.stderr
+    workflow_spec["checkpoint"] = str(ws / workflow_spec["checkpoint"])
+    return workflow_spec, json.loads(proc.stdout)
+
+
 def test_cli_and_workflow_build_identical_probe_and_evaluation_specs(micro_run):
     """The spec a workflow job recorded (spec.json) equals the one the CLI builds for the same
-    checkpoint and config, except where the lens items file lives."""
-    ws, cfg, configfile = micro_run
-    ckpt_dir = ws / "results" / "runs" / "primary" / "checkpoints"
-    probed = sorted((ws / "results" / "probes" / "primary").glob("step*/spec.json"))
-    assert probed, "probe jobs wrote no spec.json"
-    workflow_spec = json.loads(probed[-1].read_text())
-    ckpt = str(ckpt_dir / probed[-1].parent.name)
-    proc = _cli("probe", ckpt, "--config", str(configfile), "--out", str(ws / "cli-probe"),
-                "--run", "primary", "--threads", str(workflow_spec["threads"]), "--print-spec",
-                cwd=ws)
-    assert proc.returncode == 0, proc.stderr
-    cli_spec = json.loads(proc.stdout)
-    workflow_spec["checkpoint"] = str(Path(ws / workflow_spec["checkpoint"]))
-    for spec in (workflow_spec, cli_spec):
-        spec["lens_items"] = {lang: Path(p).name for lang, p in spec["lens_items"].items()}
-    assert cli_spec == workflow_spec
-
-    evaluated = sorted((ws / "results" / "evaluation" / "primary").glob("step*/spec.json"))
-    assert evaluated, "evaluation jobs wrote no spec.json"
-    workflow_spec = json.loads(evaluated[-1].read_text())
-    ckpt = str(ckpt_dir / evaluated[-1].parent.name)
-    proc = _cli("evaluate", ckpt, "--config", str(configfile), "--out", str(ws / "cli-eval"),
-                "--run", "primary", "--threads", str(workflow_spec["workers"]), "--print-spec",
-                cwd=ws)
-    assert proc.returncode == 0, proc.stderr
-    cli_spec = json.loads(proc.stdout)
-    workflow_spec["checkpoint"] = str(Path(ws / workflow_spec["checkpoint"]))
-    for spec in (workflow_spec, cli_spec):
-        spec.pop("cache_dir")  # the workflow shares one program cache across checkpoints
-    assert cli_spec == workflow_spec
+    checkpoint and config, except where the lens items file and the program cache live and
+    what only a Snakemake job knows (its rule name and the resources it booked)."""
+    ws, _, configfile = micro_run
+    for stage, command, threads_key, local in (
+            ("probes", "probe", "threads", ("lens_items",)),
+            ("evaluation", "evaluate", "workers", ("cache_dir",))):
+        workflow_spec, cli_spec = _recorded_and_cli_spec(ws, configfile, stage, command,
+                                                         threads_key)
+        assert workflow_spec["rule"] == f"{command}_checkpoint" and cli_spec["rule"] is None
+        if stage == "probes":  # the same languages' items, mined into another folder
+            assert ({lang: Path(f).name for lang, f in cli_spec["lens_items"].items()}
+                    == {lang: Path(f).name for lang, f in workflow_spec["lens_items"].items()}
+                    == {"cpp": "cpp.jsonl"})
+        for spec in (workflow_spec, cli_spec):
+            for key in local + ("rule",):
+                spec.pop(key)
+        assert cli_spec == workflow_spec, stage

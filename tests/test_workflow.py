@@ -297,6 +297,8 @@ def test_killed_job_leaves_nothing_accepted_and_resumes(tmp_path):
     assert {p.name for p in shard_dir.glob("*.jsonl.zst")} == listed
 
 
+# A second whole workflow run (2.5 min on a 2-core VM): kept out of the default suite.
+@pytest.mark.slow
 def test_primary_language_is_configuration(tmp_path):
     """Nothing assumes Python is primary: C++ primary, Python new runs the whole study (data,
     training, probes, evaluation, stages; the final comparison's extra training runs are left
