@@ -13,7 +13,8 @@ import pytest
 
 from babeltower.evaluation.passk import pass_at_k
 from babeltower.evaluation.runners import (RUNNERS, ProgramRunner, ToolchainError,
-                                           check_toolchains, get_runner)
+                                           check_toolchains, csharp_support, get_runner,
+                                           node_modules)
 from babeltower.evaluation.sandbox import Limits, bwrap_works
 
 needs = {lang: pytest.mark.skipif(shutil.which(RUNNERS[lang].tools[0]) is None,
@@ -303,3 +304,184 @@ def test_sandboxes_in_quick_succession_all_start():
             if not result.ok:
                 failed.append(result.stderr)
     assert not failed, failed[:3]
+
+
+# A Python one-liner, in a string literal of a C-like language, that connects to the abstract
+# socket and exits 0 if it could.
+ABSTRACT_CHILD = "import socket; socket.socket(socket.AF_UNIX).connect('\\\\0{name}')"
+# Clients that try a host daemon's Unix socket, by path ({fs}) and in the abstract namespace
+# ({name}); each prints "<kind>:connected" for what it reached and exits 0 if it reached any.
+UNIX_CLIENTS = {
+    "python": "import socket, sys\nhits = 0\n"
+              "for kind, addr in (('fs', '{fs}'), ('abstract', '\\0{name}')):\n"
+              "    s = socket.socket(socket.AF_UNIX)\n    try:\n        s.connect(addr)\n"
+              "        s.sendall(b'hello')\n        print(kind + ':connected')\n        hits += 1\n"
+              "    except OSError as e:\n        print(kind + ':', e)\nsys.exit(0 if hits else 5)\n",
+    "cpp": "#include <cstddef>\n#include <cstdio>\n#include <cstring>\n#include <sys/socket.h>\n"
+           "#include <sys/un.h>\n#include <unistd.h>\n"
+           "static bool reach(const char *kind, const char *path, size_t len) {\n"
+           "  int s = socket(AF_UNIX, SOCK_STREAM, 0);\n  sockaddr_un a{}; a.sun_family = AF_UNIX;\n"
+           "  memcpy(a.sun_path, path, len);\n"
+           "  bool ok = connect(s, (sockaddr*)&a, offsetof(sockaddr_un, sun_path) + len) == 0\n"
+           "            && write(s, \"hello\", 5) == 5;\n"
+           "  printf(\"%s:%s\\n\", kind, ok ? \"connected\" : \"refused\");\n  return ok;\n}\n"
+           "int main() {\n  const char fs[] = \"{fs}\", ab[] = \"\\0{name}\";\n"
+           "  bool a = reach(\"fs\", fs, sizeof fs), b = reach(\"abstract\", ab, sizeof ab - 1);\n"
+           "  return a || b ? 0 : 5;\n}\n",
+    "php": "<?php\n$hits = 0;\n"
+           "foreach (['fs' => 'unix://{fs}', 'abstract' => \"unix://\\0{name}\"] as $kind => $a) {\n"
+           "  $s = @stream_socket_client($a, $errno, $errstr, 2);\n"
+           "  if ($s) { fwrite($s, 'hello'); echo \"$kind:connected\\n\"; $hits++; }\n"
+           "  else { echo \"$kind:$errstr\\n\"; }\n}\nexit($hits ? 0 : 5);\n",
+    # Go writes the abstract namespace with a leading '@'.
+    "go": "package main\nimport (\n\t\"fmt\"\n\t\"net\"\n\t\"os\"\n)\nfunc main() {\n\thits := 0\n"
+          "\tfor _, t := range [][2]string{{\"fs\", \"{fs}\"}, {\"abstract\", \"@{name}\"}} {\n"
+          "\t\tif c, err := net.Dial(\"unix\", t[1]); err == nil {\n\t\t\tc.Write([]byte(\"hello\"))\n"
+          "\t\t\tfmt.Println(t[0] + \":connected\")\n\t\t\thits++\n\t\t} else {\n"
+          "\t\t\tfmt.Println(t[0] + \":\", err)\n\t\t}\n\t}\n\tif hits == 0 {\n\t\tos.Exit(5)\n\t}\n}\n",
+    # Node 20's net.connect cannot address the abstract namespace (libuv takes the path up to
+    # its first NUL): a child process, which a Node program can start, tries it.
+    "javascript": "const net = require('net');\nlet hits = 0;\n"
+                  "const child = require('child_process').spawnSync('python3', ['-c', "
+                  f"\"{ABSTRACT_CHILD}\"], {{stdio: 'inherit'}});\n"
+                  "if (child.status === 0) { console.log('abstract:connected'); hits++; }\n"
+                  "const s = net.connect({path: '{fs}'});\n"
+                  "s.on('connect', () => { s.write('hello'); console.log('fs:connected');"
+                  " process.exit(0); });\n"
+                  "s.on('error', e => { console.log('fs:' + e.code); process.exit(hits ? 0 : 5); });\n",
+    "csharp": "using System;\nusing System.Net.Sockets;\nclass P {\n  static void Main() {\n"
+              "    int hits = 0;\n"
+              "    foreach (var t in new[] { new[] {\"fs\", \"{fs}\"}, new[] {\"abstract\", \"\\0{name}\"} }) {\n"
+              "      try {\n        var s = new Socket(AddressFamily.Unix, SocketType.Stream,"
+              " ProtocolType.Unspecified);\n        s.Connect(new UnixDomainSocketEndPoint(t[1]));\n"
+              "        s.Send(new byte[] {104, 105});\n        Console.WriteLine(t[0] + \":connected\");\n"
+              "        hits++;\n      } catch (Exception e) { Console.WriteLine(t[0] + \":\" + e.Message); }\n"
+              "    }\n    Environment.Exit(hits > 0 ? 0 : 5);\n  }\n}\n",
+    # Java 17's UnixDomainSocketAddress takes file-system paths only: the abstract attempt is
+    # made by a child process, which a Java program can start.
+    "java": "import java.net.UnixDomainSocketAddress;\nimport java.nio.channels.SocketChannel;\n"
+            "class Main {\n  public static void main(String[] a) throws Exception {\n    int hits = 0;\n"
+            "    try (var s = SocketChannel.open(UnixDomainSocketAddress.of(\"{fs}\"))) {\n"
+            "      s.write(java.nio.ByteBuffer.wrap(\"hello\".getBytes()));\n"
+            "      System.out.println(\"fs:connected\");\n      hits++;\n"
+            "    } catch (Exception e) { System.out.println(\"fs:\" + e); }\n"
+            f"    var child = new ProcessBuilder(\"python3\", \"-c\", \"{ABSTRACT_CHILD}\")"
+            ".inheritIO().start();\n"
+            "    if (child.waitFor() == 0) { System.out.println(\"abstract:connected\"); hits++; }\n"
+            "    System.exit(hits > 0 ? 0 : 5);\n  }\n}\n",
+}
+
+
+@pytest.fixture
+def host_unix_listeners():
+    """A host daemon's listening Unix sockets: one under /run (/var/tmp when not root), where
+    the sandbox must hide it, and one in the abstract namespace. Both accept the sandbox's uid."""
+    import secrets
+
+    folder = tempfile.mkdtemp(prefix="babeltower-test-",
+                              dir="/run" if os.access("/run", os.W_OK) else "/var/tmp")
+    os.chmod(folder, 0o755)
+    path = os.path.join(folder, "daemon.sock")
+    name = f"babeltower-test-{os.getpid()}-{secrets.token_hex(4)}"
+    servers = {}
+    for kind, addr in (("fs", path), ("abstract", "\0" + name)):
+        servers[kind] = socket.socket(socket.AF_UNIX)
+        servers[kind].bind(addr)
+        servers[kind].listen(8)
+        servers[kind].setblocking(False)
+    os.chmod(path, 0o777)
+    yield path, name, servers
+    for server in servers.values():
+        server.close()
+    shutil.rmtree(folder)
+
+
+def _accepted(servers: dict) -> list[str]:
+    """The listeners that got a connection (a Unix connect is queued by the time it returns)."""
+    reached = []
+    for kind, server in servers.items():
+        try:
+            server.accept()[0].close()
+            reached.append(kind)
+        except BlockingIOError:
+            pass
+    return reached
+
+
+@pytest.mark.skipif(not bwrap_works(), reason="needs bubblewrap isolation")
+@pytest.mark.parametrize("lang", sorted(UNIX_CLIENTS))
+def test_host_unix_sockets_are_unreachable(lang, host_unix_listeners, tmp_path):
+    if shutil.which(RUNNERS[lang].tools[0]) is None:
+        pytest.skip(f"{lang} toolchain not installed")
+    path, name, servers = host_unix_listeners
+    source = UNIX_CLIENTS[lang].replace("{fs}", path).replace("{name}", name)
+    # Outside the sandbox (same uid and limits) the program reaches both: the attempt works.
+    limits = Limits(timeout_s=60, cpu_s=60)  # Go builds the net package on its first use
+    bare = ProgramRunner(lang, limits, isolation="none", cache_dir=tmp_path).run(source)
+    assert bare.ok and _accepted(servers) == ["fs", "abstract"], (bare.stdout, bare.stderr[-500:])
+    result = ProgramRunner(lang, limits, isolation="bwrap", cache_dir=tmp_path).run(source)
+    assert result.returncode == 5 and "connected" not in result.stdout, (
+        result.stdout, result.stderr[-500:])
+    assert _accepted(servers) == [], "a sandboxed program reached a host Unix socket"
+
+
+SOCKET_WALK = """import os, stat
+sockets, unlisted = [], []
+def walk(top):
+    try:
+        entries = list(os.scandir(top))
+    except PermissionError:
+        # A folder the program may enter but not list could hide a socket it can connect to.
+        if os.access(top, os.X_OK):
+            unlisted.append(top)
+        return
+    for e in entries:
+        if e.is_symlink() or e.path == '/proc':
+            continue
+        if e.is_dir():
+            walk(e.path)
+        elif not e.is_file() and stat.S_ISSOCK(e.stat(follow_symlinks=False).st_mode):
+            sockets.append(e.path)
+walk('/')
+print('sockets:', sockets)
+print('unlisted:', unlisted)
+"""
+
+
+@pytest.mark.skipif(not bwrap_works(), reason="needs bubblewrap isolation")
+def test_no_socket_file_is_reachable_inside_the_sandbox(host_unix_listeners):
+    """Everything the sandbox shows (system trees, tool trees, /dev, /tmp, the program's own
+    folder; /proc aside) holds no socket file, while the host has one (the fixture's)."""
+    result = ProgramRunner("python", Limits(timeout_s=120, cpu_s=120)).run(SOCKET_WALK)
+    assert result.ok, result.stderr[-800:]
+    assert result.stdout == "sockets: []\nunlisted: []\n", result.stdout
+
+
+SUPPORT_USERS = {
+    "javascript": ("BABELTOWER_NODE_PATH", node_modules,
+                   "const _ = require('lodash');\nconsole.log(_.isEqual([1, {a: 2}], [1, {a: 2}]));\n"),
+    "csharp": ("BABELTOWER_CSHARP_SUPPORT", csharp_support,
+               "using KellermanSoftware.CompareNetObjects;\nclass P { static void Main() {"
+               " System.Console.WriteLine(new CompareLogic().Compare(1, 1).AreEqual); } }\n"),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(SUPPORT_USERS))
+def test_support_files_are_visible_wherever_they_lie(lang, monkeypatch):
+    """Under /tmp (which the sandbox replaces with an empty tmpfs) too: every program of the
+    language failed there (MODULE_NOT_FOUND, CS0006) before support paths were bound."""
+    if shutil.which(RUNNERS[lang].tools[0]) is None:
+        pytest.skip(f"{lang} toolchain not installed")
+    variable, locate, program = SUPPORT_USERS[lang]
+    with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
+        os.chmod(tmp, 0o755)
+        monkeypatch.setenv(variable, str(shutil.copytree(locate(), Path(tmp) / "support")))
+        result = ProgramRunner(lang, LIMITS).run(program)
+    assert result.ok and result.stdout.lower() == "true\n", (result.stdout, result.stderr[-500:])
+
+
+@needs["javascript"]
+def test_missing_support_path_names_language_and_path(monkeypatch):
+    monkeypatch.setenv("BABELTOWER_NODE_PATH", "/nonexistent/node_modules")
+    with pytest.raises(ToolchainError, match="javascript: support path /nonexistent/node_modules"):
+        ProgramRunner("javascript", LIMITS).run("console.log(1);\n")

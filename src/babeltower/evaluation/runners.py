@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .sandbox import Limits, RunResult, run_in_sandbox
+from .sandbox import Limits, RunResult, run_in_sandbox, tool_trees
 
 
 class ToolchainError(RuntimeError):
@@ -35,6 +35,9 @@ class Runner:
     packages: tuple[str, ...] = ()       # Debian packages that provide them
     min_memory_mb: int = 0               # runtimes that reserve address space up front
     env: dict = field(default_factory=dict)
+    # Host paths (placeholders allowed) the programs read: the sandbox shows only the system
+    # trees, so each must be bound read-only explicitly, wherever it lies.
+    ro_paths: tuple[str, ...] = ()
 
     def check_toolchain(self) -> None:
         missing = [t for t in self.tools if shutil.which(t) is None]
@@ -66,9 +69,9 @@ RUNNERS: dict[str, Runner] = {r.language: r for r in [
            ("mcs", "-nologo", "-out:main.exe", "-r:System.Numerics.dll",
             "-r:{csharp_support}/KellermanSoftware.CompareNetObjects.dll", "main.cs"),
            artifacts=("main.exe",), tools=("mcs", "mono"), packages=("mono-mcs", "mono-devel"),
-           env={"MONO_PATH": "{csharp_support}"}),
+           env={"MONO_PATH": "{csharp_support}"}, ro_paths=("{csharp_support}",)),
     Runner("javascript", "main.js", ("node", "main.js"), tools=("node",), packages=("nodejs",),
-           min_memory_mb=2048, env={"NODE_PATH": "{node_path}"}),
+           min_memory_mb=2048, env={"NODE_PATH": "{node_path}"}, ro_paths=("{node_path}",)),
     # javac's JVM sizes its heap from the address-space limit and then sometimes cannot map
     # its other reservations (class space, code cache, malloc arenas) under it: cap them all.
     Runner("java", "Main.java", ("java", "-Xmx512m", "-Xss64m", "Main"),
@@ -157,6 +160,24 @@ class ProgramRunner:
                              limits.fsize_mb, limits.output_bytes)
         self.isolation = isolation
         self.cache_dir = Path(cache_dir) if cache_dir else None
+        # The tools a compile step calls through `sh -c` are not its cmd[0]: bind their trees
+        # too (the sandbox adds cmd[0]'s own).
+        self.tool_binds = tuple(dict.fromkeys(
+            tree for tool in self.runner.tools for tree in tool_trees(tool)))
+
+    def ro_binds(self, workdir: Path) -> tuple[str, ...]:
+        """The runner's support paths and tool trees, for the sandbox to bind read-only. A
+        missing support path is an error: every program would fail (MODULE_NOT_FOUND, CS0006)
+        and read as a wrong answer."""
+        paths = tuple(_expand_value(p, workdir) for p in self.runner.ro_paths)
+        missing = [f"{p} ({raw})" for raw, p in zip(self.runner.ro_paths, paths)
+                   if not os.path.exists(p)]
+        if missing:
+            raise ToolchainError(
+                f"{self.runner.language}: support path {', '.join(missing)} does not exist; "
+                f"install it (make setup) or point BABELTOWER_NODE_PATH / "
+                f"BABELTOWER_CSHARP_SUPPORT at it")
+        return self.tool_binds + paths
 
     def _cache_key(self, source: str) -> str:
         h = hashlib.sha256()
@@ -171,6 +192,7 @@ class ProgramRunner:
             os.chmod(workdir, 0o755)
             (workdir / r.source_name).write_text(source, encoding="utf-8", errors="surrogatepass")
             env = expand_env(r.env, workdir)
+            binds = self.ro_binds(workdir)
             compile_result = None
             if r.compile:
                 cached = self._cached(source)
@@ -179,12 +201,14 @@ class ProgramRunner:
                         shutil.copy2(f, workdir / f.name)
                 else:
                     compile_result = run_in_sandbox(expand_command(r.compile, workdir),
-                                                    workdir, self.limits, self.isolation, env)
+                                                    workdir, self.limits, self.isolation, env,
+                                                    ro_binds=binds)
                     if not compile_result.ok:
                         compile_result.extra["stage"] = "compile"
                         return compile_result
                     self._store(source, workdir)
-            result = run_in_sandbox(list(r.run), workdir, self.limits, self.isolation, env)
+            result = run_in_sandbox(list(r.run), workdir, self.limits, self.isolation, env,
+                                    ro_binds=binds)
             result.extra["stage"] = "run"
             if compile_result is not None:
                 result.extra["compile_s"] = compile_result.duration_s

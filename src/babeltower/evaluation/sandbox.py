@@ -3,10 +3,30 @@
 Every program runs in its own temporary directory, in a new process group that is killed
 whole on timeout, with CPU, address-space, process-count and file-size limits, with a clean
 environment (the harness's variables, tokens included, are not passed on), and, where
-bubblewrap works, without network (`--unshare-all` leaves only a loopback device) and with the
-rest of the file system read-only. When the harness runs as root, the program runs as an
-unprivileged user: the kernel does not apply RLIMIT_NPROC to root, so a fork bomb would otherwise
-not be contained. RLIMIT_NPROC counts all the processes and threads of a uid on the machine, so
+bubblewrap works, in its own namespaces: no network (`--unshare-all` leaves only a loopback
+device, and a new network namespace also hides the host's abstract Unix sockets) and a file
+system built from only what the runners need:
+
+* the system toolchain trees read-only: /usr and /etc, and /bin, /sbin, /lib, /lib32, /lib64,
+  /libx32 where they exist (recreated as symlinks where they are symlinks into /usr);
+* for each tool the program is started with (and each tool a runner declares), the tree its
+  real path lives in, read-only, where that lies outside those (a toolchain under /opt: the
+  prefix above its bin/ folder, computed from the symlink chain, never hard-coded);
+* the runner's support paths read-only (`ro_binds`: node_modules, the C# support library);
+* fresh /dev (`--dev`), /proc (`--proc`) and /tmp (tmpfs), and the program's own directory,
+  the only writable host path.
+
+Nothing else of the host is visible: not /run, /var, /sys, /home, /root, /srv, /mnt or the host's
+/dev/shm. This matters because a read-only bind does not stop `connect()` on a socket file:
+with the whole root visible, a program could talk to any daemon listening under /run or
+/var/tmp (dbus, munge, which authenticates Slurm requests, database and container daemons).
+The bound trees hold no sockets on a standard Linux system (the FHS puts them under /run, /var
+and /tmp); a site that puts one under /etc, /usr or a toolchain prefix would expose it, and
+tests/test_sandbox.py walks the whole file system a program sees and fails if any socket is
+reachable there.
+
+When the harness runs as root, the program runs as an unprivileged user: the kernel does not
+apply RLIMIT_NPROC to root, so a fork bomb would otherwise not be contained. RLIMIT_NPROC counts all the processes and threads of a uid on the machine, so
 programs that run at the same time (parallel workers, two evaluation jobs) each get their own uid
 (65534, 65533, ...; a slot claimed with a lock file): a fork bomb in one cannot make an innocent
 program next to it fail to start. Where bubblewrap is unavailable (e.g. no user namespaces on a
@@ -39,6 +59,8 @@ NOBODY = 65534
 SANDBOX_UIDS = tuple(range(NOBODY, NOBODY - 32, -1))
 LOCK_DIR = Path(tempfile.gettempdir())
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Host trees every sandbox sees read-only (where they exist).
+SYSTEM_TREES = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 
 
 @dataclass(frozen=True)
@@ -73,7 +95,7 @@ def bwrap_works() -> bool:
     if not exe:
         return False
     try:
-        proc = subprocess.run([exe, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/",
+        proc = subprocess.run([exe, "--unshare-all", "--die-with-parent", *system_layout(),
                                "--dev", "/dev", "--proc", "/proc", "true"],
                               capture_output=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired):
@@ -168,19 +190,67 @@ def clean_env(workdir: Path, extra: dict | None = None) -> dict:
     return env
 
 
+@lru_cache(maxsize=1)
+def system_layout() -> tuple[str, ...]:
+    """bubblewrap arguments for SYSTEM_TREES: a read-only bind, or the same symlink where the
+    host has one (merged /usr: /bin -> usr/bin; binding it would follow the link)."""
+    args: list[str] = []
+    for path in SYSTEM_TREES:
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    return tuple(args)
+
+
+def _in_system_tree(path: str) -> bool:
+    return any(path == tree or path.startswith(tree + "/") for tree in SYSTEM_TREES)
+
+
+@lru_cache(maxsize=None)
+def tool_trees(tool: str, search_path: str = SAFE_PATH) -> tuple[str, ...]:
+    """The host trees outside SYSTEM_TREES that running `tool` needs: for every hop of its
+    symlink chain (as the sandbox's PATH finds it) that lies outside them, the installation
+    prefix it lives in (the folder above bin/ or sbin/, else its own folder), so that the
+    libraries and data next to a toolchain under /opt come along. Empty for a relative path
+    (the program's own directory) or a tool not found (the sandbox then reports it missing)."""
+    if "/" in tool and not os.path.isabs(tool):
+        return ()
+    location = tool if os.path.isabs(tool) else shutil.which(tool, path=search_path)
+    trees: list[str] = []
+    for _ in range(40):  # the kernel's own limit on symlink hops
+        if location is None:
+            break
+        folder = os.path.realpath(os.path.dirname(location))
+        if not _in_system_tree(folder):
+            tree = (os.path.dirname(folder) if os.path.basename(folder) in ("bin", "sbin")
+                    else folder)
+            if tree == "/":  # never the host's root: the folder, or the file itself
+                tree = folder if folder != "/" else os.path.join(folder, os.path.basename(location))
+            if tree not in trees:
+                trees.append(tree)
+        if not os.path.islink(location):
+            break
+        location = os.path.join(folder, os.readlink(location))
+    return tuple(trees)
+
+
 def sandbox_command(cmd: list[str], workdir: Path, isolation: str, env: dict,
                     ro_binds: tuple[str, ...] = (), uid: int | None = None) -> list[str]:
-    """The command line: [setpriv to `uid`] [bwrap ...] cmd."""
+    """The command line: [setpriv to `uid`] [bwrap ...] cmd. `ro_binds` (existing host paths)
+    are bound read-only at the same place, after the system trees and the tree of `cmd[0]`."""
     prefix: list[str] = []
     if uid is not None:
         prefix = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
     if isolation == "none":
         return prefix + cmd
-    bw = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session",
-          "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-          "--bind", str(workdir), str(workdir), "--chdir", str(workdir), "--clearenv"]
-    for path in ro_binds:
+    bw = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", *system_layout(),
+          "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    # After the tmpfs (a support path may lie under /tmp), before the program's directory (which
+    # may lie under a read-only one and must stay writable).
+    for path in dict.fromkeys((*tool_trees(cmd[0], env.get("PATH", SAFE_PATH)), *ro_binds)):
         bw += ["--ro-bind", path, path]
+    bw += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir), "--clearenv"]
     for k, v in env.items():
         bw += ["--setenv", k, v]
     return prefix + bw + ["--"] + cmd
@@ -188,20 +258,21 @@ def sandbox_command(cmd: list[str], workdir: Path, isolation: str, env: dict,
 
 def run_in_sandbox(cmd: list[str], workdir: Path, limits: Limits = Limits(),
                    isolation: str = "auto", env_extra: dict | None = None,
-                   stdin: bytes | None = None) -> RunResult:
+                   stdin: bytes | None = None, ro_binds: tuple[str, ...] = ()) -> RunResult:
     """Run `cmd` in `workdir` (which must exist); return what happened, never raise for the
-    program's behaviour."""
+    program's behaviour. `ro_binds`: host paths (which must exist) the program needs to read,
+    beyond the system trees."""
     iso = resolve_isolation(isolation)
     workdir = Path(workdir)
     (workdir / "tmp").mkdir(exist_ok=True)
     if os.geteuid() != 0:
-        return _run(cmd, workdir, limits, iso, env_extra, stdin, uid=None)
+        return _run(cmd, workdir, limits, iso, env_extra, stdin, None, ro_binds)
     with uid_slot() as uid:
         for p in [workdir, *workdir.rglob("*")]:
             os.chown(p, uid, uid, follow_symlinks=False)
         if _suspect.get(uid, True):
             wait_for_process_budget(uid, limits.nproc)
-        result = _run(cmd, workdir, limits, iso, env_extra, stdin, uid)
+        result = _run(cmd, workdir, limits, iso, env_extra, stdin, uid, ro_binds)
         for attempt in range(6):
             if not _setup_failed(result):
                 break
@@ -210,7 +281,7 @@ def run_in_sandbox(cmd: list[str], workdir: Path, limits: Limits = Limits(),
             # bubblewrap forks its pid 1. That is the harness's failure, not the program's:
             # wait and run again.
             time.sleep(0.05 * 2 ** attempt)
-            result = _run(cmd, workdir, limits, iso, env_extra, stdin, uid)
+            result = _run(cmd, workdir, limits, iso, env_extra, stdin, uid, ro_binds)
         # Only a program that failed or was killed can have left a swarm of processes behind
         # (a fork bomb); scanning /proc before every program costs ~5 ms.
         _suspect[uid] = not result.ok
@@ -244,18 +315,18 @@ def uid_slot():
 
 
 def _run(cmd: list[str], workdir: Path, limits: Limits, iso: str, env_extra: dict | None,
-         stdin: bytes | None, uid: int | None) -> RunResult:
+         stdin: bytes | None, uid: int | None, ro_binds: tuple[str, ...] = ()) -> RunResult:
     env = clean_env(workdir, env_extra)
     spawn: dict = {"start_new_session": True}
     if (exe := launcher()) is not None:
         mb = 1024 * 1024
         full = [exe, str(limits.cpu_s), str(limits.memory_mb * mb), str(limits.fsize_mb * mb),
                 str(limits.nproc), str(-1 if uid is None else uid), "--",
-                *sandbox_command(cmd, workdir, iso, env)]
+                *sandbox_command(cmd, workdir, iso, env, ro_binds)]
     elif shutil.which("prlimit"):
-        full = limit_prefix(limits) + sandbox_command(cmd, workdir, iso, env, uid=uid)
+        full = limit_prefix(limits) + sandbox_command(cmd, workdir, iso, env, ro_binds, uid)
     else:
-        full = sandbox_command(cmd, workdir, iso, env, uid=uid)
+        full = sandbox_command(cmd, workdir, iso, env, ro_binds, uid)
         spawn = {"preexec_fn": _limit_setter(limits)}
     t0 = time.perf_counter()
     timed_out = False
