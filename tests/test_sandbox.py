@@ -485,3 +485,27 @@ def test_missing_support_path_names_language_and_path(monkeypatch):
     monkeypatch.setenv("BABELTOWER_NODE_PATH", "/nonexistent/node_modules")
     with pytest.raises(ToolchainError, match="javascript: support path /nonexistent/node_modules"):
         ProgramRunner("javascript", LIMITS).run("console.log(1);\n")
+
+
+@pytest.mark.skipif(not bwrap_works(), reason="needs bubblewrap isolation")
+def test_toolchain_outside_the_system_trees_runs_with_its_prefix():
+    """A tool installed under its own prefix (as under /opt), reached through a symlink in
+    another such prefix, finds its data next to it: both prefixes are bound, nothing else."""
+    from babeltower.evaluation.sandbox import run_in_sandbox
+
+    with tempfile.TemporaryDirectory(dir="/var/tmp") as opt, tempfile.TemporaryDirectory() as work:
+        os.chmod(opt, 0o755)
+        real, link = Path(opt) / "toolchain", Path(opt) / "links"
+        (real / "bin").mkdir(parents=True)
+        (real / "share").mkdir()
+        (link / "bin").mkdir(parents=True)
+        (real / "share" / "greeting").write_text("hello from the prefix\n")
+        tool = real / "bin" / "greet"
+        tool.write_text('#!/bin/sh\ncat "$(dirname "$(readlink -f "$0")")/../share/greeting"\n'
+                        f"ls {opt}\n")
+        os.chmod(tool, 0o755)
+        (link / "bin" / "greet").symlink_to(tool)
+        (Path(opt) / "unrelated").mkdir()
+        result = run_in_sandbox([str(link / "bin" / "greet")], Path(work), LIMITS)
+    assert result.ok, result.stderr
+    assert result.stdout == "hello from the prefix\nlinks\ntoolchain\n"

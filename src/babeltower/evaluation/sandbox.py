@@ -17,7 +17,7 @@ system built from only what the runners need:
   the only writable host path.
 
 Nothing else of the host is visible: not /run, /var, /sys, /home, /root, /srv, /mnt or the host's
-/dev/shm. This matters because a read-only bind does not stop `connect()` on a socket file:
+/dev/shm (no runner reads /var: all seven languages pass without it). This matters because a read-only bind does not stop `connect()` on a socket file:
 with the whole root visible, a program could talk to any daemon listening under /run or
 /var/tmp (dbus, munge, which authenticates Slurm requests, database and container daemons).
 The bound trees hold no sockets on a standard Linux system (the FHS puts them under /run, /var
