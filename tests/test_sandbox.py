@@ -350,12 +350,15 @@ UNIX_CLIENTS = {
                   " process.exit(0); });\n"
                   "s.on('error', e => { console.log('fs:' + e.code); process.exit(hits ? 0 : 5); });\n",
     "csharp": "using System;\nusing System.Net.Sockets;\nclass P {\n  static void Main() {\n"
-              "    int hits = 0;\n"
-              "    foreach (var t in new[] { new[] {\"fs\", \"{fs}\"}, new[] {\"abstract\", \"\\0{name}\"} }) {\n"
-              "      try {\n        var s = new Socket(AddressFamily.Unix, SocketType.Stream,"
-              " ProtocolType.Unspecified);\n        s.Connect(new UnixDomainSocketEndPoint(t[1]));\n"
-              "        s.Send(new byte[] {104, 105});\n        Console.WriteLine(t[0] + \":connected\");\n"
-              "        hits++;\n      } catch (Exception e) { Console.WriteLine(t[0] + \":\" + e.Message); }\n"
+              "    int hits = 0;\n    var targets = new[] { new[] {\"fs\", \"{fs}\"},\n"
+              "                          new[] {\"abstract\", \"\\0{name}\"} };\n"
+              "    foreach (var t in targets) {\n      try {\n"
+              "        var s = new Socket(AddressFamily.Unix, SocketType.Stream,"
+              " ProtocolType.Unspecified);\n"
+              "        s.Connect(new UnixDomainSocketEndPoint(t[1]));\n"
+              "        s.Send(new byte[] {104, 105});\n"
+              "        Console.WriteLine(t[0] + \":connected\");\n        hits++;\n"
+              "      } catch (Exception e) { Console.WriteLine(t[0] + \":\" + e.Message); }\n"
               "    }\n    Environment.Exit(hits > 0 ? 0 : 5);\n  }\n}\n",
     # Java 17's UnixDomainSocketAddress takes file-system paths only: the abstract attempt is
     # made by a child process, which a Java program can start.

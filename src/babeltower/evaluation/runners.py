@@ -1,11 +1,12 @@
 """One runner per language: how a program (prompt + completion + test) is written, compiled and
 run, and which Debian packages provide the toolchain.
 
-A program passes when it compiles and exits 0 within the time limit (PAPER.md). Compilation
-and execution both happen inside the sandbox, which shows only the system trees: what else a
-runner reads (node_modules, the C# support library) is in its `ro_paths`, bound read-only. Compiled C++/Java/C#/Go artifacts are cached by
-the sha256 of the source and the toolchain command (safe: the same source gives the same
-program), which matters when many checkpoints produce the same completion.
+A program passes when it compiles and exits 0 within the time limit (PAPER.md). Compilation and
+execution both happen inside the sandbox, which shows only the system trees: what else a runner
+reads (node_modules, the C# support library) is in its `ro_paths`, bound read-only. Compiled
+C++/Java/C#/Go artifacts are cached by the sha256 of the source and the toolchain command (safe:
+the same source gives the same program), which matters when many checkpoints produce the same
+completion.
 """
 
 from __future__ import annotations

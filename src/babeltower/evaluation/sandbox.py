@@ -16,22 +16,23 @@ system built from only what the runners need:
 * fresh /dev (`--dev`), /proc (`--proc`) and /tmp (tmpfs), and the program's own directory,
   the only writable host path.
 
-Nothing else of the host is visible: not /run, /var, /sys, /home, /root, /srv, /mnt or the host's
-/dev/shm (no runner reads /var: all seven languages pass without it). This matters because a read-only bind does not stop `connect()` on a socket file:
-with the whole root visible, a program could talk to any daemon listening under /run or
-/var/tmp (dbus, munge, which authenticates Slurm requests, database and container daemons).
-The bound trees hold no sockets on a standard Linux system (the FHS puts them under /run, /var
-and /tmp); a site that puts one under /etc, /usr or a toolchain prefix would expose it, and
-tests/test_sandbox.py walks the whole file system a program sees and fails if any socket is
-reachable there.
+Nothing else of the host is visible: not /run, /var, /sys, /home, /root, /srv, /mnt or the
+host's /dev/shm (no runner reads /var: all seven languages pass without it). This matters
+because a read-only bind does not stop `connect()` on a socket file: with the whole root
+visible, a program could talk to any daemon listening under /run or /var/tmp (dbus, munge, which
+authenticates Slurm requests, database and container daemons). The bound trees hold no sockets
+on a standard Linux system (the FHS puts them under /run, /var and /tmp); a site that puts one
+under /etc, /usr or a toolchain prefix would expose it, and tests/test_sandbox.py walks the
+whole file system a program sees and fails if any socket is reachable there.
 
 When the harness runs as root, the program runs as an unprivileged user: the kernel does not
-apply RLIMIT_NPROC to root, so a fork bomb would otherwise not be contained. RLIMIT_NPROC counts all the processes and threads of a uid on the machine, so
-programs that run at the same time (parallel workers, two evaluation jobs) each get their own uid
-(65534, 65533, ...; a slot claimed with a lock file): a fork bomb in one cannot make an innocent
-program next to it fail to start. Where bubblewrap is unavailable (e.g. no user namespaces on a
-cluster), programs still get the limits, the process group and the clean environment, a warning
-is logged, and every result records `isolation = "none"`.
+apply RLIMIT_NPROC to root, so a fork bomb would otherwise not be contained. RLIMIT_NPROC counts
+all the processes and threads of a uid on the machine, so programs that run at the same time
+(parallel workers, two evaluation jobs) each get their own uid (65534, 65533, ...; a slot
+claimed with a lock file): a fork bomb in one cannot make an innocent program next to it fail to
+start. Where bubblewrap is unavailable (e.g. no user namespaces on a cluster), programs still
+get the limits, the process group and the clean environment, a warning is logged, and every
+result records `isolation = "none"`.
 """
 
 from __future__ import annotations
