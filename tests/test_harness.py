@@ -3,7 +3,9 @@ and a pass means the test ran to its end (the completion marker): an early exit(
 
 from __future__ import annotations
 
+import re
 import shutil
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -75,6 +77,24 @@ def test_canonical_solutions_pass_and_wrong_answers_fail(lang, tmp_path):
              "javascript": '    return "wrong";\n}'}.get(lang, problems[1].canonical_solution)
     assert status(runner.check(problems[0], wrong)) in ("failed", "compile_error")
     _check_integrity(runner, problems[0], problems[0].canonical_solution)
+
+
+def test_every_benchmark_test_has_a_place_for_the_marker():
+    """Every mxeval problem of a language we run gets its epilogue; Java's and C#'s entry class
+    calls the class that holds the test's main (a doc comment's "class and" is no class)."""
+    from babeltower.evaluation.harness import ENTRY_CLASS, MARKER_ENV
+
+    if not SHARED.exists():
+        pytest.skip(f"{SHARED} not available")
+    called = defaultdict(set)
+    for name in ("multi-humaneval", "mbxp"):
+        for p in load_problems(name, {"source": str(SHARED / name)}, list(RUNNERS)):
+            program = build_program(p, "")
+            assert MARKER_ENV in program, p.task_id
+            if p.language in ("java", "csharp"):
+                called[p.language].add(re.search(rf"class {ENTRY_CLASS}.*?(\w[\w.]*)(?:\.main\(|"
+                                                 r'", true\))', program, re.S).group(1))
+    assert called == {"java": {"Main"}, "csharp": {"Solution.Program"}}
 
 
 def test_marker_is_found_across_chunk_boundaries(tmp_path):

@@ -178,11 +178,16 @@ def _main_in_test(problem: Problem) -> re.Match:
     return found[0]
 
 
+# A declaration starts its line (a doc comment's "the class and ..." does not).
+CLASS_DECLARATION = re.compile(r"^[ \t]*(?:(?:public|internal|private|protected|static|sealed|"
+                               r"abstract|partial|final)\s+)*class\s+(\w+)", re.M)
+
+
 def _enclosing_class(problem: Problem, main: re.Match, namespaces: bool = False) -> str:
     """The class whose main the test holds: the last one opened before it (in the test for
     mxeval's Java, in the prompt for C# and MultiPL-E)."""
     before = problem.prompt + problem.test[:main.start()]
-    classes = list(re.finditer(r"\bclass\s+(\w+)", before))
+    classes = list(CLASS_DECLARATION.finditer(before))
     if not classes:
         raise HarnessError(f"{problem.task_id} ({problem.language}): no class found around the "
                            "test's main, cannot call it from the completion-marker entry class")
