@@ -10,7 +10,10 @@ or established by a rule, or unexplained. The rules (each names its evidence):
   variable $X`, where X occurs in the canonical solution but not in the prompt, and no test
   assertion failed: the canonical solution was written for a signature other than the prompt's;
 * loose compare only (PHP, with the php_strict_compare fix): the canonical solution fails the
-  fixed test but passes the published one, i.e. only loose == accepted its value.
+  fixed test but passes the published one, i.e. only loose == accepted its value;
+* early exit: the canonical solution exits 0 before the test ran to its end (status
+  exited_early: the completion marker, harness.py, was not printed): it calls exit/die,
+  System.exit or exit(0) before the checks, or (PHP) a `?>` in it turns the test into text.
 --write-defects rewrites src/babeltower/evaluation/canonical_defects.yaml with the rule-based
 entries (run it on all problems: the file is replaced, not merged).
 
@@ -35,9 +38,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from babeltower.benchmarks import load_problems  # noqa: E402
-from babeltower.evaluation.harness import (build_program, exclusion_reason,  # noqa: E402
+from babeltower.evaluation.harness import (exclusion_reason,  # noqa: E402
                                            inspected_wrong_canonical, wrong_canonical)
-from babeltower.evaluation.runners import RUNNERS, ProgramRunner  # noqa: E402
+from babeltower.evaluation.runners import RUNNERS, ProgramRunner, status  # noqa: E402
 from babeltower.evaluation.sandbox import Limits  # noqa: E402
 from babeltower.evaluation.test_fixes import FIXES, apply_test_fixes  # noqa: E402
 
@@ -52,6 +55,10 @@ UNDECLARED = ((re.compile(r"ReferenceError: (\w+) is not defined"), True),
 
 def rule_explanation(problem, result, published_result=None) -> str | None:
     """The rule-based reason a canonical solution fails, or None (see the module docstring)."""
+    if status(result) == "exited_early":
+        return ("canonical solution exits 0 before the test ran to its end (no completion "
+                "marker): it calls exit/die before the checks, or a `?>` in it turns the test "
+                "into output text; the test is right")
     text = result.stderr + result.stdout
     for pattern, fatal in UNDECLARED:
         m = pattern.search(text)
@@ -61,7 +68,7 @@ def rule_explanation(problem, result, published_result=None) -> str | None:
                 and not re.search(word, problem.prompt)):
             return (f"canonical solution uses `{m.group(1)}`, which the prompt does not declare "
                     "(written for another signature); the test is right")
-    if published_result is not None and published_result.ok:
+    if published_result is not None and published_result.passed:
         return ("canonical solution fails the test under php_strict_compare but passes the "
                 "published one: only PHP's loose == accepted its value")
     return None
@@ -108,23 +115,22 @@ def main() -> None:
         runner = ProgramRunner(lang, Limits(timeout_s=30, cpu_s=30))
         scored = [p for p in problems if not exclusion_reason(p)]
         with ThreadPoolExecutor(args.workers) as pool:
-            results = list(pool.map(lambda p: runner.run(build_program(p, p.canonical_solution)),
-                                    scored))
-        passed = sum(r.ok for r in results)
+            results = list(pool.map(lambda p: runner.check(p, p.canonical_solution), scored))
+        passed = sum(r.passed for r in results)
         n_listed = n_rule = n_unexplained = 0
         for p, r in zip(scored, results):
-            if r.ok:
+            if r.passed:
                 continue
             err = (r.stderr.strip().splitlines() or [""])[-1][:160].replace("\t", " ")
             failures.append((bench, lang, p.task_id, str(r.extra.get("stage")),
-                             "timeout" if r.timed_out else str(r.returncode), err))
+                             str(r.returncode) if status(r) == "failed" else status(r), err))
             if not args.explain:
                 continue
             if p.task_id in listed:
                 n_listed += 1
                 continue
             pub = published.get(p.task_id)
-            pub_result = runner.run(build_program(pub, pub.canonical_solution)) if pub else None
+            pub_result = runner.check(pub, pub.canonical_solution) if pub else None
             reason = rule_explanation(p, r, pub_result)
             if reason:
                 generated[p.task_id] = reason

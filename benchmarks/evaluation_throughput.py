@@ -85,7 +85,7 @@ def bench_execution(language: str, source_file: Path, n: int):
     runner = get_runner(language)
     sandbox = ProgramRunner(language, Limits(timeout_s=30, cpu_s=30))
     t0 = time.perf_counter()
-    ok_sb = sum(sandbox.run(src).ok for src in programs)
+    ok_sb = sum(sandbox.check(p, p.canonical_solution).passed for p in problems)
     t_sb = time.perf_counter() - t0
     t0 = time.perf_counter()
     ok_bare = 0
@@ -97,12 +97,13 @@ def bench_execution(language: str, source_file: Path, n: int):
             env = clean_env(Path(tmp), expand_env(runner.env, Path(tmp)))
             (Path(tmp) / "tmp").mkdir()
             good = True
-            if runner.compile:
-                good = subprocess.run(expand_command(runner.compile, Path(tmp)), cwd=tmp,
+            if runner.compile:  # as ProgramRunner.check compiles and starts harness programs
+                good = subprocess.run(expand_command(runner.compile + runner.check_compile_args,
+                                                     Path(tmp)), cwd=tmp,
                                       env=env, capture_output=True, timeout=60).returncode == 0
             if good:
-                good = subprocess.run(list(runner.run), cwd=tmp, env=env, capture_output=True,
-                                      timeout=60).returncode == 0
+                good = subprocess.run(list(runner.check_run or runner.run), cwd=tmp, env=env,
+                                      capture_output=True, timeout=60).returncode == 0
             ok_bare += good
     t_bare = time.perf_counter() - t0
     print(f"execution {language:10s}: {len(programs)} programs, sandboxed {len(programs) / t_sb:6.2f}"

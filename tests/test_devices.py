@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import logging
 from unittest.mock import patch
 
@@ -163,6 +164,23 @@ def test_evaluation_tables_record_device_and_dtype_bf16_on_cpu(tiny_eval, tmp_pa
         assert list(table.columns[:3]) == ["run", "step", "tokens"], name
         assert list(table.columns[-2:]) == ["device", "dtype"], name
         assert (table.device == "cpu").all() and (table.dtype == "bfloat16").all(), name
+    selftest = json.loads((tmp_path / "selftest.json").read_text())  # the harness self-test ran
+    assert list(selftest["languages"]) == ["python"] and selftest["seconds"] > 0
+
+
+def test_a_failing_self_test_stops_the_evaluation_before_the_model(tiny_eval, tmp_path,
+                                                                  monkeypatch):
+    from babeltower.evaluation.evaluate import evaluate_checkpoint
+    from babeltower.evaluation.runners import ProgramRunner
+    from babeltower.evaluation.selftest import SelfTestError
+
+    broken = ProgramRunner.check
+    monkeypatch.setattr(ProgramRunner, "check", lambda self, p, c: broken(self, p, "    pass\n"))
+    with patch("babeltower.probes.model_access.load_probed_model") as load:
+        with pytest.raises(SelfTestError, match="python self-test: the good program should be "
+                                                "passed but is failed"):
+            evaluate_checkpoint(_eval_spec(tiny_eval, device="cpu", precision="fp32"), tmp_path)
+    assert not load.called and not (tmp_path / "results.tsv").exists()
 
 
 def test_evaluation_without_problems_writes_headers_with_the_columns(tiny_eval, tmp_path):

@@ -1,17 +1,21 @@
-"""Harness validation on the real benchmark data: canonical solutions pass, wrong answers fail."""
+"""Harness validation on the real benchmark data: canonical solutions pass, wrong answers fail,
+and a pass means the test ran to its end (the completion marker): an early exit(0) fails."""
 
 from __future__ import annotations
 
+import re
 import shutil
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
 from babeltower.benchmarks import load_problems
-from babeltower.evaluation.harness import (build_program, exclusion_reason, exclusions,
-                                           wrong_canonical)
-from babeltower.evaluation.runners import RUNNERS, ProgramRunner
+from babeltower.evaluation.harness import (HarnessError, build_program, exclusion_reason,
+                                           exclusions, wrong_canonical)
+from babeltower.evaluation.runners import RUNNERS, ProgramRunner, status
 from babeltower.evaluation.sandbox import Limits
+from babeltower.evaluation.selftest import selftests, with_early_exit
 from babeltower.evaluation.test_fixes import FIXES, apply_test_fixes
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
@@ -38,19 +42,73 @@ def _problems(lang: str):
     return probs[:PER_LANGUAGE]
 
 
+# A statement that prints 100 KB to stdout before the test runs: more than the 64 KiB of output
+# a result keeps, so the marker after it must be found in the whole output.
+LOUD = {"python": 'print("x" * 100000)', "cpp": 'printf("%s\\n", string(100000, \'x\').c_str());',
+        "php": 'echo str_repeat("x", 100000);', "javascript": 'process.stdout.write("x".repeat(100000));',
+        "java": 'System.out.print("x".repeat(100000));',
+        "csharp": "System.Console.Write(new string('x', 100000));",
+        "go": 'os.Stdout.WriteString(strings.Repeat("x", 100000))'}
+
+
+def _check_integrity(runner: ProgramRunner, problem, solution: str) -> None:
+    """`solution` passes; with an early successful exit first (selftest.yaml's statements,
+    e.g. `exit(0);`) it exits 0 without the marker; after printing 100 KB it still passes."""
+    lang = problem.language
+    for statement in selftests()[lang]["early_exit"]:
+        result = runner.check(problem, with_early_exit(solution, statement))
+        assert result.ok and status(result) == "exited_early", (statement, result.stderr[-800:])
+    loud = runner.check(problem, with_early_exit(solution, LOUD[lang]))
+    assert loud.passed, (loud.extra, loud.stderr[-800:])
+    assert "bytes left out ...]" in loud.stdout and len(loud.stdout) < 70000  # head and tail kept
+
+
 @pytest.mark.parametrize("lang", sorted(SOURCES))
 def test_canonical_solutions_pass_and_wrong_answers_fail(lang, tmp_path):
     problems = _problems(lang)
     runner = ProgramRunner(lang, Limits(timeout_s=20, cpu_s=20), cache_dir=tmp_path / "cache")
     for p in problems:
-        result = runner.run(build_program(p, p.canonical_solution))
-        assert result.ok, (p.task_id, result.extra, result.stderr[-800:])
+        result = runner.check(p, p.canonical_solution)
+        assert result.passed, (p.task_id, result.extra, result.stderr[-800:])
     # Wrong answers: an empty completion, and a wrong value (another problem's solution in the
     # typed languages, a string in the dynamic ones).
-    assert not runner.run(build_program(problems[0], "")).ok
+    assert not runner.check(problems[0], "").passed
     wrong = {"python": '    return "wrong"\n', "php": '    return "wrong";\n}',
              "javascript": '    return "wrong";\n}'}.get(lang, problems[1].canonical_solution)
-    assert not runner.run(build_program(problems[0], wrong)).ok
+    assert status(runner.check(problems[0], wrong)) in ("failed", "compile_error")
+    _check_integrity(runner, problems[0], problems[0].canonical_solution)
+
+
+def test_every_benchmark_test_has_a_place_for_the_marker():
+    """Every mxeval problem of a language we run gets its epilogue; Java's and C#'s entry class
+    calls the class that holds the test's main (a doc comment's "class and" is no class)."""
+    from babeltower.evaluation.harness import ENTRY_CLASS, MARKER_ENV
+
+    if not SHARED.exists():
+        pytest.skip(f"{SHARED} not available")
+    called = defaultdict(set)
+    for name in ("multi-humaneval", "mbxp"):
+        for p in load_problems(name, {"source": str(SHARED / name)}, list(RUNNERS)):
+            program = build_program(p, "")
+            assert MARKER_ENV in program, p.task_id
+            if p.language in ("java", "csharp"):
+                called[p.language].add(re.search(rf"class {ENTRY_CLASS}.*?(\w[\w.]*)(?:\.main\(|"
+                                                 r'", true\))', program, re.S).group(1))
+    assert called == {"java": {"Main"}, "csharp": {"Solution.Program"}}
+
+
+def test_marker_is_found_across_chunk_boundaries(tmp_path):
+    from babeltower.evaluation.sandbox import _has_line
+
+    marker = b"0123456789abcdef"
+    for text, found in [(b"x" * 37 + b"\n" + marker + b"\nmore", True),
+                        (marker + b"\n", True), (b"a\n" + marker, True),
+                        (b"a" + marker + b"\n", False), (b"a\n" + marker + b"x\n", False),
+                        (b"", False)]:
+        path = tmp_path / "out"
+        path.write_bytes(text)
+        with open(path, "rb") as f:
+            assert all(_has_line(f, marker, chunk) == found for chunk in (1, 5, 16, 1 << 20)), text
 
 
 def test_cpp_function_without_return_is_not_a_pass(tmp_path):
@@ -58,8 +116,8 @@ def test_cpp_function_without_return_is_not_a_pass(tmp_path):
     can happen to return the expected values; it must fail to compile."""
     problems = _problems("cpp")
     target = next(p for p in problems if p.task_id == "MBCPP/3")
-    result = ProgramRunner("cpp", Limits(timeout_s=20, cpu_s=20)).run(build_program(target, "}"))
-    assert not result.ok and result.extra["stage"] == "compile"
+    result = ProgramRunner("cpp", Limits(timeout_s=20, cpu_s=20)).check(target, "}")
+    assert not result.ok and status(result) == "compile_error"
 
 
 def test_exclusion_list_entries_have_reasons():
@@ -79,11 +137,35 @@ MULTIPLE_CPP = {
 }
 
 
-def _write_multiple(folder: Path) -> Path:
+# MultiPL-E's Java and C# tests check with `assert` / `Debug.Assert`, which its own harness turns
+# on (java -ea, csc /d:DEBUG); Go's are `go test` files without a main.
+MULTIPLE_OTHERS = [
+    {"name": "HumanEval_53_add", "language": "java",
+     "prompt": "import java.util.*;\nclass Problem {\n    // Add two numbers x and y\n"
+               "    public static long add(long x, long y) {\n",
+     "tests": "    }\n    public static void main(String[] args) {\n"
+              "    assert(add((0l), (1l)) == (1l));\n    assert(add((5l), (7l)) == (12l));\n"
+              "    }\n\n}\n", "stop_tokens": ["\n    }\n"]},
+    {"name": "HumanEval_53_add", "language": "cs",
+     "prompt": "using System;\nusing System.Diagnostics;\nclass Problem {\n"
+               "    // Add two numbers x and y\n    public static long Add(long x, long y) {\n",
+     "tests": "    }\n    public static void Main(string[] args) {\n"
+              "    Debug.Assert(Add((0L), (1L)) == (1L));\n"
+              "    Debug.Assert(Add((5L), (7L)) == (12L));\n    }\n\n}\n",
+     "stop_tokens": ["\n    }\n"]},
+    {"name": "HumanEval_53_add", "language": "go_test.go",
+     "prompt": "package add_test\n\nimport (\n    \"testing\"\n)\n\nfunc add(x int, y int) int {\n",
+     "tests": "func TestAdd(t *testing.T) {\n  if add(0, 1) != 1 {\n    t.Fail()\n  }\n}\n",
+     "stop_tokens": ["\nfunc", "\n}"]},
+]
+
+
+def _write_multiple(folder: Path, records=(MULTIPLE_CPP,)) -> Path:
     import json
 
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "humaneval-cpp.jsonl").write_text(json.dumps(MULTIPLE_CPP) + "\n")
+    for rec in records:
+        (folder / f"humaneval-{rec['language']}.jsonl").write_text(json.dumps(rec) + "\n")
     return folder
 
 
@@ -102,8 +184,29 @@ def test_multipl_e_records_load_and_run(tmp_path):
                           StopRule(p.stop_tokens, keep=False))
     assert completion == "    return x + y;"
     runner = ProgramRunner("cpp", Limits(timeout_s=20, cpu_s=20))
-    assert runner.run(build_program(p, completion)).ok
-    assert not runner.run(build_program(p, "    return x - y;")).ok
+    assert runner.check(p, completion).passed
+    assert status(runner.check(p, "    return x - y;")) == "failed"
+    assert status(runner.check(p, "    exit(0);\n" + completion)) == "exited_early"
+
+
+@pytest.mark.parametrize("lang", ["java", "csharp"])
+def test_multipl_e_asserts_are_checked(lang, tmp_path):
+    if shutil.which(RUNNERS[lang].tools[0]) is None:
+        pytest.skip(f"{lang} toolchain not installed")
+    source = _write_multiple(tmp_path / "mpe", MULTIPLE_OTHERS)
+    [p] = load_problems("multiple", {"source": str(source), "format": "multipl-e"}, [lang])
+    runner = ProgramRunner(lang, Limits(timeout_s=30, cpu_s=30))
+    good = runner.check(p, "        return x + y;")
+    assert good.passed, (good.extra, good.stderr[-800:])
+    assert status(runner.check(p, "        return x - y;")) == "failed"
+
+
+def test_a_test_without_a_place_for_the_marker_is_an_error(tmp_path):
+    """MultiPL-E's Go tests run under `go test` (no main): never scored without the marker."""
+    source = _write_multiple(tmp_path / "mpe", MULTIPLE_OTHERS)
+    [p] = load_problems("multiple", {"source": str(source), "format": "multipl-e"}, ["go"])
+    with pytest.raises(HarnessError, match=r"HumanEval_53_add \(go\): the test has 0 matches"):
+        build_program(p, "    return x + y")
 
 
 def test_multipl_e_hub_path_offline(tmp_path, monkeypatch):
@@ -176,9 +279,10 @@ def test_go_handwritten_solutions_pass_and_wrong_answers_fail():
     problems = {p.task_id: p for p in load_problems("mbxp", {"source": str(path)})}
     runner = ProgramRunner("go", Limits(timeout_s=60, cpu_s=60))
     for task, solution in GO_SOLUTIONS.items():
-        result = runner.run(build_program(problems[task], solution))
-        assert result.ok, (task, result.extra, result.stderr[-800:])
-    assert not runner.run(build_program(problems["MBGP/17"], "\treturn 3 * a\n}\n")).ok
+        result = runner.check(problems[task], solution)
+        assert result.passed, (task, result.extra, result.stderr[-800:])
+    assert status(runner.check(problems["MBGP/17"], "\treturn 3 * a\n}\n")) == "failed"
+    _check_integrity(runner, problems["MBGP/8"], GO_SOLUTIONS["MBGP/8"])
 
 
 def test_generated_canonical_defects_hold():
@@ -207,5 +311,5 @@ def test_generated_canonical_defects_hold():
     for task in loose:
         p = problems[task]
         fixed = apply_test_fixes(p, ["php_strict_compare"])[0]
-        assert runner.run(build_program(p, p.canonical_solution)).ok, task
-        assert not runner.run(build_program(fixed, fixed.canonical_solution)).ok, task
+        assert runner.check(p, p.canonical_solution).passed, task
+        assert not runner.check(fixed, fixed.canonical_solution).passed, task

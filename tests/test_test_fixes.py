@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from babeltower.benchmarks import load_problems
-from babeltower.evaluation.harness import build_program
 from babeltower.evaluation.runners import ProgramRunner
 from babeltower.evaluation.sandbox import Limits
 from babeltower.evaluation.test_fixes import FIXES, PHP_STRICT_COMPARE, apply_test_fixes
@@ -45,14 +44,14 @@ def test_loose_compare_defect_and_its_fix(mbphp1):
     fixed, applied = apply_test_fixes(mbphp1, ["php_strict_compare"])
     assert applied == ("php_strict_compare",) and "test fix php_strict_compare" in fixed.test
     # The defect: `return true;` passes the published test (true == 8) ...
-    assert runner.run(build_program(mbphp1, "    return true;\n}")).ok
+    assert runner.check(mbphp1, "    return true;\n}").passed
     # ... and fails the fixed one, which a correct solution still passes.
-    assert not runner.run(build_program(fixed, "    return true;\n}")).ok
-    assert runner.run(build_program(fixed, MIN_COST)).ok
-    assert not runner.run(build_program(fixed, "    return 7;\n}")).ok
+    assert not runner.check(fixed, "    return true;\n}").passed
+    assert runner.check(fixed, MIN_COST).passed
+    assert not runner.check(fixed, "    return 7;\n}").passed
     # The published canonical solution returns a boolean: accepted only by loose ==.
-    assert runner.run(build_program(mbphp1, mbphp1.canonical_solution)).ok
-    assert not runner.run(build_program(fixed, mbphp1.canonical_solution)).ok
+    assert runner.check(mbphp1, mbphp1.canonical_solution).passed
+    assert not runner.check(fixed, mbphp1.canonical_solution).passed
 
 
 @needs_php

@@ -2,12 +2,16 @@
 
 Tables (columns run, step, tokens first):
 * results.tsv: one row per (benchmark, language, task, sample): passed, excluded, reason,
-  status (passed / failed / compile_error / timeout), isolation, seconds, the test fixes
-  applied to the problem's test (`test_fixes.py`) and the completion.
+  status (passed / failed / compile_error / timeout / exited_early: exit 0 before the test
+  reached its end, see harness.py), isolation, seconds, the test fixes applied to the
+  problem's test (`test_fixes.py`) and the completion.
 * passk.tsv: one row per (benchmark, language): problems, excluded, pass@k for each k.
 
 Both end with the columns device (cpu / cuda) and dtype (float32 / bfloat16) that the
 generation ran in (babeltower.devices); a checkpoint without problems writes their headers.
+* selftest.json: the cost of the harness self-test (selftest.py) that every job runs, per
+  language it will score, before loading the model (seconds per language and in all); a
+  failing self-test stops the job with an error naming the language and the runner's output.
 """
 
 from __future__ import annotations
@@ -26,21 +30,12 @@ from ..specs import EvaluationSpec
 from .generate import StopRule, generate
 from .harness import build_program, exclusion_reason
 from .passk import pass_at_k
-from .runners import ProgramRunner, check_toolchains
+from .runners import ProgramRunner, check_toolchains, status
 from .sandbox import Limits, resolve_isolation
+from .selftest import self_test_all
 from .test_fixes import apply_test_fixes
 
 log = logging.getLogger(__name__)
-
-
-def _status(result) -> str:
-    if result.ok:
-        return "passed"
-    if result.timed_out:
-        return "timeout"
-    if result.extra.get("stage") == "compile":
-        return "compile_error"
-    return "failed"
 
 
 RESULT_COLUMNS = ["benchmark", "language", "benchmark_language", "task_id", "sample", "passed",
@@ -68,40 +63,51 @@ def evaluate_checkpoint(spec: EvaluationSpec, out_dir: str | Path,
     languages = spec["languages"]  # our name -> benchmark language
     check_toolchains(set(languages.values()))  # before any generation
     isolation = resolve_isolation(cfg["isolation"])
-    pm = load_probed_model(spec["checkpoint"], spec["revision"], placement.device,
-                           placement.dtype)
-    ran_on = pm.placement()  # the device type and dtype that generated, in both tables
     limits = Limits(timeout_s=cfg["timeout_s"], cpu_s=int(cfg["timeout_s"]),
                     memory_mb=cfg["memory_mb"])
-    rows = []
+    tasks = []  # (language, benchmark language, benchmark, problems, test fixes per task)
     for lang, bench_lang in languages.items():
-        runner = ProgramRunner(bench_lang, limits, isolation, spec["cache_dir"])
         for bname, bspec in spec["benchmarks"].items():
             problems = load_problems(bname, bspec, [bench_lang])[: cfg["max_problems"]]
             if not problems:
                 continue
             fixed = [apply_test_fixes(p, cfg["test_fixes"]) for p in problems]
             problems = [p for p, _ in fixed]
-            fixes_of = {p.task_id: ",".join(names) for p, names in fixed}
-            stop = (StopRule(problems[0].stop_tokens, keep=False)
-                    if problems[0].stop_tokens else None)
-            completions = generate(pm.model, pm.tokenizer, [p.prompt for p in problems],
-                                   bench_lang, cfg["max_new_tokens"], cfg["n_samples"],
-                                   cfg["temperature"], cfg["top_p"], spec["seed"],
-                                   cfg["batch_size"], stop)
-            jobs = [(p, s, c) for p, cs in zip(problems, completions)
-                    for s, c in enumerate(cs)]
-            with ThreadPoolExecutor(max_workers=spec["workers"]) as pool:
-                results = list(pool.map(lambda j: runner.run(build_program(j[0], j[2])), jobs))
-            for (p, s, completion), r in zip(jobs, results):
-                reason = exclusion_reason(p)
-                rows.append({**key, "benchmark": bname, "language": lang,
-                             "benchmark_language": bench_lang, "task_id": p.task_id,
-                             "sample": s, "passed": r.ok, "status": _status(r),
-                             "excluded": reason is not None, "exclusion_reason": reason or "",
-                             "isolation": r.isolation, "seconds": round(r.duration_s, 3),
-                             "test_fixes": fixes_of[p.task_id], "completion": completion,
-                             **ran_on})
+            for p in problems:  # a test without a place for the marker fails before any work
+                build_program(p, "")
+            tasks.append((lang, bench_lang, bname, problems,
+                          {p.task_id: ",".join(names) for p, names in fixed}))
+    runners = {b: ProgramRunner(b, limits, isolation, spec["cache_dir"])
+               for b in sorted({t[1] for t in tasks})}
+    # The harness itself, through these very runners, before the model is even loaded.
+    cost = self_test_all(runners, spec["workers"])
+    log.info("harness self-test passed in %.1f s: %s", cost["seconds"],
+             {lang: c["seconds"] for lang, c in cost["languages"].items()})
+    write_json(out / "selftest.json", cost)
+    pm = load_probed_model(spec["checkpoint"], spec["revision"], placement.device,
+                           placement.dtype)
+    ran_on = pm.placement()  # the device type and dtype that generated, in both tables
+    rows = []
+    for lang, bench_lang, bname, problems, fixes_of in tasks:
+        runner = runners[bench_lang]
+        stop = (StopRule(problems[0].stop_tokens, keep=False)
+                if problems[0].stop_tokens else None)
+        completions = generate(pm.model, pm.tokenizer, [p.prompt for p in problems],
+                               bench_lang, cfg["max_new_tokens"], cfg["n_samples"],
+                               cfg["temperature"], cfg["top_p"], spec["seed"],
+                               cfg["batch_size"], stop)
+        jobs = [(p, s, c) for p, cs in zip(problems, completions) for s, c in enumerate(cs)]
+        with ThreadPoolExecutor(max_workers=spec["workers"]) as pool:
+            results = list(pool.map(lambda j: runner.check(j[0], j[2]), jobs))
+        for (p, s, completion), r in zip(jobs, results):
+            reason = exclusion_reason(p)
+            rows.append({**key, "benchmark": bname, "language": lang,
+                         "benchmark_language": bench_lang, "task_id": p.task_id,
+                         "sample": s, "passed": r.passed, "status": status(r),
+                         "excluded": reason is not None, "exclusion_reason": reason or "",
+                         "isolation": r.isolation, "seconds": round(r.duration_s, 3),
+                         "test_fixes": fixes_of[p.task_id], "completion": completion,
+                         **ran_on})
     results = pd.DataFrame(rows, columns=list(key) + RESULT_COLUMNS + PLACEMENT_COLUMNS)
     summary = summarize(results, cfg["k"], key)
     with atomic_path(out / "results.tsv") as tmp:

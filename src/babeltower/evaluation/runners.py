@@ -1,24 +1,31 @@
 """One runner per language: how a program (prompt + completion + test) is written, compiled and
 run, and which Debian packages provide the toolchain.
 
-A program passes when it compiles and exits 0 within the time limit (PAPER.md). Compilation and
-execution both happen inside the sandbox, which shows only the system trees: what else a runner
-reads (node_modules, the C# support library) is in its `ro_paths`, bound read-only. Compiled
-C++/Java/C#/Go artifacts are cached by the sha256 of the source and the toolchain command (safe:
-the same source gives the same program), which matters when many checkpoints produce the same
-completion.
+A benchmark program (`ProgramRunner.check`: prompt + completion + test) passes when it
+compiles, exits 0 within the limits, and printed the per-run completion marker that the
+harness's epilogue prints after the last check (harness.py: a pass means the test ran to its
+end; `status` tells "exited_early", exit 0 without the marker, from an ordinary failure).
+`ProgramRunner.run` runs a raw program (no marker). Compilation and execution both happen
+inside the sandbox, which shows only the system trees: what else a runner reads (node_modules,
+the C# support library) is in its `ro_paths`, bound read-only. Compiled C++/Java/C#/Go artifacts
+are cached by the sha256 of the source and the toolchain command (safe: the same source gives
+the same program; the marker is given at run time, not compiled in), which matters when many
+checkpoints produce the same completion.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import shutil
 import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..benchmarks import Problem
+from .harness import ENTRY_CLASS, MARKER_ENV, build_program
 from .sandbox import Limits, RunResult, run_in_sandbox, tool_trees
 
 
@@ -40,6 +47,10 @@ class Runner:
     # Host paths (placeholders allowed) the programs read: the sandbox shows only the system
     # trees, so each must be bound read-only explicitly, wherever it lies.
     ro_paths: tuple[str, ...] = ()
+    # Harness-built programs (`check`) whose entry point is the harness's own class (Java, C#):
+    # extra compile arguments and the run command, where they differ from a raw program's.
+    check_compile_args: tuple[str, ...] = ()
+    check_run: tuple[str, ...] = ()
 
     def check_toolchain(self) -> None:
         missing = [t for t in self.tools if shutil.which(t) is None]
@@ -48,6 +59,8 @@ class Runner:
                 f"{self.language}: {', '.join(missing)} not found; install the Debian "
                 f"package(s) {', '.join(self.packages)} (apt-get install {' '.join(self.packages)})")
 
+
+JAVA = ("java", "-Xmx512m", "-Xss64m")
 
 RUNNERS: dict[str, Runner] = {r.language: r for r in [
     Runner("python", "main.py", ("python3", "main.py"), tools=("python3",),
@@ -71,16 +84,17 @@ RUNNERS: dict[str, Runner] = {r.language: r for r in [
            ("mcs", "-nologo", "-out:main.exe", "-r:System.Numerics.dll",
             "-r:{csharp_support}/KellermanSoftware.CompareNetObjects.dll", "main.cs"),
            artifacts=("main.exe",), tools=("mcs", "mono"), packages=("mono-mcs", "mono-devel"),
-           env={"MONO_PATH": "{csharp_support}"}, ro_paths=("{csharp_support}",)),
+           env={"MONO_PATH": "{csharp_support}"}, ro_paths=("{csharp_support}",),
+           check_compile_args=(f"-main:{ENTRY_CLASS}",)),
     Runner("javascript", "main.js", ("node", "main.js"), tools=("node",), packages=("nodejs",),
            min_memory_mb=2048, env={"NODE_PATH": "{node_path}"}, ro_paths=("{node_path}",)),
     # javac's JVM sizes its heap from the address-space limit and then sometimes cannot map
     # its other reservations (class space, code cache, malloc arenas) under it: cap them all.
-    Runner("java", "Main.java", ("java", "-Xmx512m", "-Xss64m", "Main"),
+    Runner("java", "Main.java", (*JAVA, "Main"),
            ("javac", "-J-Xmx1g", "-J-XX:CompressedClassSpaceSize=128m",
             "-J-XX:ReservedCodeCacheSize=64m", "-nowarn", "Main.java"), artifacts=("*.class",),
            tools=("javac", "java"), packages=("openjdk-17-jdk-headless",),
-           min_memory_mb=4096, env={"MALLOC_ARENA_MAX": "2"}),
+           min_memory_mb=4096, env={"MALLOC_ARENA_MAX": "2"}, check_run=(*JAVA, ENTRY_CLASS)),
 ]}
 
 
@@ -181,13 +195,26 @@ class ProgramRunner:
                 f"BABELTOWER_CSHARP_SUPPORT at it")
         return self.tool_binds + paths
 
-    def _cache_key(self, source: str) -> str:
+    def _cache_key(self, source: str, compile_cmd: tuple[str, ...]) -> str:
         h = hashlib.sha256()
-        h.update("\0".join(self.runner.compile).encode())
+        h.update("\0".join(compile_cmd).encode())
         h.update(source.encode("utf-8", "surrogatepass"))
         return h.hexdigest()
 
     def run(self, source: str) -> RunResult:
+        """A raw program: `ok` is the outcome (there is no marker; `passed` stays False)."""
+        return self._execute(source, self.runner.compile, self.runner.run)
+
+    def check(self, problem: Problem, completion: str) -> RunResult:
+        """A benchmark problem's program with this completion; `passed` is the verdict."""
+        r = self.runner
+        marker = secrets.token_hex(16)  # new per run: an earlier run's output cannot pass
+        return self._execute(build_program(problem, completion),
+                             r.compile + r.check_compile_args if r.compile else (),
+                             r.check_run or r.run, marker)
+
+    def _execute(self, source: str, compile_cmd: tuple[str, ...], run_cmd: tuple[str, ...],
+                 marker: str | None = None) -> RunResult:
         r = self.runner
         with tempfile.TemporaryDirectory(prefix=f"bt-{r.language}-") as tmp:
             workdir = Path(tmp)
@@ -196,37 +223,39 @@ class ProgramRunner:
             env = expand_env(r.env, workdir)
             binds = self.ro_binds(workdir)
             compile_result = None
-            if r.compile:
-                cached = self._cached(source)
+            if compile_cmd:
+                cached = self._cached(self._cache_key(source, compile_cmd))
                 if cached is not None:
                     for f in cached.iterdir():
                         shutil.copy2(f, workdir / f.name)
                 else:
-                    compile_result = run_in_sandbox(expand_command(r.compile, workdir),
+                    compile_result = run_in_sandbox(expand_command(compile_cmd, workdir),
                                                     workdir, self.limits, self.isolation, env,
                                                     ro_binds=binds)
                     if not compile_result.ok:
                         compile_result.extra["stage"] = "compile"
                         return compile_result
-                    self._store(source, workdir)
-            result = run_in_sandbox(list(r.run), workdir, self.limits, self.isolation, env,
-                                    ro_binds=binds)
+                    self._store(self._cache_key(source, compile_cmd), workdir)
+            if marker is not None:
+                env = {**env, MARKER_ENV: marker}  # the run only: the compiler never sees it
+            result = run_in_sandbox(list(run_cmd), workdir, self.limits, self.isolation, env,
+                                    ro_binds=binds, expect_line=marker)
             result.extra["stage"] = "run"
             if compile_result is not None:
                 result.extra["compile_s"] = compile_result.duration_s
             return result
 
-    def _cached(self, source: str) -> Path | None:
+    def _cached(self, key: str) -> Path | None:
         if self.cache_dir is None:
             return None
-        entry = self.cache_dir / self._cache_key(source)
+        entry = self.cache_dir / key
         return entry if entry.is_dir() else None
 
-    def _store(self, source: str, workdir: Path) -> None:
+    def _store(self, key: str, workdir: Path) -> None:
         if self.cache_dir is None:
             return
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        entry = self.cache_dir / self._cache_key(source)
+        entry = self.cache_dir / key
         # Build the entry under a temporary name and rename it: a reader never sees half of it.
         tmp = Path(tempfile.mkdtemp(dir=self.cache_dir, prefix=".tmp-"))
         try:
@@ -236,3 +265,16 @@ class ProgramRunner:
             os.replace(tmp, entry)
         except OSError:  # another worker stored it first
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def status(result: RunResult) -> str:
+    """The status of a `ProgramRunner.check` result, as the results tables record it."""
+    if result.passed:
+        return "passed"
+    if result.timed_out:
+        return "timeout"
+    if result.extra.get("stage") == "compile":
+        return "compile_error"
+    if result.ok:  # exit 0 without the marker: the test did not run to its end
+        return "exited_early"
+    return "failed"

@@ -71,7 +71,7 @@ class Limits:
     memory_mb: int = 2048
     nproc: int = 256
     fsize_mb: int = 32
-    output_bytes: int = 64 * 1024  # stdout/stderr kept in the results
+    output_bytes: int = 64 * 1024  # stdout/stderr kept in the results (head and tail)
 
 
 @dataclass
@@ -83,10 +83,19 @@ class RunResult:
     duration_s: float
     isolation: str
     extra: dict = field(default_factory=dict)
+    # Whether the expected line (the per-run completion marker) appeared anywhere in the
+    # program's stdout, however long; None when no line was expected (raw programs).
+    marker_seen: bool | None = None
 
     @property
     def ok(self) -> bool:
         return self.returncode == 0 and not self.timed_out
+
+    @property
+    def passed(self) -> bool:
+        """The verdict for a benchmark program: exit 0 within the limits, and the test ran to
+        its end (the marker line its epilogue prints was seen)."""
+        return self.ok and self.marker_seen is True
 
 
 @lru_cache(maxsize=1)
@@ -259,21 +268,23 @@ def sandbox_command(cmd: list[str], workdir: Path, isolation: str, env: dict,
 
 def run_in_sandbox(cmd: list[str], workdir: Path, limits: Limits = Limits(),
                    isolation: str = "auto", env_extra: dict | None = None,
-                   stdin: bytes | None = None, ro_binds: tuple[str, ...] = ()) -> RunResult:
+                   stdin: bytes | None = None, ro_binds: tuple[str, ...] = (),
+                   expect_line: str | None = None) -> RunResult:
     """Run `cmd` in `workdir` (which must exist); return what happened, never raise for the
     program's behaviour. `ro_binds`: host paths (which must exist) the program needs to read,
-    beyond the system trees."""
+    beyond the system trees. With `expect_line`, `marker_seen` tells whether that line appeared
+    in the whole stdout (not only in the part kept)."""
     iso = resolve_isolation(isolation)
     workdir = Path(workdir)
     (workdir / "tmp").mkdir(exist_ok=True)
     if os.geteuid() != 0:
-        return _run(cmd, workdir, limits, iso, env_extra, stdin, None, ro_binds)
+        return _run(cmd, workdir, limits, iso, env_extra, stdin, None, ro_binds, expect_line)
     with uid_slot() as uid:
         for p in [workdir, *workdir.rglob("*")]:
             os.chown(p, uid, uid, follow_symlinks=False)
         if _suspect.get(uid, True):
             wait_for_process_budget(uid, limits.nproc)
-        result = _run(cmd, workdir, limits, iso, env_extra, stdin, uid, ro_binds)
+        result = _run(cmd, workdir, limits, iso, env_extra, stdin, uid, ro_binds, expect_line)
         for attempt in range(6):
             if not _setup_failed(result):
                 break
@@ -282,7 +293,7 @@ def run_in_sandbox(cmd: list[str], workdir: Path, limits: Limits = Limits(),
             # bubblewrap forks its pid 1. That is the harness's failure, not the program's:
             # wait and run again.
             time.sleep(0.05 * 2 ** attempt)
-            result = _run(cmd, workdir, limits, iso, env_extra, stdin, uid, ro_binds)
+            result = _run(cmd, workdir, limits, iso, env_extra, stdin, uid, ro_binds, expect_line)
         # Only a program that failed or was killed can have left a swarm of processes behind
         # (a fork bomb); scanning /proc before every program costs ~5 ms.
         _suspect[uid] = not result.ok
@@ -316,7 +327,8 @@ def uid_slot():
 
 
 def _run(cmd: list[str], workdir: Path, limits: Limits, iso: str, env_extra: dict | None,
-         stdin: bytes | None, uid: int | None, ro_binds: tuple[str, ...] = ()) -> RunResult:
+         stdin: bytes | None, uid: int | None, ro_binds: tuple[str, ...] = (),
+         expect_line: str | None = None) -> RunResult:
     env = clean_env(workdir, env_extra)
     spawn: dict = {"start_new_session": True}
     if (exe := launcher()) is not None:
@@ -356,11 +368,39 @@ def _run(cmd: list[str], workdir: Path, limits: Limits, iso: str, env_extra: dic
                 _kill_group(proc)
         timed_out = expired.is_set()
         duration = time.perf_counter() - t0
-        out.seek(0)
-        err.seek(0)
-        stdout = out.read(limits.output_bytes).decode("utf-8", "replace")
-        stderr = err.read(limits.output_bytes).decode("utf-8", "replace")
-    return RunResult(proc.returncode, stdout, stderr, timed_out, duration, iso)
+        stdout = _kept_output(out, limits.output_bytes)
+        stderr = _kept_output(err, limits.output_bytes)
+        seen = None if expect_line is None else _has_line(out, expect_line.encode())
+    return RunResult(proc.returncode, stdout, stderr, timed_out, duration, iso,
+                     marker_seen=seen)
+
+
+def _kept_output(f, limit: int) -> str:
+    """At most `limit` bytes of a program's output: all of it, or its head and its tail (where
+    the last error message is)."""
+    size = f.seek(0, os.SEEK_END)
+    f.seek(0)
+    if size <= limit:
+        return f.read().decode("utf-8", "replace")
+    head = f.read(limit // 2)
+    f.seek(size - limit // 2)
+    tail = f.read()
+    return (head.decode("utf-8", "replace") + f"\n[... {size - len(head) - len(tail)} bytes "
+            "left out ...]\n" + tail.decode("utf-8", "replace"))
+
+
+def _has_line(f, line: bytes, chunk: int = 1 << 20) -> bool:
+    """Whether `line` appears as a line of its own in the file (read in chunks: the output may
+    be as large as the file-size limit)."""
+    needle = b"\n" + line + b"\n"
+    f.seek(0)
+    carry = b"\n"  # the file's start counts as a line start
+    while block := f.read(chunk):
+        data = carry + block
+        if needle in data:
+            return True
+        carry = data[-(len(needle) - 1):]
+    return carry.endswith(b"\n" + line)  # the last line, without its newline
 
 
 # uid -> whether its last program may have left processes behind (check before the next one)
