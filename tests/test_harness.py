@@ -190,9 +190,10 @@ def test_csharp_compare_battery_agrees_with_the_real_library(stand_in_battery, t
     with zipfile.ZipFile(archive) as zf:
         (tmp_path / Path(member).name).write_bytes(zf.read(member))
     exe = tmp_path / "battery.exe"
-    subprocess.run(["mcs", "-nologo", f"-out:{exe}", "-r:System.Numerics.dll",
-                    f"-r:{tmp_path / Path(member).name}", f"-r:{facade}", str(COMPARE_BATTERY)],
-                   check=True, capture_output=True)
+    build = subprocess.run(["mcs", "-nologo", f"-out:{exe}", "-r:System.Numerics.dll",
+                            f"-r:{tmp_path / Path(member).name}", f"-r:{facade}",
+                            str(COMPARE_BATTERY)], capture_output=True, text=True)
+    assert build.returncode == 0, build.stdout + build.stderr
     proc = subprocess.run(["mono", str(exe)], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "MONO_PATH": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr[-2000:]
