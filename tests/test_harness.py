@@ -3,6 +3,7 @@ and a pass means the test ran to its end (the completion marker): an early exit(
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections import defaultdict
@@ -234,32 +235,75 @@ def test_malformed_multipl_e_record_names_file_and_line(tmp_path):
         load_problems("m", {"source": str(tmp_path), "format": "multipl-e"})
 
 
-SHIM_CHECK = """using System;
-using System.Collections.Generic;
-using KellermanSoftware.CompareNetObjects;
-class P {
-    static void Main() {
-        var c = new CompareLogic();
-        bool ok = c.Compare(new List<int> {1, 2}, new List<int> {1, 2}).AreEqual
-            && !c.Compare(new List<int> {1, 2}, new List<int> {2, 1}).AreEqual
-            && !c.Compare(new List<int> {1}, new List<int> {1, 1}).AreEqual
-            && c.Compare(8, 8).AreEqual && !c.Compare(8, 9).AreEqual
-            && !c.Compare(true, false).AreEqual && c.Compare("ab", "ab").AreEqual
-            && c.Compare(new Dictionary<string, int> {{"a", 1}}, new Dictionary<string, int> {{"a", 1}}).AreEqual
-            && !c.Compare(new Dictionary<string, int> {{"a", 1}}, new Dictionary<string, int> {{"a", 2}}).AreEqual
-            && c.Compare(Tuple.Create(1, "x"), Tuple.Create(1, "x")).AreEqual
-            && !c.Compare(Tuple.Create(1, "x"), Tuple.Create(1, "y")).AreEqual
-            && !c.Compare(null, 1).AreEqual && c.Compare(1.5, 1.5).AreEqual;
-        Environment.Exit(ok ? 0 : 1);
-    }
-}
-"""
+COMPARE_BATTERY = Path(__file__).with_name("csharp_compare_battery.cs")
+MXEVAL = Path(__file__).resolve().parents[2] / "shared" / "peers" / "mxeval"
+# Where the stand-in answers otherwise than the real library (documented in
+# CompareNetObjects.cs): "different" wherever the real one throws (the test fails either way),
+# and a user-defined collection class's own properties are not compared.
+STAND_IN_DIFFERS = {"List subclass extra property": "equal"}
 
 
-def test_csharp_compare_shim_tells_equal_from_different_values():
+def _battery_rows(stdout: str) -> dict[str, tuple[str, str]]:
+    """name -> (the real library's recorded verdict, this run's verdict)."""
+    rows = [line.split("\t") for line in stdout.splitlines()]
+    assert rows and all(len(r) == 3 for r in rows), stdout[-2000:]
+    assert len({r[0] for r in rows}) == len(rows), "duplicate pair names in the battery"
+    return {name: (real, got) for name, real, got in rows}
+
+
+@pytest.fixture(scope="module")
+def stand_in_battery():
     if shutil.which("mcs") is None:
         pytest.skip("mono not installed")
-    assert ProgramRunner("csharp", Limits(timeout_s=30, cpu_s=30)).run(SHIM_CHECK).ok
+    result = ProgramRunner("csharp", Limits(timeout_s=60, cpu_s=60)).run(
+        COMPARE_BATTERY.read_text())
+    assert result.ok, (result.extra, result.stderr[-2000:])
+    return _battery_rows(result.stdout)
+
+
+def _stand_in_mismatches(stand_in: dict, real: dict) -> dict:
+    """Pairs where the stand-in's verdict is not the real library's (`real`: name -> verdict),
+    beyond the documented differences, which must still be differences."""
+    wrong = {}
+    for name, (_, got) in stand_in.items():
+        want = STAND_IN_DIFFERS.get(name, "different" if real[name] == "throws" else real[name])
+        if got != want or (name in STAND_IN_DIFFERS and got == real[name]):
+            wrong[name] = (real[name], got)
+    return wrong
+
+
+def test_csharp_compare_shim_gives_the_real_librarys_verdicts(stand_in_battery):
+    """Type-strict like CompareNETObjects: e.g. List<object> {1L} is not {1} (MBCSP/240)."""
+    assert len(stand_in_battery) > 150
+    recorded = {name: real for name, (real, _) in stand_in_battery.items()}
+    assert {"equal", "different", "throws"} <= set(recorded.values())
+    assert _stand_in_mismatches(stand_in_battery, recorded) == {}
+
+
+def test_csharp_compare_battery_agrees_with_the_real_library(stand_in_battery, tmp_path):
+    """The recorded verdicts are the real library's, and the stand-in agrees pair by pair."""
+    import subprocess
+    import zipfile
+
+    facade = Path("/usr/lib/mono/4.5/Facades/netstandard.dll")
+    archive = MXEVAL / "resources" / "eval_csproj.zip"
+    if not archive.exists() or not facade.exists():
+        pytest.skip("mxeval's eval_csproj.zip or Mono's netstandard facade not available")
+    member = "eval_csproj/bin/Debug/net6.0/KellermanSoftware.Compare-NET-Objects.dll"
+    with zipfile.ZipFile(archive) as zf:
+        (tmp_path / Path(member).name).write_bytes(zf.read(member))
+    exe = tmp_path / "battery.exe"
+    build = subprocess.run(["mcs", "-nologo", f"-out:{exe}", "-r:System.Numerics.dll",
+                            f"-r:{tmp_path / Path(member).name}", f"-r:{facade}",
+                            str(COMPARE_BATTERY)], capture_output=True, text=True)
+    assert build.returncode == 0, build.stdout + build.stderr
+    proc = subprocess.run(["mono", str(exe)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "MONO_PATH": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    real = {name: got for name, (_, got) in _battery_rows(proc.stdout).items()}
+    assert {n: (stand_in_battery[n][0], v) for n, v in real.items()
+            if v != stand_in_battery[n][0]} == {}, "recorded verdicts out of date"
+    assert _stand_in_mismatches(stand_in_battery, real) == {}
 
 
 # The data has no Go canonical solutions: handwritten ones for a few MBGP problems.

@@ -1,8 +1,24 @@
-// A small stand-in for the CompareLogic API of the KellermanSoftware.CompareNetObjects library,
-// which mxeval's C# tests use but which is not packaged for Debian. Written for this project:
-// value-based deep equality of the values the tests compare (numbers, strings, booleans, chars,
-// null, sequences, dictionaries, tuples and plain objects by public fields and properties).
-// Numbers compare by value across numeric types; floating-point values compare exactly.
+// A small stand-in for the CompareLogic API of the KellermanSoftware.CompareNetObjects library
+// (CompareNETObjects 4.77, which mxeval's C# tests use but which is not packaged for Debian).
+// Written for this project from the behaviour observed with the real library under Mono at its
+// default settings (tests/csharp_compare_battery.cs records each observed verdict, and a test
+// runs that battery against the real DLL when mxeval's copy is at hand):
+// - Type-strict everywhere: values of different runtime types are different (1 vs 1L, 1 vs 1.0,
+//   List<int> vs int[], List<int> vs List<object>, Tuple vs ValueTuple), also inside collections,
+//   so a List<object> holding 1L where 1 is expected fails as it does under mxeval.
+// - Simple values (primitives, enums, strings, decimal, date/time, Guid) compare with Equals:
+//   doubles exactly, NaN equal to NaN, 0.0 equal to -0.0, 1.50m equal to 1.5m, "" not null.
+// - Sequences (lists, arrays, sets, LINQ iterators) compare item by item in enumeration order,
+//   HashSet included; null is not an empty list.
+// - Dictionaries: when the first key of the first (actual) dictionary is a simple value, entries
+//   are matched by key and order does not matter; otherwise (list, tuple or object keys) keys and
+//   values are compared pairwise in enumeration order.
+// - Other objects: by their public instance fields and properties (private ones are ignored).
+// Remaining differences, all outside what mxeval's tests compare (checked by the battery test):
+// where the real library throws (NotSupportedException for pairs of kinds it has no comparer
+// for, such as List<int> vs int or Tuple vs ValueTuple; objects with an indexer that are not
+// collections) ours answers "different", and the test fails either way; public properties that
+// a user-defined collection class adds to its items are not compared.
 using System;
 using System.Collections;
 using System.Reflection;
@@ -17,64 +33,67 @@ namespace KellermanSoftware.CompareNetObjects
 
     public class CompareLogic
     {
-        public ComparisonResult Compare(object expected, object actual)
+        // mxeval's tests call Compare(actual, expected).
+        public ComparisonResult Compare(object object1, object object2)
         {
-            return new ComparisonResult { AreEqual = Same(expected, actual) };
+            return new ComparisonResult { AreEqual = Same(object1, object2) };
         }
 
-        static bool IsNumber(object o)
+        static bool IsSimple(Type t)
         {
-            return o is sbyte || o is byte || o is short || o is ushort || o is int || o is uint
-                || o is long || o is ulong || o is float || o is double || o is decimal;
+            return t.IsPrimitive || t.IsEnum || t == typeof(string) || t == typeof(decimal)
+                || t == typeof(DateTime) || t == typeof(DateTimeOffset) || t == typeof(TimeSpan)
+                || t == typeof(Guid);
         }
 
         static bool Same(object a, object b)
         {
-            if (a == null || b == null) return a == null && b == null;
-            if (IsNumber(a) && IsNumber(b))
-            {
-                if (a is float || a is double || b is float || b is double)
-                    return Convert.ToDouble(a) == Convert.ToDouble(b);
-                return Convert.ToDecimal(a) == Convert.ToDecimal(b);
-            }
-            if (a is string || a is char || a is bool || b is string || b is char || b is bool)
-                return a.Equals(b);
-            if (a is IDictionary && b is IDictionary)
-            {
-                var da = (IDictionary)a;
-                var db = (IDictionary)b;
-                if (da.Count != db.Count) return false;
-                foreach (DictionaryEntry e in da)
-                {
-                    if (!db.Contains(e.Key) || !Same(e.Value, db[e.Key])) return false;
-                }
-                return true;
-            }
-            if (a is IEnumerable && b is IEnumerable)
-            {
-                var ea = ((IEnumerable)a).GetEnumerator();
-                var eb = ((IEnumerable)b).GetEnumerator();
-                while (true)
-                {
-                    bool ma = ea.MoveNext(), mb = eb.MoveNext();
-                    if (ma != mb) return false;
-                    if (!ma) return true;
-                    if (!Same(ea.Current, eb.Current)) return false;
-                }
-            }
-            if (a.GetType() != b.GetType()) return false;
+            if (ReferenceEquals(a, b)) return true;
+            if (a == null || b == null) return false;
+            var type = a.GetType();
+            if (type != b.GetType()) return false;
+            if (IsSimple(type)) return a.Equals(b);
+            if (a is IDictionary) return SameDictionary((IDictionary)a, (IDictionary)b);
+            if (a is IEnumerable) return SameSequence((IEnumerable)a, (IEnumerable)b);
             var flags = BindingFlags.Public | BindingFlags.Instance;
-            foreach (var f in a.GetType().GetFields(flags))
+            foreach (var f in type.GetFields(flags))
             {
                 if (!Same(f.GetValue(a), f.GetValue(b))) return false;
             }
-            foreach (var p in a.GetType().GetProperties(flags))
+            foreach (var p in type.GetProperties(flags))
             {
-                if (p.GetIndexParameters().Length > 0) continue;
+                // The real library throws on an indexer outside a collection: never "equal".
+                if (p.GetIndexParameters().Length > 0) return false;
                 if (!Same(p.GetValue(a, null), p.GetValue(b, null))) return false;
             }
-            return a.GetType().GetFields(flags).Length + a.GetType().GetProperties(flags).Length > 0
-                || a.Equals(b);
+            return true;
+        }
+
+        static bool SameSequence(IEnumerable a, IEnumerable b)
+        {
+            var ea = a.GetEnumerator();
+            var eb = b.GetEnumerator();
+            while (true)
+            {
+                bool ma = ea.MoveNext(), mb = eb.MoveNext();
+                if (ma != mb) return false;
+                if (!ma) return true;
+                if (!Same(ea.Current, eb.Current)) return false;
+            }
+        }
+
+        static bool SameDictionary(IDictionary a, IDictionary b)
+        {
+            if (a.Count != b.Count) return false;
+            var first = a.Keys.GetEnumerator();
+            if (!first.MoveNext()) return true;
+            if (!IsSimple(first.Current.GetType()))
+                return SameSequence(a, b);  // entries (KeyValuePair, DictionaryEntry) pairwise
+            foreach (DictionaryEntry e in a)
+            {
+                if (!b.Contains(e.Key) || !Same(e.Value, b[e.Key])) return false;
+            }
+            return true;
         }
     }
 }
