@@ -75,7 +75,7 @@ KINDS = ("canonical", "constant_return", "off_by_one", "empty_body", "infinite_l
          "early_exit", "exit_one")
 MXEVAL_TIMEOUT_S = 15.0  # mxeval's command line default (evaluate_functional_correctness.py)
 MXEVAL_CSHARP_LABEL = ("mxeval's C# program under Mono with the real CompareNETObjects DLL "
-                       "(dotnet unavailable)")
+                       "and the .NET 6 LINQ shims (dotnet unavailable)")
 CSHARP_DLL = "eval_csproj/bin/Debug/net6.0/KellermanSoftware.Compare-NET-Objects.dll"
 NETSTANDARD = "/usr/lib/mono/4.5/Facades/netstandard.dll"
 LINQ_SHIMS = REPO / "src" / "babeltower" / "evaluation" / "csharp" / "LinqCompat.cs"
@@ -524,7 +524,7 @@ def summarize(language: str, outcomes: list[Outcome]) -> dict:
             "agreement": round(100 * (c[True, True] + c[False, False]) / n, 1) if n else None}
 
 
-def _first_line(text: str) -> str:
+def _last_line(text: str) -> str:
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     return (lines[-1] if lines else "")[:160]
 
@@ -538,7 +538,7 @@ def disagreement_record(o: Outcome) -> dict:
             "cause_doc": cause.doc if cause else "no rule of CAUSES explains it",
             "excluded": o.excluded, "wrong_canonical": p.problem.task_id in wrong_canonical(),
             "test_fixes": list(p.fixes), "ours_status": _status(o.ours),
-            "ours_detail": _first_line(o.ours_text), "mxeval_detail": _first_line(o.mx_message)}
+            "ours_detail": _last_line(o.ours_text), "mxeval_detail": _last_line(o.mx_message)}
 
 
 def _status(r: RunResult) -> str:
