@@ -1,0 +1,58 @@
+"""benchmarks/mxeval_agreement.py on a small slice: the project's harness against mxeval's own
+check_correctness (from ../shared/peers/mxeval) for every language with a toolchain."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("mxeval_agreement",
+                                               REPO / "benchmarks" / "mxeval_agreement.py")
+agree = importlib.util.module_from_spec(_spec)
+sys.modules["mxeval_agreement"] = agree  # dataclasses look their module up by name
+_spec.loader.exec_module(agree)
+
+PEER = agree.SHARED / "peers" / "mxeval"
+BENCHMARKS = agree.SHARED / "benchmarks"
+SLICE_KINDS = ("canonical", "constant_return", "early_exit", "exit_one")
+
+
+def test_a_disagreement_no_rule_explains_is_unexplained():
+    problem = agree.Problem("mbxp", "MBCPP/1", "cpp", "int f() {\n", "}", "", "f")
+    program = agree.Program("cpp", problem, problem, (), "canonical", "return 1;\n}")
+    crashed = agree.RunResult(139, "", "Segmentation fault", False, 0.1, "bwrap",
+                              {"stage": "run"})
+    outcome = agree.Outcome(program, ours_passed=False, ours=crashed, mx_passed=True,
+                            mx_message="")
+    assert agree.cause_of(outcome) is None
+    assert agree.disagreement_record(outcome)["cause"] == "UNEXPLAINED"
+    rejected = agree.RunResult(1, "", "main.cpp:2:1: error: control reaches end of non-void "
+                               "function [-Werror=return-type]", False, 0.1, "bwrap",
+                               {"stage": "compile"})
+    outcome.ours = rejected
+    assert agree.cause_of(outcome).key == "werror_return_type"
+
+
+@pytest.mark.skipif(not (PEER / "mxeval" / "execution.py").is_file() or not BENCHMARKS.is_dir(),
+                    reason="mxeval peer or benchmark data not present (../shared)")
+@pytest.mark.parametrize("language", [
+    # C++ and Java compile slowly (about 25 s each for the slice on 2 shared cores).
+    pytest.param(lang, marks=pytest.mark.slow) if lang in ("cpp", "java") else lang
+    for lang in agree.LANGUAGES])
+def test_slice_agrees_with_mxeval(language):
+    if not agree._toolchain_ok(language):
+        pytest.skip(f"no {language} toolchain")
+    report = agree.compare([language], per_language=2, kinds=SLICE_KINDS, loops=0, workers=2,
+                           seed=0, mxeval_dir=PEER, benchmarks_dir=BENCHMARKS, log=lambda m: None)
+    assert [row["language"] for row in report["table"]] == [language]
+    assert report["table"][0]["programs"] == len(report["programs"]) > 0
+    unexplained = [d for d in report["disagreements"] if d["cause"] == "UNEXPLAINED"]
+    assert not unexplained, unexplained
+    canonical = [p for p in report["programs"] if p["kind"] == "canonical"
+                 and not p["excluded"] and not p["wrong_canonical"]]
+    assert canonical, "the slice has no canonical solution to compare"
+    assert all(p["ours"] == p["mxeval"] for p in canonical), canonical
