@@ -63,8 +63,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from babeltower.benchmarks import Problem, load_problems  # noqa: E402
 from babeltower.config import with_defaults  # noqa: E402
-from babeltower.evaluation.harness import (build_program, exclusion_reason,  # noqa: E402
-                                           wrong_canonical)
+from babeltower.evaluation.harness import exclusion_reason, wrong_canonical  # noqa: E402
 from babeltower.evaluation.runners import ProgramRunner, get_runner, node_modules  # noqa: E402
 from babeltower.evaluation.sandbox import Limits, RunResult, resolve_isolation  # noqa: E402
 from babeltower.evaluation.test_fixes import apply_test_fixes  # noqa: E402
@@ -297,13 +296,10 @@ def sample_problems(language: str, per_language: int, seed: int,
 # -- the two harnesses -------------------------------------------------------------------------
 
 def ours(runner: ProgramRunner, problem: Problem, completion: str) -> tuple[RunResult, bool]:
-    """The project's verdict on one completion, through its scoring API (the one place to
-    change): ProgramRunner.check (completion marker) where it exists, else the exit status."""
-    if hasattr(runner, "check"):
-        result = runner.check(problem, completion)
-        return result, result.passed
-    result = runner.run(build_program(problem, completion))
-    return result, result.ok
+    """The project's verdict on one completion, through its scoring API (ProgramRunner.check:
+    compiled, exit 0, and the completion marker printed after the last check)."""
+    result = runner.check(problem, completion)
+    return result, result.passed
 
 
 @functools.lru_cache(maxsize=None)
@@ -383,7 +379,6 @@ class Outcome:
     ours: RunResult | None = None
     mx_passed: bool = False
     mx_message: str = ""
-    marker: bool = False                  # our runner has the completion marker (check)
     runner: ProgramRunner | None = None
     _published: bool | None = field(default=None, repr=False)
 
@@ -437,12 +432,7 @@ CAUSES = (
     Cause("completion_marker",
           "completion marker: an early exit(0) passes mxeval; ours exits 0 too but has not "
           "printed the marker after the last check",
-          lambda o: _mx_only(o) and o.marker and o.ours.ok),
-    Cause("python_early_exit_no_marker",
-          "Python early exit, our runner without the completion marker (ProgramRunner.check): "
-          "mxeval runs the checks in-process and fails the SystemExit; ours sees exit status 0",
-          lambda o: o.program.language == "python" and _ours_only(o) and not o.marker
-          and re.fullmatch(r"failed: (0|None)?", o.mx_message) is not None),
+          lambda o: _mx_only(o) and o.ours.ok and not o.ours.passed),
     Cause("python_exit_status",
           "Python exit status: mxeval passes a program that exits 1 after its checks (it "
           "ignores the status of its forked child); ours requires status 0",
@@ -481,8 +471,7 @@ def run_language(language: str, programs: list[Program], execution, workers: int
                  ours_limits: Limits, isolation: str) -> tuple[list[Outcome], dict]:
     runner = ProgramRunner(language, ours_limits, isolation)
     check = mxeval_checker(execution, language)
-    marker = hasattr(runner, "check")
-    outcomes = [Outcome(p, marker=marker, runner=runner) for p in programs]
+    outcomes = [Outcome(p, runner=runner) for p in programs]
 
     def run_ours(o: Outcome) -> None:
         o.ours, o.ours_passed = ours(runner, o.program.problem, o.program.completion)
