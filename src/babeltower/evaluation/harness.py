@@ -138,7 +138,9 @@ static class {entry} {{
         public override void WriteLine(string message) {{}}
     }}
 
-    static int Main(string[] args) {{
+    // void, not int: a returned status would override Environment.ExitCode, which the program
+    // may have set (a program that sets it to 1 fails, as it does when started directly).
+    static void Main(string[] args) {{
         if ({debug_asserts}) {{
             System.Diagnostics.Trace.Listeners.Clear();
             System.Diagnostics.Trace.Listeners.Add(new FailingAssert());
@@ -154,10 +156,12 @@ static class {entry} {{
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerException).Throw();
             throw;
         }}
-        if (status is int && (int)status != 0) return (int)status;
+        if (status is int && (int)status != 0) {{
+            System.Environment.ExitCode = (int)status;
+            return;
+        }}
         System.Console.Out.Write("\\n" + System.Environment.GetEnvironmentVariable("{env}") + "\\n");
         System.Console.Out.Flush();
-        return 0;
     }}
 }}
 """
