@@ -63,12 +63,12 @@ RUNNERS: dict[str, Runner] = {r.language: r for r in [
     # program (~0.4 s), and a cache shared writable would let one program poison the next.
     # `-s -w` as `go run` links (no debug tables; panics still show file and line). Like
     # `go build`, the compiler sees no internal or vendored standard packages.
+    # The folders come in as arguments ($1, $2), never spliced into the script's text.
     Runner("go", "main.go", ("./main",),
-           ("sh", "-c", "goimports -w main.go"
-            " && {go_tools}/compile -p main -complete -pack -importcfg {go_support}/importcfg"
-            " -o main.a main.go"
-            " && {go_tools}/link -s -w -buildmode=exe -importcfg {go_support}/importcfg.link"
-            " -o main main.a"),
+           ("sh", "-c", 'goimports -w main.go'
+            ' && "$1/compile" -p main -complete -pack -importcfg "$2/importcfg" -o main.a main.go'
+            ' && "$1/link" -s -w -buildmode=exe -importcfg "$2/importcfg.link" -o main main.a',
+            "sh", "{go_tools}", "{go_support}"),
            artifacts=("main",), tools=("go", "goimports"),
            packages=("golang-go", "golang-golang-x-tools"), min_memory_mb=2048,
            ro_paths=("{go_support}", "{go_tools}"),
