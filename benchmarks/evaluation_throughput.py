@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -176,21 +177,28 @@ def bench_execution(language: str, n: int, mxeval_check) -> dict:
         columns["mxeval"] = lambda p, c: mxeval_check(
             {"task_id": p.task_id, "prompt": p.prompt, "test": p.test,
              "entry_point": p.entry_point}, c, MXEVAL_TIMEOUT_S)["passed"]
-    seconds = dict.fromkeys(columns, 0.0)
+    seconds = {k: [] for k in columns}
     passed = dict.fromkeys(columns, 0)
     names = list(columns)
     for i, (problem, completion) in enumerate(pairs):
         for name in names[i % len(names):] + names[:i % len(names)]:
             t0 = time.perf_counter()
             passed[name] += bool(columns[name](problem, completion))
-            seconds[name] += time.perf_counter() - t0
-    rate = {k: len(pairs) / s for k, s in seconds.items()}
+            seconds[name].append(time.perf_counter() - t0)
+    rate = {k: len(pairs) / sum(s) for k, s in seconds.items()}
+
+    def ratio(a: str, b: str) -> str:
+        """Total time a / total time b, and the median of the per-program ratios: on a loaded
+        machine a burst of load hits a few programs, and the median shrugs it off."""
+        per_program = statistics.median(x / y for x, y in zip(seconds[a], seconds[b]))
+        return f"{sum(seconds[a]) / sum(seconds[b]):.2f}x (median {per_program:.2f}x)"
+
     cells = "  ".join(f"{k} {rate[k]:6.2f}/s ({passed[k]} pass)" for k in columns)
-    ratios = f"sandbox slowdown vs bare {seconds['sandboxed'] / seconds['bare']:.2f}x"
+    ratios = f"slowdown sandboxed / bare {ratio('sandboxed', 'bare')}"
     if "mxeval" in columns:
-        ratios += f", ours / mxeval throughput {rate['sandboxed'] / rate['mxeval']:.2f}x"
+        ratios += f", throughput sandboxed / mxeval {ratio('mxeval', 'sandboxed')}"
     else:
-        ratios += ", mxeval: skipped (its C# path builds with dotnet, not installed)"
+        ratios += ", mxeval skipped (its C# path builds with dotnet, not installed)"
     print(f"execution {language:10s}: {len(pairs)} programs  {cells}  {ratios}", flush=True)
     return rate
 

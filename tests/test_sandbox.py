@@ -342,3 +342,6 @@ def test_go_programs_cannot_change_the_shared_standard_library():
     assert result.ok and result.stdout == "tried\n", (result.stdout, result.stderr[-500:])
     assert snapshot() == before
     assert runner.run("package main\nimport \"fmt\"\nfunc main() { fmt.Println(1) }\n").stdout == "1\n"
+    # As with `go build`, a program cannot import the standard library's internal packages.
+    internal = runner.run("package main\nimport \"internal/cpu\"\nfunc main() { _ = cpu.X86 }\n")
+    assert not internal.ok and internal.extra["stage"] == "compile", internal.stderr[-300:]

@@ -4,7 +4,10 @@ run, and which Debian packages provide the toolchain.
 A program passes when it compiles and exits 0 within the time limit (PAPER.md). Compilation
 and execution both happen inside the sandbox. Compiled C++/Java/C#/Go artifacts are cached by
 the sha256 of the source and the toolchain command (safe: the same source gives the same
-program), which matters when many checkpoints produce the same completion.
+program), which matters when many checkpoints produce the same completion. Support files built
+once by trusted code (the C# test library, Go's precompiled standard library) are listed in
+`Runner.ro_paths`: the sandbox binds them read-only, so no program can alter what later programs
+use.
 """
 
 from __future__ import annotations
