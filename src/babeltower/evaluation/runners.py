@@ -258,6 +258,10 @@ class ProgramRunner:
                  cache_dir: str | Path | None = None) -> None:
         self.runner = get_runner(language)
         self.runner.check_toolchain()
+        # Build the support files now (Go's standard library: ~20 s once), before any worker
+        # thread needs them, and so that a broken toolchain fails here, before generation.
+        for path in self.runner.ro_paths:
+            _expand_value(path, Path("{workdir}"))
         mem = max(limits.memory_mb, self.runner.min_memory_mb)
         self.limits = Limits(limits.timeout_s, limits.cpu_s, mem, limits.nproc,
                              limits.fsize_mb, limits.output_bytes)
