@@ -103,9 +103,9 @@ GO_SOLUTIONS = {
                "\treturn out\n}\n",
     "MBGP/22": "\tseen := map[int]bool{}\n\tfor _, x := range nums {\n\t\tif seen[x] {\n"
                "\t\t\treturn x\n\t\t}\n\t\tseen[x] = true\n\t}\n\treturn -1\n}\n",
-    "MBGP/23": "\tbest := 0\n\tfor i, row := range list1 {\n\t\ts := 0\n\t\tfor _, x := range row {\n"
-               "\t\t\ts += x\n\t\t}\n\t\tif i == 0 || s > best {\n\t\t\tbest = s\n\t\t}\n"
-               "\t}\n\treturn best\n}\n",
+    "MBGP/23": "\tbest := 0\n\tfor i, row := range list1 {\n\t\ts := 0\n"
+               "\t\tfor _, x := range row {\n\t\t\ts += x\n\t\t}\n"
+               "\t\tif i == 0 || s > best {\n\t\t\tbest = s\n\t\t}\n\t}\n\treturn best\n}\n",
     "MBGP/24": "\tout, p := 0, 1\n\tfor ; binary > 0; binary /= 10 {\n\t\tout += binary % 10 * p\n"
                "\t\tp *= 2\n\t}\n\treturn out\n}\n",
     "MBGP/28": "\tc := 1\n\tfor i := 0; i < k; i++ {\n\t\tc = c * (n - i) / (i + 1)\n\t}\n"

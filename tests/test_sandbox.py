@@ -315,17 +315,19 @@ def test_go_programs_cannot_change_the_shared_standard_library():
     from babeltower.evaluation.runners import go_support
 
     support = Path(go_support())
-    archive = next(line.split("=", 1)[1] for line in (support / "importcfg").read_text().split("\n")
-                   if line.startswith("packagefile ") and line.endswith(".a")
-                   and line.split("=", 1)[1].startswith(str(support)))
+    archives = [line.split("=", 1)[1] for line in (support / "importcfg").read_text().splitlines()]
+    # One archive built into the support folder, one that GOROOT ships and the folder points to.
+    archive = next(a for a in archives if a.startswith(str(support)))
+    shipped = next(a for a in archives if not a.startswith(str(support)))
 
     def snapshot():
         return {p: hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else p.stat().st_mode
-                for p in [support, *support.rglob("*")]}
+                for p in [support, *support.rglob("*"), Path(shipped)]}
 
     before = snapshot()
     attempts = {"overwrite importcfg": f'os.WriteFile("{support}/importcfg", []byte("x"), 0644)',
                 "append to an archive": f'appendTo("{archive}")',
+                "append to a shipped archive": f'appendTo("{shipped}")',
                 "plant a file": f'os.WriteFile("{support}/pkg/evil.a", []byte("x"), 0644)',
                 "delete importcfg.link": f'os.Remove("{support}/importcfg.link")',
                 "chmod the folder": f'os.Chmod("{support}", 0777)',
@@ -333,15 +335,17 @@ def test_go_programs_cannot_change_the_shared_standard_library():
     checks = "".join(f'\tif {call} == nil {{\n\t\tfmt.Println("done: {name}")\n\t}}\n'
                      for name, call in attempts.items())
     source = ("package main\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n"
-              "func appendTo(p string) error {\n\tf, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)"
-              "\n\tif err != nil {\n\t\treturn err\n\t}\n\t_, err = f.Write([]byte(\"x\"))\n"
+              "func appendTo(p string) error {\n"
+              "\tf, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)\n"
+              "\tif err != nil {\n\t\treturn err\n\t}\n\t_, err = f.Write([]byte(\"x\"))\n"
               "\treturn err\n}\nfunc main() {\n" + checks + "\tfmt.Println(\"tried\")\n}\n")
     runner = ProgramRunner("go", Limits(timeout_s=60, cpu_s=60, memory_mb=512, nproc=64,
                                         fsize_mb=64))
     result = runner.run(source)
     assert result.ok and result.stdout == "tried\n", (result.stdout, result.stderr[-500:])
     assert snapshot() == before
-    assert runner.run("package main\nimport \"fmt\"\nfunc main() { fmt.Println(1) }\n").stdout == "1\n"
+    good = runner.run("package main\nimport \"fmt\"\nfunc main() { fmt.Println(1) }\n")
+    assert good.ok and good.stdout == "1\n", good.stderr[-300:]
     # As with `go build`, a program cannot import the standard library's internal packages.
     internal = runner.run("package main\nimport \"internal/cpu\"\nfunc main() { _ = cpu.X86 }\n")
     assert not internal.ok and internal.extra["stage"] == "compile", internal.stderr[-300:]
