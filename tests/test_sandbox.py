@@ -512,3 +512,49 @@ def test_toolchain_outside_the_system_trees_runs_with_its_prefix():
         result = run_in_sandbox([str(link / "bin" / "greet")], Path(work), LIMITS)
     assert result.ok, result.stderr
     assert result.stdout == "hello from the prefix\nlinks\ntoolchain\n"
+
+
+@needs["go"]
+@pytest.mark.skipif(not bwrap_works(), reason="needs bubblewrap isolation")
+def test_go_programs_cannot_change_the_shared_standard_library():
+    """Every Go program links the standard library compiled once into go_support(): a hostile
+    program must not be able to plant code there for the programs after it."""
+    import hashlib
+
+    from babeltower.evaluation.runners import go_support
+
+    support = Path(go_support())
+    archives = [line.split("=", 1)[1] for line in (support / "importcfg").read_text().splitlines()]
+    # One archive built into the support folder, one that GOROOT ships and the folder points to.
+    archive = next(a for a in archives if a.startswith(str(support)))
+    shipped = next(a for a in archives if not a.startswith(str(support)))
+
+    def snapshot():
+        return {p: hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else p.stat().st_mode
+                for p in [support, *support.rglob("*"), Path(shipped)]}
+
+    before = snapshot()
+    attempts = {"overwrite importcfg": f'os.WriteFile("{support}/importcfg", []byte("x"), 0644)',
+                "append to an archive": f'appendTo("{archive}")',
+                "append to a shipped archive": f'appendTo("{shipped}")',
+                "plant a file": f'os.WriteFile("{support}/pkg/evil.a", []byte("x"), 0644)',
+                "delete importcfg.link": f'os.Remove("{support}/importcfg.link")',
+                "chmod the folder": f'os.Chmod("{support}", 0777)',
+                "rename the folder": f'os.Rename("{support}", "{support}.old")'}
+    checks = "".join(f'\tif {call} == nil {{\n\t\tfmt.Println("done: {name}")\n\t}}\n'
+                     for name, call in attempts.items())
+    source = ("package main\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n"
+              "func appendTo(p string) error {\n"
+              "\tf, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)\n"
+              "\tif err != nil {\n\t\treturn err\n\t}\n\t_, err = f.Write([]byte(\"x\"))\n"
+              "\treturn err\n}\nfunc main() {\n" + checks + "\tfmt.Println(\"tried\")\n}\n")
+    runner = ProgramRunner("go", Limits(timeout_s=60, cpu_s=60, memory_mb=512, nproc=64,
+                                        fsize_mb=64))
+    result = runner.run(source)
+    assert result.ok and result.stdout == "tried\n", (result.stdout, result.stderr[-500:])
+    assert snapshot() == before
+    good = runner.run("package main\nimport \"fmt\"\nfunc main() { fmt.Println(1) }\n")
+    assert good.ok and good.stdout == "1\n", good.stderr[-300:]
+    # As with `go build`, a program cannot import the standard library's internal packages.
+    internal = runner.run("package main\nimport \"internal/cpu\"\nfunc main() { _ = cpu.X86 }\n")
+    assert not internal.ok and internal.extra["stage"] == "compile", internal.stderr[-300:]

@@ -7,10 +7,11 @@ harness's epilogue prints after the last check (harness.py: a pass means the tes
 end; `status` tells "exited_early", exit 0 without the marker, from an ordinary failure).
 `ProgramRunner.run` runs a raw program (no marker). Compilation and execution both happen
 inside the sandbox, which shows only the system trees: what else a runner reads (node_modules,
-the C# support library) is in its `ro_paths`, bound read-only. Compiled C++/Java/C#/Go artifacts
-are cached by the sha256 of the source and the toolchain command (safe: the same source gives
-the same program; the marker is given at run time, not compiled in), which matters when many
-checkpoints produce the same completion.
+the C# test library, Go's standard library compiled once by trusted code) is in its
+`ro_paths`, bound read-only, so no program can alter what later programs use. Compiled
+C++/Java/C#/Go artifacts are cached by the sha256 of the source and the toolchain command (safe:
+the same source gives the same program; the marker is given at run time, not compiled in),
+which matters when many checkpoints produce the same completion.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import shutil
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from ..benchmarks import Problem
@@ -73,13 +75,24 @@ RUNNERS: dict[str, Runner] = {r.language: r for r in [
            artifacts=("main",), tools=("g++",), packages=("g++",)),
     Runner("php", "main.php", ("php", "main.php"), tools=("php",), packages=("php-cli",)),
     # mxeval's Go prompts import packages a solution may not use, and Go refuses unused imports:
-    # goimports removes (or adds) imports before the build, as Go tooling does on save.
+    # goimports removes (or adds) imports before the build, as Go tooling does on save. Then the
+    # compiler and linker run directly against the standard library compiled once by trusted
+    # code (go_support()): `go build` would rebuild and re-hash it in a fresh GOCACHE for every
+    # program (~0.4 s), and a cache shared writable would let one program poison the next.
+    # `-s -w` as `go run` links (no debug tables; panics still show file and line). Like
+    # `go build`, the compiler sees no internal or vendored standard packages.
+    # The folders come in as arguments ($1, $2), never spliced into the script's text.
     Runner("go", "main.go", ("./main",),
-           ("sh", "-c", "goimports -w main.go && go build -o main main.go"),
+           ("sh", "-c", 'goimports -w main.go'
+            ' && "$1/compile" -p main -complete -pack -importcfg "$2/importcfg" -o main.a main.go'
+            ' && "$1/link" -s -w -buildmode=exe -importcfg "$2/importcfg.link" -o main main.a',
+            "sh", "{go_tools}", "{go_support}"),
            artifacts=("main",), tools=("go", "goimports"),
            packages=("golang-go", "golang-golang-x-tools"), min_memory_mb=2048,
+           ro_paths=("{go_support}", "{go_tools}"),
+           # goimports looks for unknown packages in GOPATH (and may ask `go env`): an empty one.
            env={"GOCACHE": "{workdir}/.gocache", "GOPATH": "{workdir}/.gopath",
-                "GO111MODULE": "off", "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"}),
+                "GO111MODULE": "off"}),
     Runner("csharp", "main.cs", ("mono", "main.exe"),
            ("mcs", "-nologo", "-out:main.exe", "-r:System.Numerics.dll",
             "-r:{csharp_support}/KellermanSoftware.CompareNetObjects.dll", "main.cs"),
@@ -148,10 +161,100 @@ def csharp_support() -> str:
     return str(out_dir)
 
 
+@lru_cache(maxsize=1)
+def _go_env() -> dict:
+    import json
+    import subprocess
+
+    proc = subprocess.run(["go", "env", "-json", "GOVERSION", "GOROOT", "GOTOOLDIR", "GOOS",
+                           "GOARCH"], capture_output=True, text=True, env=_go_build_env(None))
+    if proc.returncode != 0:
+        raise ToolchainError(f"go: `go env` failed: {proc.stderr.strip()}")
+    return json.loads(proc.stdout)
+
+
+def _go_build_env(scratch: Path | None) -> dict:
+    """The environment the standard library is built in: the programs' settings (no cgo, no
+    modules), nothing inherited from the harness (a GOFLAGS there would change the build)."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "CGO_ENABLED": "0",
+           "GO111MODULE": "off"}
+    if scratch is not None:
+        env.update(HOME=str(scratch), GOCACHE=str(scratch / "cache"),
+                   GOPATH=str(scratch / "gopath"))
+    return env
+
+
+def go_tools() -> str:
+    """Folder of the Go compiler and linker (GOTOOLDIR)."""
+    return _go_env()["GOTOOLDIR"]
+
+
+@lru_cache(maxsize=1)
+def go_support() -> str:
+    """Folder with the Go standard library compiled once by trusted code (CGO_ENABLED=0, as the
+    programs build) and two import configurations for the compiler and linker: `importcfg`
+    (the packages a program may import: no internal or vendored ones) and `importcfg.link`
+    (all). Archives that GOROOT already ships up to date are used in place; the others are
+    copied out of a throwaway build cache. Keyed by the toolchain (version, root, platform and
+    the compiler's and linker's size and mtime, which a package upgrade changes); the sandbox
+    binds it read-only, so no program can change what later programs link."""
+    import json
+    import subprocess
+
+    info = _go_env()
+    tools = [Path(info["GOTOOLDIR"]) / t for t in ("compile", "link")]
+    key = json.dumps([info, [(t.stat().st_size, t.stat().st_mtime_ns) for t in tools]],
+                     sort_keys=True)
+    root = Path(os.environ.get("BABELTOWER_GO_SUPPORT", Path(sys.prefix) / "go"))
+    out_dir = root / hashlib.sha256(key.encode()).hexdigest()[:12]
+    if (out_dir / "importcfg.link").exists():
+        return str(out_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    # Built in a private folder, then renamed into place whole (atomic): concurrent workers
+    # each build, the first rename wins and the others discard theirs.
+    with tempfile.TemporaryDirectory(dir=root, prefix=".build-") as build:
+        scratch, staged = Path(build) / "scratch", Path(build) / "support"
+        proc = subprocess.run(["go", "list", "-export", "-deps", "-f",
+                               "{{.ImportPath}}\t{{.Export}}", "std"],
+                              capture_output=True, text=True, env=_go_build_env(scratch))
+        rows = [line.split("\t") for line in proc.stdout.splitlines()]
+        if proc.returncode != 0 or not rows:
+            raise ToolchainError(f"go: cannot compile the standard library: {proc.stderr}")
+        link_cfg, import_cfg = [], []
+        goroot = Path(info["GOROOT"]).resolve()
+        for package, export in rows:
+            if not export:  # unsafe (built into the compiler), test-only packages
+                continue
+            archive = Path(export)
+            if goroot not in archive.resolve().parents:
+                target = staged / "pkg" / f"{package}.a"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(archive, target)
+                archive = out_dir / "pkg" / f"{package}.a"
+            link_cfg.append(f"packagefile {package}={archive}\n")
+            parts = package.split("/")
+            if "internal" not in parts and parts[0] != "vendor":
+                import_cfg.append(link_cfg[-1])
+        (staged / "importcfg").write_text("".join(import_cfg))
+        (staged / "importcfg.link").write_text("".join(link_cfg))
+        for path in [staged, *staged.rglob("*")]:
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        try:
+            os.rename(staged, out_dir)
+        except OSError:
+            if not (out_dir / "importcfg.link").exists():
+                raise
+    return str(out_dir)
+
+
 def _expand_value(value: str, workdir: Path) -> str:
     value = value.replace("{workdir}", str(workdir)).replace("{node_path}", node_modules())
     if "{csharp_support}" in value:
         value = value.replace("{csharp_support}", csharp_support())
+    if "{go_support}" in value:
+        value = value.replace("{go_support}", go_support())
+    if "{go_tools}" in value:
+        value = value.replace("{go_tools}", go_tools())
     return value
 
 
@@ -171,6 +274,10 @@ class ProgramRunner:
                  cache_dir: str | Path | None = None) -> None:
         self.runner = get_runner(language)
         self.runner.check_toolchain()
+        # Build the support files now (Go's standard library: ~20 s once), before any worker
+        # thread needs them, and so that a broken toolchain fails here, before generation.
+        for path in self.runner.ro_paths:
+            _expand_value(path, Path("{workdir}"))
         mem = max(limits.memory_mb, self.runner.min_memory_mb)
         self.limits = Limits(limits.timeout_s, limits.cpu_s, mem, limits.nproc,
                              limits.fsize_mb, limits.output_bytes)
@@ -192,12 +299,14 @@ class ProgramRunner:
             raise ToolchainError(
                 f"{self.runner.language}: support path {', '.join(missing)} does not exist; "
                 f"install it (make setup) or point BABELTOWER_NODE_PATH / "
-                f"BABELTOWER_CSHARP_SUPPORT at it")
+                f"BABELTOWER_CSHARP_SUPPORT / BABELTOWER_GO_SUPPORT at it")
         return self.tool_binds + paths
 
     def _cache_key(self, source: str, compile_cmd: tuple[str, ...]) -> str:
         h = hashlib.sha256()
-        h.update("\0".join(compile_cmd).encode())
+        # Expanded: the support folders' names carry the toolchain's and support code's keys,
+        # so an upgraded toolchain does not reuse old binaries.
+        h.update("\0".join(expand_command(compile_cmd, Path("{workdir}"))).encode())
         h.update(source.encode("utf-8", "surrogatepass"))
         return h.hexdigest()
 
