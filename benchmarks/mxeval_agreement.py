@@ -467,6 +467,35 @@ def _timed_map(fn, items, workers: int) -> tuple[list, float]:
     return out, time.perf_counter() - t0
 
 
+def uptime_s() -> float:
+    """Seconds since boot, on the clock /proc/<pid>/stat start times use."""
+    return float(Path("/proc/uptime").read_text().split()[0])
+
+
+def kill_orphans_since(since: float) -> list[str]:
+    """Kill the processes of this uid that were orphaned (parent pid 1) and started after
+    `since` (uptime_s()), and return their command lines. mxeval's timeout kills the process
+    it started, not that process's children: `go run`'s compiled program of an infinite-loop
+    mutant keeps spinning after mxeval reports the timeout, and would slow every later
+    measurement."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    killed = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2:].split()  # from field 3 (state) on
+            ppid, start = int(fields[1]), int(fields[19]) / ticks
+            if (ppid != 1 or start < since or fields[0] == "Z"  # dead, not yet reaped
+                    or os.stat(f"/proc/{pid}").st_uid != os.getuid()):
+                continue
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            os.kill(int(pid), 9)
+            killed.append(cmd.strip() or pid)
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+    return killed
+
+
 def run_language(language: str, programs: list[Program], execution, workers: int,
                  ours_limits: Limits, isolation: str) -> tuple[list[Outcome], dict]:
     runner = ProgramRunner(language, ours_limits, isolation)
@@ -491,13 +520,19 @@ def run_language(language: str, programs: list[Program], execution, workers: int
         order = [("ours", run_ours), ("mxeval", run_mx)]
         for name, fn in order if (i // chunk) % 2 == 0 else order[::-1]:
             seconds[name] += _timed_map(fn, part, workers)[1]
-    for fn in (run_ours, run_mx):
-        _timed_map(fn, loops, workers)
+    _timed_map(run_ours, loops, workers)
+    started = uptime_s()
+    _timed_map(run_mx, loops, workers)
+    left = kill_orphans_since(started)
+    if left:
+        print(f"  {language}: mxeval left {len(left)} program(s) running after its timeout "
+              f"(killed): {', '.join(left)[:300]}", flush=True)
     n = len(timed)
     speed = {"language": language, "programs": n, "workers": workers,
              "ours_s": round(seconds["ours"], 2), "mxeval_s": round(seconds["mxeval"], 2),
              "ours_per_s": round(n / seconds["ours"], 2) if n else None,
-             "mxeval_per_s": round(n / seconds["mxeval"], 2) if n else None}
+             "mxeval_per_s": round(n / seconds["mxeval"], 2) if n else None,
+             "mxeval_orphans_killed": len(left)}
     if n:
         speed["ratio"] = round(seconds["mxeval"] / seconds["ours"], 2)
     return outcomes, speed

@@ -21,6 +21,19 @@ BENCHMARKS = agree.SHARED / "benchmarks"
 SLICE_KINDS = ("canonical", "constant_return", "early_exit", "exit_one")
 
 
+def test_orphans_a_peer_harness_leaves_behind_are_killed():
+    """mxeval's Go timeout kills `go run`, not the program it started: the script kills such
+    orphans (parent pid 1, started after the mark) before measuring anything else."""
+    import subprocess
+    import time
+
+    mark = agree.uptime_s()
+    subprocess.run(["sh", "-c", "sleep 300 & exit 0"], check=True)
+    time.sleep(0.2)
+    assert any(cmd.startswith("sleep 300") for cmd in agree.kill_orphans_since(mark))
+    assert agree.kill_orphans_since(mark) == []
+
+
 def test_a_disagreement_no_rule_explains_is_unexplained():
     problem = agree.Problem("mbxp", "MBCPP/1", "cpp", "int f() {\n", "}", "", "f")
     program = agree.Program("cpp", problem, problem, (), "canonical", "return 1;\n}")
