@@ -429,6 +429,11 @@ CAUSES = (
           "goimports (Go prompts import unused packages): ours fixes the imports before the "
           "build; mxeval's `go run` refuses an unused or missing import",
           lambda o: o.program.language == "go" and _ours_only(o) and _go_import_fixed(o)),
+    Cause("php_close_tag",
+          "PHP close tag: the completion leaves PHP mode (`?>`), so the test is printed as "
+          "text instead of run; mxeval passes the exit status 0, ours sees no marker",
+          lambda o: o.program.language == "php" and _mx_only(o) and o.ours.ok
+          and "?>" in o.program.completion),
     Cause("completion_marker",
           "completion marker: an early exit(0) passes mxeval; ours exits 0 too but has not "
           "printed the marker after the last check",

@@ -69,3 +69,21 @@ def test_slice_agrees_with_mxeval(language):
                  and not p["excluded"] and not p["wrong_canonical"]]
     assert canonical, "the slice has no canonical solution to compare"
     assert all(p["ours"] == p["mxeval"] for p in canonical), canonical
+
+
+@pytest.mark.skipif(not (PEER / "mxeval" / "execution.py").is_file() or not BENCHMARKS.is_dir(),
+                    reason="mxeval peer or benchmark data not present (../shared)")
+def test_php_canonical_that_leaves_php_mode_is_a_documented_disagreement():
+    """MBPHP/175's published solution ends with `?>`: the test after it is printed as text, not
+    run. mxeval passes it (exit 0); ours fails it (the marker is never printed)."""
+    if not agree._toolchain_ok("php"):
+        pytest.skip("no php toolchain")
+    problem = next(p for p in agree.load_problems(
+        "mbxp", {"source": str(BENCHMARKS / "mbxp" / "mbphp_release_v1.2.jsonl")})
+        if p.task_id == "MBPHP/175")
+    assert "?>" in problem.canonical_solution
+    programs = agree.programs_for(problem, {"canonical"}, False, 0, ["php_strict_compare"])
+    (outcome,), _ = agree.run_language("php", programs, agree.load_mxeval(PEER), 1,
+                                       agree.Limits(timeout_s=10, cpu_s=10), "auto")
+    assert (outcome.ours_passed, outcome.mx_passed) == (False, True)
+    assert agree.cause_of(outcome).key == "php_close_tag"
