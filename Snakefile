@@ -24,9 +24,10 @@ include: "rules/common.smk"
 include: "rules/corpus.smk"
 include: "rules/tokenizer.smk"
 include: "rules/train.smk"
+# Before the per-checkpoint stages: their rules' `group:` comes from its functions.
+include: "rules/batches.smk"
 include: "rules/probes.smk"
 include: "rules/evaluate.smk"
-include: "rules/batches.smk"
 include: "rules/analysis.smk"
 include: "rules/compare.smk"
 include: "rules/report.smk"
@@ -53,7 +54,7 @@ localrules:
 
 
 rule all:
+    default_target: True
     input:
         all_targets,
         comparison_batch_targets,
-    default_target: True

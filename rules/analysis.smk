@@ -3,23 +3,25 @@
 # The mixtures are Snakemake checkpoints: the comparison runs' lengths follow from them.
 
 
+include: "inputs/analysis.smk"
+
+
 rule collect_curves:
     input:
         unpack(curve_inputs),
     output:
-        report(f"{RESULTS}/analysis/curves.tsv", caption="../report/curves.rst",
-               category="Tables"),
-    params:
-        primary=PRIMARY,
-        continual_runs={lang: f"continual-{lang}" for lang in NEW_LANGUAGES},
+        report(f"{RESULTS}/analysis/curves.tsv", caption="../report/curves.rst", category="Tables"),
     log:
         f"{RESULTS}/logs/analysis/collect_curves.log",
+    conda:
+        "../envs/analysis.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        primary=PRIMARY,
+        continual_runs=continual_run_languages(),
     script:
         "../workflow/scripts/collect_curves.py"
 
@@ -28,19 +30,18 @@ rule segment_stages:
     input:
         curves=f"{RESULTS}/analysis/curves.tsv",
     output:
-        report(f"{RESULTS}/analysis/stages.tsv", caption="../report/stages.rst",
-               category="Tables"),
-    params:
-        analysis=config["analysis"],
-        runs=continual_run_languages(),
+        report(f"{RESULTS}/analysis/stages.tsv", caption="../report/stages.rst", category="Tables"),
     log:
         f"{RESULTS}/logs/analysis/segment_stages.log",
+    conda:
+        "../envs/analysis.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        analysis=config["analysis"],
+        runs=continual_run_languages(),
     script:
         "../workflow/scripts/segment_stages.py"
 
@@ -49,21 +50,24 @@ checkpoint baseline_mixture:
     input:
         token_indexes=[token_index(lang, "train") for lang in CODE_LANGUAGES],
     output:
-        report(f"{RESULTS}/mixtures/{{mixture}}.tsv", caption="../report/mixtures.rst",
-               category="Mixtures"),
-    params:
-        languages=CODE_LANGUAGES,
-        settings=lambda wc: baseline_mixture_settings(wc.mixture),
-    wildcard_constraints:
-        mixture=one_of(BASELINE_MIXTURES),
+        report(
+            f"{RESULTS}/mixtures/{{mixture}}.tsv",
+            caption="../report/mixtures.rst",
+            category="Mixtures",
+        ),
     log:
         f"{RESULTS}/logs/analysis/mixture_{{mixture}}.log",
+    wildcard_constraints:
+        mixture=one_of(BASELINE_MIXTURES),
+    conda:
+        "../envs/analysis.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        languages=CODE_LANGUAGES,
+        settings=lambda wc: baseline_mixture_settings(wc.mixture),
     script:
         "../workflow/scripts/baseline_mixture.py"
 
@@ -74,27 +78,37 @@ checkpoint optimized_mixture:
         curves=f"{RESULTS}/analysis/curves.tsv",
         stages=f"{RESULTS}/analysis/stages.tsv",
     output:
-        mixture=report(f"{RESULTS}/mixtures/optimized.tsv", caption="../report/mixtures.rst",
-                       category="Mixtures"),
-        algorithm=report(f"{RESULTS}/mixtures/algorithm1.tsv",
-                         caption="../report/algorithm1.rst", category="Mixtures"),
-        calibration=report(f"{RESULTS}/mixtures/calibration.tsv",
-                           caption="../report/calibration.rst", category="Mixtures"),
+        mixture=report(
+            f"{RESULTS}/mixtures/optimized.tsv",
+            caption="../report/mixtures.rst",
+            category="Mixtures",
+        ),
+        algorithm=report(
+            f"{RESULTS}/mixtures/algorithm1.tsv",
+            caption="../report/algorithm1.rst",
+            category="Mixtures",
+        ),
+        calibration=report(
+            f"{RESULTS}/mixtures/calibration.tsv",
+            caption="../report/calibration.rst",
+            category="Mixtures",
+        ),
         calibration_points=f"{RESULTS}/mixtures/calibration_points.tsv",
-    params:
-        primary=PRIMARY,
-        languages=CODE_LANGUAGES,
-        runs=continual_run_languages(),
-        mixture=config_subset("comparison", "token_scale", "optimized_source", "q_min", "q_max",
-                              "equal_tokens"),
-        analysis=config["analysis"],
     log:
         f"{RESULTS}/logs/analysis/optimized_mixture.log",
+    conda:
+        "../envs/analysis.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        primary=PRIMARY,
+        languages=CODE_LANGUAGES,
+        runs=continual_run_languages(),
+        mixture=config_subset(
+            "comparison", "token_scale", "optimized_source", "q_min", "q_max", "equal_tokens"
+        ),
+        analysis=config["analysis"],
     script:
         "../workflow/scripts/optimized_mixture.py"

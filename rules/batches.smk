@@ -5,27 +5,34 @@
 # memory per checkpoint: what to size `runtime`/`mem_mb` of the profile with.
 
 
+include: "inputs/batches.smk"
+
+
 rule batch_benchmarks:
     input:
-        lambda wc: [f"{RESULTS}/benchmarks/{wc.stage}/{wc.run}/{ckpt}.tsv"
-                    for ckpt in checkpoint_batches(wc.stage, wc.run)[int(wc.batch)]],
+        lambda wc: [
+            f"{RESULTS}/benchmarks/{wc.stage}/{wc.run}/{ckpt}.tsv"
+            for ckpt in checkpoint_batches(wc.stage, wc.run)[int(wc.batch)]
+        ],
     output:
         f"{RESULTS}/benchmarks/{{stage}}/{{run}}/batch{{batch}}.tsv",
+    log:
+        f"{RESULTS}/logs/batches/{{stage}}/{{run}}/batch{{batch}}.log",
     wildcard_constraints:
         stage=one_of(CHECKPOINT_STAGES),
         run=one_of(ALL_RUNS),
         batch=r"\d+",
     group:
         lambda wc: batch_group(wc.stage, wc.run, wc.batch)
-    log:
-        f"{RESULTS}/logs/batches/{{stage}}/{{run}}/batch{{batch}}.log",
-    threads: 1
-    resources:
-        mem_mb=500,
-        runtime=5,
-        **{name: (lambda wc, name=name: member_text_resources(wc.stage).get(name))
-           for name in TEXT_RESOURCE_NAMES},
     conda:
         "../envs/data.yaml"
+    threads: 1
+    resources:
+        **{
+            name: (lambda wc, name=name: member_text_resources(wc.stage).get(name))
+            for name in TEXT_RESOURCE_NAMES
+        },
+        mem_mb=500,
+        runtime=5,
     script:
         "../workflow/scripts/batch_benchmarks.py"

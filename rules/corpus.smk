@@ -1,23 +1,26 @@
 # Corpus stage: raw code shards -> filtered, deduplicated, decontaminated, split corpus.
 
 
+include: "inputs/corpus.smk"
+
+
 rule benchmark_ngrams:
     input:
         benchmark_files,
     output:
         f"{RESULTS}/decontam/benchmark_ngrams.npz",
-    params:
-        benchmarks=enabled_benchmarks(config),
-        ngram=config["corpus"]["decontamination"]["ngram"],
-        template_min_problems=config["corpus"]["decontamination"]["template_min_problems"],
     log:
         f"{RESULTS}/logs/benchmark_ngrams.log",
+    conda:
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        "../envs/data.yaml"
+    params:
+        benchmarks=enabled_benchmarks(config),
+        ngram=config["corpus"]["decontamination"]["ngram"],
+        template_min_problems=config["corpus"]["decontamination"]["template_min_problems"],
     script:
         "../workflow/scripts/benchmark_ngrams.py"
 
@@ -29,6 +32,16 @@ rule build_corpus:
         manifest=f"{RESULTS}/corpus/{{lang}}/manifest.json",
         stats=f"{RESULTS}/corpus/{{lang}}/stats.tsv",
         shards=directory(f"{RESULTS}/corpus/{{lang}}/shards"),
+    log:
+        f"{RESULTS}/logs/build_corpus/{{lang}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/build_corpus/{{lang}}.tsv"
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=240,
     params:
         language=lambda wc: corpus_language_params(wc.lang),
         filters=config["corpus"]["filters"],
@@ -36,16 +49,6 @@ rule build_corpus:
         split=config["corpus"]["split"],
         shard_bytes=config["corpus"]["shard_bytes"],
         seed=config["seed"],
-    log:
-        f"{RESULTS}/logs/build_corpus/{{lang}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/build_corpus/{{lang}}.tsv"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=240,
-    conda:
-        "../envs/data.yaml"
     script:
         "../workflow/scripts/build_corpus.py"
 
@@ -55,15 +58,15 @@ rule corpus_stats:
         [f"{RESULTS}/corpus/{lang}/stats.tsv" for lang in LANGUAGES],
     output:
         f"{RESULTS}/corpus/stats.tsv",
-    params:
-        kind="corpus",
     log:
         f"{RESULTS}/logs/corpus_stats.log",
+    conda:
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../envs/data.yaml"
+    params:
+        kind="corpus",
     script:
         "../workflow/scripts/collect_tables.py"

@@ -3,6 +3,9 @@
 # batches of checkpoints are one job (rules/batches.smk).
 
 
+include: "inputs/evaluate.smk"
+
+
 rule evaluate_checkpoint:
     input:
         checkpoints=f"{RESULTS}/runs/{{run}}/checkpoints",
@@ -10,26 +13,26 @@ rule evaluate_checkpoint:
     output:
         results=f"{RESULTS}/evaluation/{{run}}/{{ckpt}}/results.tsv",
         passk=f"{RESULTS}/evaluation/{{run}}/{{ckpt}}/passk.tsv",
+    log:
+        f"{RESULTS}/logs/evaluation/{{run}}/{{ckpt}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluation/{{run}}/{{ckpt}}.tsv"
+    wildcard_constraints:
+        run=one_of(ALL_RUNS),
+        ckpt=r"step\d{8}",
+    group:
+        checkpoint_group("evaluation")
+    conda:
+        "../envs/evaluate.yaml"
+    threads: config["evaluation"]["workers"]
+    resources:
+        mem_mb=4000,
+        runtime=120,
     params:
         evaluation=config["evaluation"],
         languages=EVALUATION_LANGUAGES,
         benchmarks=enabled_benchmarks(config),
         seed=config["seed"],
-    wildcard_constraints:
-        run=one_of(ALL_RUNS),
-        ckpt=r"step\d{8}",
-    log:
-        f"{RESULTS}/logs/evaluation/{{run}}/{{ckpt}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/evaluation/{{run}}/{{ckpt}}.tsv"
-    group:
-        checkpoint_group("evaluation")
-    threads: config["evaluation"]["workers"]
-    resources:
-        mem_mb=4000,
-        runtime=120,
-    conda:
-        "../envs/evaluate.yaml"
     script:
         "../workflow/scripts/evaluate_checkpoint.py"
 
@@ -43,16 +46,16 @@ rule collect_evaluation:
         ],
     output:
         f"{RESULTS}/evaluation/{{table}}.tsv",
-    wildcard_constraints:
-        table="passk|results",
     log:
         f"{RESULTS}/logs/evaluation/collect_{{table}}.log",
+    wildcard_constraints:
+        table="passk|results",
+    conda:
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/data.yaml"
     script:
         "../workflow/scripts/collect_probe_table.py"
 
@@ -62,16 +65,16 @@ rule knowledge_dependence:
         f"{RESULTS}/evaluation/results.tsv",
     output:
         f"{RESULTS}/evaluation/knowledge_dependence.tsv",
-    params:
-        primary=PRIMARY,
-        new_languages=[lang for lang in NEW_LANGUAGES if lang in EVALUATION_LANGUAGES],
     log:
         f"{RESULTS}/logs/evaluation/knowledge_dependence.log",
+    conda:
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/data.yaml"
+    params:
+        primary=PRIMARY,
+        new_languages=[lang for lang in NEW_LANGUAGES if lang in EVALUATION_LANGUAGES],
     script:
         "../workflow/scripts/knowledge_dependence.py"

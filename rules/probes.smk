@@ -3,25 +3,28 @@
 # the results.
 
 
+include: "inputs/probes.smk"
+
+
 rule mine_lens_items:
     input:
         manifest=f"{RESULTS}/corpus/{{lang}}/manifest.json",
     output:
         f"{RESULTS}/probes/items/{{lang}}.jsonl",
-    params:
-        pairs=lambda wc: specs.lens_pairs(config, wc.lang),
-        max_per_pair=config["probes"]["lens"]["max_items_per_pair"],
-        heldout_bytes=config["probes"]["heldout_bytes"],
-    wildcard_constraints:
-        lang=one_of(NEW_LANGUAGES),
     log:
         f"{RESULTS}/logs/probes/mine_lens_items_{{lang}}.log",
+    wildcard_constraints:
+        lang=one_of(NEW_LANGUAGES),
+    conda:
+        "../envs/train.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        "../envs/train.yaml"
+    params:
+        pairs=lambda wc: specs.lens_pairs(config, wc.lang),
+        max_per_pair=config["probes"]["lens"]["max_items_per_pair"],
+        heldout_bytes=config["probes"]["heldout_bytes"],
     script:
         "../workflow/scripts/mine_lens_items.py"
 
@@ -35,25 +38,25 @@ rule probe_checkpoint:
     output:
         tables=[f"{RESULTS}/probes/{{run}}/{{ckpt}}/{table}.tsv" for table in PROBE_TABLES],
         neuron_sets=f"{RESULTS}/probes/{{run}}/{{ckpt}}/neuron_sets.json",
-    params:
-        probes=config["probes"],
-        languages=PROBE_LANGUAGES,
-        benchmarks=enabled_benchmarks(config),
-    wildcard_constraints:
-        run=one_of(ALL_RUNS),
-        ckpt=r"step\d{8}",
     log:
         f"{RESULTS}/logs/probes/{{run}}/{{ckpt}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/probes/{{run}}/{{ckpt}}.tsv"
+    wildcard_constraints:
+        run=one_of(ALL_RUNS),
+        ckpt=r"step\d{8}",
     group:
         checkpoint_group("probes")
+    conda:
+        "../envs/train.yaml"
     threads: config["probes"]["threads"]
     resources:
         mem_mb=4000,
         runtime=60,
-    conda:
-        "../envs/train.yaml"
+    params:
+        probes=config["probes"],
+        languages=PROBE_LANGUAGES,
+        benchmarks=enabled_benchmarks(config),
     script:
         "../workflow/scripts/probe_checkpoint.py"
 
@@ -61,21 +64,20 @@ rule probe_checkpoint:
 rule neuron_overlap:
     input:
         lambda wc: [
-            f"{probe_dir(wc.run, ckpt)}/neuron_sets.json"
-            for ckpt in RUNS[wc.run].checkpoint_names
+            f"{probe_dir(wc.run, ckpt)}/neuron_sets.json" for ckpt in RUNS[wc.run].checkpoint_names
         ],
     output:
         f"{RESULTS}/probes/{{run}}/neuron_overlap.tsv",
-    wildcard_constraints:
-        run=one_of(RUNS),
     log:
         f"{RESULTS}/logs/probes/{{run}}/neuron_overlap.log",
+    wildcard_constraints:
+        run=one_of(RUNS),
+    conda:
+        "../envs/train.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../envs/train.yaml"
     script:
         "../workflow/scripts/neuron_overlap.py"
 
@@ -89,15 +91,15 @@ rule collect_probe_table:
         ],
     output:
         f"{RESULTS}/probes/{{table}}.tsv",
-    wildcard_constraints:
-        table=one_of(PROBE_TABLES),
     log:
         f"{RESULTS}/logs/probes/collect_{{table}}.log",
+    wildcard_constraints:
+        table=one_of(PROBE_TABLES),
+    conda:
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/data.yaml"
     script:
         "../workflow/scripts/collect_probe_table.py"

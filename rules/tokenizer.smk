@@ -1,24 +1,27 @@
 # Tokenizer stage: byte-level BPE on a balanced sample -> flat token files per language split.
 
 
+include: "inputs/tokenizer.smk"
+
+
 rule train_tokenizer:
     input:
         manifests=[corpus_manifest(lang) for lang in LANGUAGES],
     output:
         directory(f"{RESULTS}/tokenizer"),
-    params:
-        tokenizer=tokenizer_training_params(),
-        languages=LANGUAGES,
     log:
         f"{RESULTS}/logs/train_tokenizer.log",
     benchmark:
         f"{RESULTS}/benchmarks/train_tokenizer.tsv"
+    conda:
+        "../envs/data.yaml"
     threads: 2
     resources:
         mem_mb=4000,
         runtime=120,
-    conda:
-        "../envs/data.yaml"
+    params:
+        tokenizer=tokenizer_training_params(),
+        languages=LANGUAGES,
     script:
         "../workflow/scripts/train_tokenizer.py"
 
@@ -31,18 +34,18 @@ rule tokenize_split:
         index=f"{RESULTS}/tokens/{{lang}}/{{split}}.json",
         tokens=f"{RESULTS}/tokens/{{lang}}/{{split}}.bin",
         doc_starts=f"{RESULTS}/tokens/{{lang}}/{{split}}.docs.npy",
-    params:
-        batch_bytes=config["tokenizer"]["batch_bytes"],
     log:
         f"{RESULTS}/logs/tokenize_split/{{lang}}_{{split}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/tokenize_split/{{lang}}_{{split}}.tsv"
+    conda:
+        "../envs/data.yaml"
     threads: 2
     resources:
         mem_mb=4000,
         runtime=240,
-    conda:
-        "../envs/data.yaml"
+    params:
+        batch_bytes=config["tokenizer"]["batch_bytes"],
     script:
         "../workflow/scripts/tokenize_split.py"
 
@@ -52,15 +55,15 @@ rule token_stats:
         [token_index(lang, split) for lang in LANGUAGES for split in SPLITS],
     output:
         f"{RESULTS}/tokens/index.tsv",
-    params:
-        kind="tokens",
     log:
         f"{RESULTS}/logs/token_stats.log",
+    conda:
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../envs/data.yaml"
+    params:
+        kind="tokens",
     script:
         "../workflow/scripts/collect_tables.py"

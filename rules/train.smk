@@ -1,106 +1,35 @@
-# Pre-training stage: M_P, continual runs, M_L and mixture runs. Each run writes HF-format
-# checkpoints on the schedule planned in rules/common.smk (babeltower.runs), so downstream
-# per-checkpoint jobs exist when the DAG is built. Resume state lives in runs/<run>/state/,
-# outside the declared outputs, so it survives Snakemake's cleanup of a killed job.
+# Training stage: one job per run (M_P, continual runs, M_L, mixture runs and the final
+# comparison's runs; babeltower.runs names and plans them). Each run writes HF-format
+# checkpoints on its planned schedule, so downstream per-checkpoint jobs exist when the DAG is
+# built (a comparison run's plan waits for its mixture's Snakemake checkpoint). Resume state
+# lives in runs/<run>/state/, outside the declared outputs, so it survives Snakemake's cleanup
+# of a killed job.
 
 
-rule train_primary:
+include: "inputs/train.smk"
+
+
+rule train:
     input:
-        unpack(lambda wc: train_inputs("primary")),
+        unpack(train_inputs),
     output:
-        checkpoints=directory(f"{RESULTS}/runs/primary/checkpoints"),
-        metrics=f"{RESULTS}/runs/primary/metrics.csv",
-        tensorboard=directory(f"{RESULTS}/runs/primary/tensorboard"),
-    params:
-        run=RUNS["primary"].config,
-        languages=RUNS["primary"].languages,
-        init_checkpoint="",
+        checkpoints=directory(f"{RESULTS}/runs/{{run}}/checkpoints"),
+        metrics=f"{RESULTS}/runs/{{run}}/metrics.csv",
+        tensorboard=directory(f"{RESULTS}/runs/{{run}}/tensorboard"),
     log:
-        f"{RESULTS}/logs/train/primary.log",
+        f"{RESULTS}/logs/train/{{run}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/train/primary.tsv"
-    threads: config["training"]["threads"]
-    resources:
-        **train_resources(lambda wc: RUNS["primary"].config),
-    conda:
-        "../envs/train.yaml"
-    script:
-        "../workflow/scripts/train_run.py"
-
-
-rule train_continual:
-    input:
-        unpack(lambda wc: train_inputs(f"continual-{wc.lang}")),
-    output:
-        checkpoints=directory(f"{RESULTS}/runs/continual-{{lang}}/checkpoints"),
-        metrics=f"{RESULTS}/runs/continual-{{lang}}/metrics.csv",
-        tensorboard=directory(f"{RESULTS}/runs/continual-{{lang}}/tensorboard"),
-    params:
-        run=lambda wc: RUNS[f"continual-{wc.lang}"].config,
-        languages=lambda wc: RUNS[f"continual-{wc.lang}"].languages,
-        init_checkpoint=lambda wc: init_checkpoint(f"continual-{wc.lang}"),
+        f"{RESULTS}/benchmarks/train/{{run}}.tsv"
     wildcard_constraints:
-        lang=one_of(NEW_LANGUAGES),
-    log:
-        f"{RESULTS}/logs/train/continual-{{lang}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/train/continual-{{lang}}.tsv"
-    threads: config["training"]["threads"]
-    resources:
-        **train_resources(lambda wc: RUNS[f"continual-{wc.lang}"].config),
+        run=one_of(ALL_RUNS),
     conda:
         "../envs/train.yaml"
-    script:
-        "../workflow/scripts/train_run.py"
-
-
-rule train_monolingual:
-    input:
-        unpack(lambda wc: train_inputs(f"monolingual-{wc.lang}")),
-    output:
-        checkpoints=directory(f"{RESULTS}/runs/monolingual-{{lang}}/checkpoints"),
-        metrics=f"{RESULTS}/runs/monolingual-{{lang}}/metrics.csv",
-        tensorboard=directory(f"{RESULTS}/runs/monolingual-{{lang}}/tensorboard"),
+    threads: config["training"]["threads"]
+    resources:
+        **train_resources(lambda wc: run_training(wc.run)),
     params:
-        run=lambda wc: RUNS[f"monolingual-{wc.lang}"].config,
-        languages=lambda wc: RUNS[f"monolingual-{wc.lang}"].languages,
-        init_checkpoint="",
-    wildcard_constraints:
-        lang=one_of(NEW_LANGUAGES),
-    log:
-        f"{RESULTS}/logs/train/monolingual-{{lang}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/train/monolingual-{{lang}}.tsv"
-    threads: config["training"]["threads"]
-    resources:
-        **train_resources(lambda wc: RUNS[f"monolingual-{wc.lang}"].config),
-    conda:
-        "../envs/train.yaml"
-    script:
-        "../workflow/scripts/train_run.py"
-
-
-rule train_mixture:
-    input:
-        unpack(lambda wc: train_inputs(f"mixture-{wc.mixture}")),
-    output:
-        checkpoints=directory(f"{RESULTS}/runs/mixture-{{mixture}}/checkpoints"),
-        metrics=f"{RESULTS}/runs/mixture-{{mixture}}/metrics.csv",
-        tensorboard=directory(f"{RESULTS}/runs/mixture-{{mixture}}/tensorboard"),
-    params:
-        run=lambda wc: RUNS[f"mixture-{wc.mixture}"].config,
-        languages=lambda wc: RUNS[f"mixture-{wc.mixture}"].languages,
-        init_checkpoint="",
-    wildcard_constraints:
-        mixture=one_of(MIXTURES),
-    log:
-        f"{RESULTS}/logs/train/mixture-{{mixture}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/train/mixture-{{mixture}}.tsv"
-    threads: config["training"]["threads"]
-    resources:
-        **train_resources(lambda wc: RUNS[f"mixture-{wc.mixture}"].config),
-    conda:
-        "../envs/train.yaml"
+        run=lambda wc: run_plan(wc.run).config,
+        languages=lambda wc: run_plan(wc.run).languages,
+        init_checkpoint=lambda wc: init_checkpoint(wc.run),
     script:
         "../workflow/scripts/train_run.py"

@@ -31,7 +31,8 @@ _JOB_ROW = re.compile(r"^(\w+)\s+(\d+)$")
 
 
 def planned_jobs(proc: subprocess.CompletedProcess) -> Counter:
-    """Jobs a dry run would execute, by rule (from Snakemake's 'Job stats' table)."""
+    """Jobs a dry run would execute, by rule (from Snakemake's 'Job stats' table); the training
+    rule's jobs by run, as `train[<run>]`, where the dry run printed its job blocks."""
     text = proc.stdout + proc.stderr
     jobs: Counter = Counter()
     if "Job stats:" not in text:
@@ -43,7 +44,29 @@ def planned_jobs(proc: subprocess.CompletedProcess) -> Counter:
             break
         if m.group(1) != "total":
             jobs[m.group(1)] = int(m.group(2))
+    runs = planned_wildcards(proc, "train", "run")
+    if runs:  # the job blocks were printed (not --quiet)
+        assert sum(runs.values()) == jobs.pop("train"), "train jobs without a run in the plan"
+        jobs.update({f"train[{run}]": n for run, n in runs.items()})
     return jobs
+
+
+_JOB_HEAD = re.compile(r"^(?: {4})?(?:local)?(?:rule|checkpoint) (\w+):$")
+_WILDCARDS = re.compile(r"^\s+wildcards: (.*)$")
+
+
+def planned_wildcards(proc: subprocess.CompletedProcess, rule: str, name: str) -> Counter:
+    """The values of wildcard `name` over a dry run's `rule` jobs (their printed blocks)."""
+    values: Counter = Counter()
+    current = None
+    for line in (proc.stdout + proc.stderr).splitlines():
+        if head := _JOB_HEAD.match(line):
+            current = head.group(1)
+        elif current == rule and (wc := _WILDCARDS.match(line)):
+            found = dict(item.split("=", 1) for item in wc.group(1).split(", "))
+            values[found[name]] += 1
+            current = None
+    return values
 
 
 def job_resources(dry_run: subprocess.CompletedProcess, rule: str) -> str:
@@ -99,3 +122,9 @@ def kill_snakemake_when(workdir: Path, configfile: Path, target: str, ready, wha
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+def run_kind_counts(jobs: Counter) -> Counter:
+    """planned_jobs' training jobs by kind of run (`primary`, `continual`, ...)."""
+    return Counter(key[len("train["):-1].split("-")[0] for key, n in jobs.items()
+                   for _ in range(n) if key.startswith("train["))

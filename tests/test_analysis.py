@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from babeltower.analysis.curves import build_curves, run_signals, working_language
-from babeltower.analysis.report import write_figures, write_summary
+from babeltower.analysis.report import FIGURES, write_figures, write_summary
 from babeltower.analysis.tables import (final_table, summary_tables, write_optimized_mixture,
                                         write_stages)
 from babeltower.runs import read_budgets
@@ -156,9 +156,7 @@ def test_comparison_intervals_and_paired_test():
 
 def test_every_figure_is_a_png_even_without_data(tmp_path):
     _stages(tmp_path, synthetic_curves())
-    names = ("capability", "forgetting", "working_language_heatmap", "working_language",
-             "transfer_neurons", "knowledge_dependence", "calibration", "mixture_comparison")
-    outputs = {n: tmp_path / f"{n}.png" for n in names}
+    outputs = {n: tmp_path / f"{n}.png" for n in FIGURES}
     write_figures({"curves": tmp_path / "curves.tsv", "stages": tmp_path / "stages.tsv"},
                   "python", outputs)
     for path in outputs.values():

@@ -88,8 +88,8 @@ WITH_ENV = sorted(r for r in RULES if r != "all")
 
 
 def test_every_rule_but_the_target_names_an_env_and_a_script():
-    assert {"build_corpus", "train_primary", "probe_checkpoint", "evaluate_checkpoint",
-            "optimized_mixture", "train_scratch", "figures"} <= set(RULES)
+    assert {"build_corpus", "train", "probe_checkpoint", "evaluate_checkpoint",
+            "optimized_mixture", "figures"} <= set(RULES)
     for rule in WITH_ENV:
         assert RULES[rule]["conda"], f"rule {rule} ({RULES[rule]['file'].name}) names no env"
         assert RULES[rule]["script"], f"rule {rule} has no script"

@@ -13,7 +13,8 @@ import yaml
 
 from babeltower.config import ConfigError, validate_config
 from babeltower.runs import RunConfigError, plan_runs
-from snakemake_helpers import REPO, SNAKEFILE, job_resources, planned_groups, planned_jobs
+from snakemake_helpers import (REPO, SNAKEFILE, job_resources, planned_groups, planned_jobs,
+                               run_kind_counts)
 
 PRESET_13B = REPO / "presets" / "paper-1.3b.yaml"
 PRESET_67B = REPO / "presets" / "paper-6.7b.yaml"
@@ -90,8 +91,8 @@ def test_paper_preset_dry_run_builds_thousands_of_jobs_offline(paper_dry_run):
     plans = plan_runs(cfg)
     checkpoints = sum(len(p.checkpoint_steps) for p in plans.values())
     jobs = planned_jobs(paper_dry_run)
-    assert jobs["train_primary"] == 1
-    assert jobs["train_continual"] == jobs["train_monolingual"] == 4
+    kinds = run_kind_counts(jobs)
+    assert kinds["primary"] == 1 and kinds["continual"] == kinds["monolingual"] == 4
     # Every checkpoint of every study run is probed and (evaluation.checkpoints: all) evaluated.
     assert jobs["probe_checkpoint"] == jobs["evaluate_checkpoint"] == checkpoints
     assert sum(jobs.values()) >= 2000
@@ -126,6 +127,6 @@ def test_6_7b_overlay_shards_the_model_over_four_nodes(tmp_path):
     assert cfg["training"]["model"]["preset"] == "gpt2-6.7b"
     assert cfg["training"]["strategy"] == "fsdp" and cfg["training"]["nodes"] == 4
     assert cfg["training"]["batch_size"] % (cfg["training"]["micro_batch_size"] * 8 * 4) == 0
-    resources = job_resources(_dry_run(tmp_path, PRESET_13B, PRESET_67B), "train_primary")
+    resources = job_resources(_dry_run(tmp_path, PRESET_13B, PRESET_67B), "train")
     for expected in ("gres=gpu:8", "nodes=4", "mpi=srun", "tasks=4"):
         assert expected in resources

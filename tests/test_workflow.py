@@ -15,10 +15,13 @@ import pytest
 import torch
 
 from micro import N_GOOD, micro_config, write_config
+from babeltower.analysis.report import FIGURES
 from snakemake_helpers import REPO, SNAKEFILE, kill_snakemake_when, planned_jobs, snakemake
 
 SPLITS = ("train", "valid", "test")
-TRAIN_JOBS = {"train_primary": 1, "train_continual": 1, "train_monolingual": 1}
+TRAIN_JOBS = {"train[primary]": 1, "train[continual-cpp]": 1, "train[monolingual-cpp]": 1}
+# The natural mixture's comparison runs (the optimized ones are listed once its checkpoint ran).
+NATURAL_SCRATCH = {"train[scratch-natural-s1]": 1, "train[scratch-natural-s2]": 1}
 # Checkpoints of the micro runs: primary 0, 2, 4, 8, 10; continual and monolingual 0, 2, 4, 5.
 PROBE_TABLES = ("loss", "canonical_nll", "lens", "neurons", "deactivation")
 # Where the micro workflow's probes and evaluations run (probes/evaluation device and precision
@@ -194,7 +197,7 @@ def test_editing_rule_scripts_and_comments_reruns_nothing(micro_run, tmp_path):
     assert plan() == {}
     with_code_trigger = plan("--rerun-triggers", "mtime", "params", "input", "software-env",
                              "code")
-    assert with_code_trigger.get("train_primary") == 1 and with_code_trigger.get("summary") == 1
+    assert with_code_trigger.get("train[primary]") == 1 and with_code_trigger.get("summary") == 1
 
 
 def test_vocab_size_change_reruns_tokenizer_and_tokenization_only(micro_run):
@@ -352,19 +355,19 @@ def test_training_setting_changes_rerun_only_the_affected_runs(micro_run):
     plan = _plan_with(ws, cfg, "cont_lr.yaml", lambda c: c["runs"]["continual"].__setitem__(
         "training", {"optimizer": {"lr": 0.01}}))
     # The optimized mixture reads the continual run: its comparison runs follow; natural's not.
-    assert plan == {"train_continual": 1, **probe_jobs(4, runs=1), **eval_jobs(1),
+    assert plan == {"train[continual-cpp]": 1, **probe_jobs(4, runs=1), **eval_jobs(1),
                     **batch_jobs(2), **analysis_jobs(4), "all": 1}
     plan = _plan_with(ws, cfg, "primary_tokens.yaml",
                       lambda c: c["runs"]["primary"].__setitem__("train_tokens", 3840))
     # M_P now has checkpoints 0, 2, 4, 8, 12, 15; the continual run starts from it.
-    assert plan == {"train_primary": 1, "train_continual": 1, **probe_jobs(6 + 4, runs=2),
+    assert plan == {"train[primary]": 1, "train[continual-cpp]": 1, **probe_jobs(6 + 4, runs=2),
                     **eval_jobs(2), **batch_jobs(4), **analysis_jobs(4), "all": 1}
     plan = _plan_with(ws, cfg, "all_lr.yaml", lambda c: c["training"].__setitem__(
         "optimizer", {"lr": 0.01}))
     # Every run, the comparison runs included (listed: the natural mixture's two seeds, each
     # probed and evaluated at its final checkpoint; their batches are listed with the other
     # comparison runs', once the optimized mixture's checkpoint has run).
-    assert plan == {**TRAIN_JOBS, **probe_jobs(13 + 2), **eval_jobs(3 + 2), "train_scratch": 2,
+    assert plan == {**TRAIN_JOBS, **probe_jobs(13 + 2), **eval_jobs(3 + 2), **NATURAL_SCRATCH,
                     **batch_jobs(3 + 3), **analysis_jobs(6), "all": 1}
 
 
@@ -376,7 +379,7 @@ def test_model_and_schedule_changes_rerun_every_training_run(micro_run, family, 
     ws, cfg, _ = micro_run
     plan = _plan_with(ws, cfg, f"{family}.yaml", change)
     # Same plan as a shared optimizer change: every run and everything after it.
-    assert plan == {**TRAIN_JOBS, **probe_jobs(13 + 2), **eval_jobs(3 + 2), "train_scratch": 2,
+    assert plan == {**TRAIN_JOBS, **probe_jobs(13 + 2), **eval_jobs(3 + 2), **NATURAL_SCRATCH,
                     **batch_jobs(3 + 3), **analysis_jobs(6), "all": 1}
 
 
@@ -414,7 +417,8 @@ def test_analysis_and_mixture_settings_rerun_only_their_downstream(micro_run):
     # A third seed: three new runs (one per mixture), probed and evaluated at the end.
     plan = _plan_with(ws, cfg, "seeds.yaml", lambda c: c["comparison"].__setitem__(
         "seeds", [1, 2, 3]))
-    assert plan == {"train_scratch": 3, "probe_checkpoint": 3, "evaluate_checkpoint": 3,
+    assert plan == {"train[scratch-natural-s3]": 1, "train[scratch-optimized-s3]": 1,
+                    "train[scratch-optimized-equal-s3]": 1, "probe_checkpoint": 3, "evaluate_checkpoint": 3,
                     **batch_jobs(3 + 3), "scratch_run_curves": 3, "compare_mixtures": 1, "figures": 1, "summary": 1,
                     "all": 1}
 
@@ -565,8 +569,7 @@ def test_analysis_mixtures_comparison_figures_and_summary(micro_run):
     assert (ok.ci_low <= ok["mean"]).all() and (ok["mean"] <= ok.ci_high).all()
     paired = pd.read_csv(res / "comparison/paired.tsv", sep="\t")
     assert set(paired.b) == {"natural"} and (paired.n == 2).all()
-    for name in ("capability", "forgetting", "working_language_heatmap", "working_language",
-                 "transfer_neurons", "knowledge_dependence", "calibration", "mixture_comparison"):
+    for name in FIGURES:
         assert (res / f"figures/{name}.png").read_bytes()[:4] == b"\x89PNG", name
     text = (res / "summary.md").read_text()
     assert "## Stages of the continual runs" in text and "continual-cpp" in text

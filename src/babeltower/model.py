@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -266,7 +266,3 @@ def load_hf_weights(model: GPT, path: str | Path) -> None:
         raise ValueError(f"checkpoint {path} does not match the model: missing {missing}, "
                          f"unexpected {unexpected}")
 
-
-def model_summary(cfg: GPTConfig) -> dict:
-    return {**asdict(cfg), "params": cfg.num_params(),
-            "params_non_embedding": cfg.num_params(include_embeddings=False)}

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from .config import languages_by_role, primary_language
 from .schedule import checkpoint_name, checkpoint_steps
 
-RUN_KINDS = ("primary", "continual", "monolingual", "mixture", "scratch")
 BASELINE_MIXTURES = ("natural", "uniform", "temperature", "unimax")
 # The optimized budgets trained at the natural corpus's token count (equal-tokens comparison).
 OPTIMIZED_EQUAL = "optimized-equal"
@@ -33,6 +32,27 @@ OPTIMIZED_EQUAL = "optimized-equal"
 
 class RunConfigError(ValueError):
     pass
+
+
+# Run names: the folders under <results>/runs/ and the `{run}` wildcard of every per-run rule.
+# Spelled here only; everything else calls these.
+PRIMARY_RUN = "primary"
+
+
+def continual_run(lang: str) -> str:
+    return f"continual-{lang}"
+
+
+def monolingual_run(lang: str) -> str:
+    return f"monolingual-{lang}"
+
+
+def mixture_run(name: str) -> str:
+    return f"mixture-{name}"
+
+
+def scratch_run_name(mixture: str, seed: int) -> str:
+    return f"scratch-{mixture}-s{seed}"
 
 
 @dataclass
@@ -154,10 +174,6 @@ def scratch_mixtures(config: dict) -> list[str]:
     return names
 
 
-def scratch_run_name(mixture: str, seed: int) -> str:
-    return f"scratch-{mixture}-s{seed}"
-
-
 def scratch_runs(config: dict) -> dict[str, tuple[str, int]]:
     """Run name -> (mixture, seed) for every from-scratch comparison run."""
     return {scratch_run_name(m, seed): (m, seed) for m in scratch_mixtures(config)
@@ -223,7 +239,7 @@ def plan_runs(config: dict) -> dict[str, RunPlan]:
         return _run_settings(training, kind_cfg, where)
 
     pc = runs_cfg["primary"]
-    plans["primary"] = _plan("primary", "primary",
+    plans[PRIMARY_RUN] = _plan(PRIMARY_RUN, "primary",
                              {"weights": {primary: 1.0}, "train_tokens": pc["train_tokens"]},
                              settings(pc, 'runs.primary'), seed, None)
     new_languages = languages_by_role(config, "new")
@@ -231,15 +247,15 @@ def plan_runs(config: dict) -> dict[str, RunPlan]:
         cc = runs_cfg["continual"]
         if cc["enabled"]:
             tokens = language_tokens(cc["train_tokens"], lang, new_languages, "runs.continual")
-            plans[f"continual-{lang}"] = _plan(
-                f"continual-{lang}", "continual", {"weights": {lang: 1.0}, "train_tokens": tokens},
-                settings(cc, 'runs.continual'), seed, "primary",
-                model_positions(plans["primary"].config))
+            plans[continual_run(lang)] = _plan(
+                continual_run(lang), "continual", {"weights": {lang: 1.0}, "train_tokens": tokens},
+                settings(cc, 'runs.continual'), seed, PRIMARY_RUN,
+                model_positions(plans[PRIMARY_RUN].config))
         mc = runs_cfg["monolingual"]
         if mc["enabled"]:
             tokens = language_tokens(mc["train_tokens"], lang, new_languages, "runs.monolingual")
-            plans[f"monolingual-{lang}"] = _plan(
-                f"monolingual-{lang}", "monolingual", {"weights": {lang: 1.0}, "train_tokens": tokens},
+            plans[monolingual_run(lang)] = _plan(
+                monolingual_run(lang), "monolingual", {"weights": {lang: 1.0}, "train_tokens": tokens},
                 settings(mc, 'runs.monolingual'), seed, None)
     for mix_name, mc in (runs_cfg.get("mixtures") or {}).items():
         spec = {k: mc[k] for k in ("budgets", "weights", "train_tokens") if mc.get(k)}
@@ -248,6 +264,11 @@ def plan_runs(config: dict) -> dict[str, RunPlan]:
         if unknown:
             raise RunConfigError(f"mixture {mix_name!r} names unknown language(s) "
                             f"{', '.join(unknown)}; languages: {', '.join(sorted(known))}")
-        plans[f"mixture-{mix_name}"] = _plan(f"mixture-{mix_name}", "mixture", spec,
+        plans[mixture_run(mix_name)] = _plan(mixture_run(mix_name), "mixture", spec,
                                              settings(mc, f'runs.mixtures.{mix_name}'), seed, None)
     return plans
+
+
+def continual_runs(plans: dict[str, RunPlan]) -> dict[str, str]:
+    """Continual run name -> its new language, for the planned runs (the runs with stages)."""
+    return {name: plan.languages[0] for name, plan in plans.items() if plan.kind == "continual"}

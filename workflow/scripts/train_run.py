@@ -1,4 +1,4 @@
-"""Rules train_*: one training run (M_P, a continual run, M_L or a mixture run)."""
+"""Rule train: one training run (M_P, a continual run, M_L, a mixture run or a comparison run)."""
 import _pkg  # noqa: F401  (puts the babeltower package on sys.path)
 from babeltower.smk import setup_rule_logging
 

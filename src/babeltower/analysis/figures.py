@@ -40,10 +40,6 @@ def _empty(path: str | Path, title: str, why: str) -> None:
     _save(fig, path)
 
 
-def _runs(stages: pd.DataFrame) -> list[tuple[str, str]]:
-    return list(zip(stages["run"], stages["language"]))
-
-
 def _metric(curves: pd.DataFrame, run: str, language: str, metric: str) -> pd.DataFrame:
     return select(curves, run, language, metric).groupby(
         ["step", "tokens"], as_index=False)["value"].mean()

@@ -18,8 +18,14 @@ from . import figures as fg
 from .curves import metric_series
 from .tables import read_tsv
 
-FIGURES = ("capability", "forgetting", "working_language_heatmap", "working_language",
-           "transfer_neurons", "knowledge_dependence", "calibration", "mixture_comparison")
+# Every figure rule `figures` writes (figures/<name>.png) -> its caption in report/<caption>.rst.
+FIGURES = {
+    "capability": "capability", "forgetting": "forgetting",
+    "working_language_heatmap": "working_language_heatmap",
+    "working_language": "working_language", "transfer_neurons": "transfer_neurons",
+    "knowledge_dependence": "knowledge_dependence", "calibration": "calibration_figure",
+    "mixture_comparison": "mixture_comparison",
+}
 
 
 def write_figures(inputs: dict, primary: str, outputs: dict) -> None:

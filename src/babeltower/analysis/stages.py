@@ -75,8 +75,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-STATUSES = ("three_stages", "no_stabilization", "no_peak", "flat", "too_few_checkpoints")
-
 TABLE_COLUMNS = ("run", "status", "has_peak", "peak_step", "peak_tokens", "dip_step",
                  "dip_tokens", "stable_step", "stable_tokens", "wl_cross_step", "wl_agrees",
                  "neurons_peak_step", "neurons_agree", "agree_all", "rule")

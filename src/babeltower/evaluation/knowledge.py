@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..atomic import atomic_path
 from ..benchmarks import problem_number
+from ..runs import PRIMARY_RUN, continual_run, monolingual_run
 
 
 def _solved(df: pd.DataFrame) -> set[tuple[str, str]]:
@@ -35,10 +36,10 @@ def _final(df: pd.DataFrame, run: str, language: str) -> pd.DataFrame:
 def knowledge_dependence(results: pd.DataFrame, primary: str, new_languages: list[str]
                          ) -> pd.DataFrame:
     rows = []
-    mp = _final(results, "primary", primary)
+    mp = _final(results, PRIMARY_RUN, primary)
     for lang in new_languages:
-        ml = _final(results, f"monolingual-{lang}", lang)
-        cont = results[(results.run == f"continual-{lang}") & (results.language == lang)]
+        ml = _final(results, monolingual_run(lang), lang)
+        cont = results[(results.run == continual_run(lang)) & (results.language == lang)]
         if mp.empty or ml.empty or cont.empty:
             rows.append({"language": lang, "step": None, "tokens": None, "s_size": None,
                          "solved": None, "solved_in_s": None, "share": None,
