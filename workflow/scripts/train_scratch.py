@@ -7,7 +7,7 @@ setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)
 import sys  # noqa: E402
 
 from babeltower.runs import plan_scratch_run, read_budgets  # noqa: E402
-from babeltower.smk import launch_training  # noqa: E402
+from babeltower.train_launch import launch_training  # noqa: E402
 
 sm = snakemake  # noqa: F821
 config = {"training": sm.params.training, "comparison": {"training": sm.params.comparison_training}}
