@@ -24,8 +24,9 @@ from babeltower.schedule import checkpoint_steps, lr_at
 from babeltower.shards import ShardWriter
 from babeltower.tokenizer import train_bpe
 from babeltower.tokens import tokenize_shards
-from babeltower.train import EXIT_PREEMPTED, Trainer, TrainingError, train
+from babeltower.train import EXIT_PREEMPTED, Trainer, train
 from babeltower.train_launch import launch
+from babeltower.train_process import TrainingError
 
 REPO = Path(__file__).resolve().parents[1]
 

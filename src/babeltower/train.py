@@ -41,8 +41,6 @@ from .schedule import checkpoint_steps, lr_at
 from .train_process import (TrainingError, dist_env, measure_peak_flops, reproducible,
                             training_device, use_bf16)
 
-__all__ = ["EXIT_PREEMPTED", "Trainer", "TrainingError", "train", "validate_run_config"]
-
 log = logging.getLogger(__name__)
 
 EXIT_PREEMPTED = 143
@@ -212,14 +210,13 @@ class Trainer:
                                                 self.is_main)
         if not self.is_main:
             return
+        trainer_state = {"run": self.rc["run"], "step": self.step,
+                         "tokens": self.step * self.batch_size * self.context,
+                         "train_loss": loss, "total_steps": self.total_steps,
+                         "language_tokens": self.sampler.language_tokens()}
         train_state.write_checkpoint(snapshot, self.state_dir, self.step, self.eos_id,
-                                     self.tokenizer_dir, extra_files={
-            "run_config.json": self.rc,
-            "trainer_state.json": {"run": self.rc["run"], "step": self.step,
-                                   "tokens": self.step * self.batch_size * self.context,
-                                   "train_loss": loss, "total_steps": self.total_steps,
-                                   "language_tokens": self.sampler.language_tokens()},
-        })
+                                     self.tokenizer_dir, {"run_config.json": self.rc,
+                                                          "trainer_state.json": trainer_state})
 
     def _barrier(self) -> None:
         if self.distributed:
