@@ -24,7 +24,9 @@ from babeltower.schedule import checkpoint_steps, lr_at
 from babeltower.shards import ShardWriter
 from babeltower.tokenizer import train_bpe
 from babeltower.tokens import tokenize_shards
-from babeltower.train import EXIT_PREEMPTED, Trainer, TrainingError, launch, train
+from babeltower.train import EXIT_PREEMPTED, Trainer, train
+from babeltower.train_launch import launch
+from babeltower.train_process import TrainingError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -435,16 +437,16 @@ def test_one_gpu_under_torchrun_runs_nccl_with_every_collective_on_the_gpu(token
 
 
 def test_distributed_means_started_by_torchrun():
-    from babeltower.train import _dist_env
+    from babeltower.train_process import dist_env
 
     torchrun_env = {"RANK": "3", "WORLD_SIZE": "8", "LOCAL_RANK": "3",
                     "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
-    assert _dist_env(torchrun_env) == (True, 8, 3, 3)
-    assert _dist_env(dict(torchrun_env, RANK="0", WORLD_SIZE="1", LOCAL_RANK="0")) == \
+    assert dist_env(torchrun_env) == (True, 8, 3, 3)
+    assert dist_env(dict(torchrun_env, RANK="0", WORLD_SIZE="1", LOCAL_RANK="0")) == \
         (True, 1, 0, 0)
-    assert _dist_env({}) == (False, 1, 0, 0)
+    assert dist_env({}) == (False, 1, 0, 0)
     with pytest.raises(TrainingError, match="WORLD_SIZE is 2 but LOCAL_RANK, MASTER_ADDR"):
-        _dist_env({"WORLD_SIZE": "2", "RANK": "1"})
+        dist_env({"WORLD_SIZE": "2", "RANK": "1"})
 
 
 def test_one_process_under_torchrun_takes_the_distributed_path(token_data, tmp_path, capfd):
@@ -482,23 +484,23 @@ def test_state_saved_before_the_data_changed_is_not_resumed(token_data, tmp_path
 
 
 def test_torchrun_command_one_node_and_several_nodes(monkeypatch, tmp_path):
-    import babeltower.train as train_mod
+    import babeltower.train_launch as launch_mod
 
     cfg = {"run": "primary", "processes": 8, "nodes": 1}
-    cmd = train_mod.torchrun_command(cfg, tmp_path / "run_config.json", env={})
+    cmd = launch_mod.torchrun_command(cfg, tmp_path / "run_config.json", env={})
     assert cmd[:3] == [sys.executable, "-m", "torch.distributed.run"]
     assert "--standalone" in cmd and "--nproc-per-node=8" in cmd and "srun" not in cmd
     # Several nodes need a Slurm allocation ...
     cfg["nodes"] = 4
     with pytest.raises(TrainingError, match="training.nodes = 4 needs a Slurm allocation"):
-        train_mod.torchrun_command(cfg, tmp_path / "run_config.json", env={})
+        launch_mod.torchrun_command(cfg, tmp_path / "run_config.json", env={})
     # ... of at least that many nodes (the host list comes from scontrol inside a job).
-    monkeypatch.setattr(train_mod, "slurm_job_hosts", lambda job, env: ["gpu07", "gpu08"])
+    monkeypatch.setattr(launch_mod, "slurm_job_hosts", lambda job, env: ["gpu07", "gpu08"])
     with pytest.raises(TrainingError, match="has 2 node"):
-        train_mod.torchrun_command(cfg, tmp_path / "c.json", env={"SLURM_JOB_ID": "42"})
-    monkeypatch.setattr(train_mod, "slurm_job_hosts",
+        launch_mod.torchrun_command(cfg, tmp_path / "c.json", env={"SLURM_JOB_ID": "42"})
+    monkeypatch.setattr(launch_mod, "slurm_job_hosts",
                         lambda job, env: ["gpu07", "gpu08", "gpu09", "gpu10"])
-    cmd = train_mod.torchrun_command(cfg, tmp_path / "c.json", env={"SLURM_JOB_ID": "42"})
+    cmd = launch_mod.torchrun_command(cfg, tmp_path / "c.json", env={"SLURM_JOB_ID": "42"})
     srun, torchrun = cmd[:cmd.index(sys.executable)], cmd[cmd.index(sys.executable):]
     assert srun == ["srun", "--jobid=42", "--nodes=4", "--ntasks=4", "--ntasks-per-node=1",
                     "--kill-on-bad-exit=1"]
@@ -506,3 +508,23 @@ def test_torchrun_command_one_node_and_several_nodes(monkeypatch, tmp_path):
     assert "--rdzv-endpoint=gpu07:29400" in torchrun and "--rdzv-id=42" in torchrun
     assert "--standalone" not in torchrun
     assert torchrun[-3:] == ["-m", "babeltower.train", str(tmp_path / "c.json")]
+
+
+def test_rule_entry_completes_the_run_config_with_the_rules_files(monkeypatch, tmp_path):
+    import babeltower.train_launch as launch_mod
+    from types import SimpleNamespace
+
+    launched = []
+    monkeypatch.setattr(launch_mod, "launch", lambda rc: launched.append(rc) or 143)
+    smk = SimpleNamespace(
+        output=SimpleNamespace(metrics=str(tmp_path / "runs/continual-go/metrics.csv")),
+        input=SimpleNamespace(tokenizer="tok", token_indexes=["go.json", "py.json"]), threads=3)
+    planned = {"run": "continual-go", "processes": 2, "nodes": 3}
+    assert launch_mod.launch_training(smk, planned, ["go", "python"], "init/step8") == 143
+    rc, = launched
+    assert rc == {**planned, "out_dir": str(tmp_path / "runs/continual-go"), "tokenizer": "tok",
+                  "token_indexes": {"go": "go.json", "python": "py.json"}, "threads": 3,
+                  "world_size": 6, "init_from": "init/step8"}
+    assert planned == {"run": "continual-go", "processes": 2, "nodes": 3}  # not modified
+    launch_mod.launch_training(smk, planned, ["go", "python"])
+    assert "init_from" not in launched[-1]

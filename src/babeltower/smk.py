@@ -19,24 +19,3 @@ def setup_rule_logging(smk) -> None:
     threads = str(getattr(smk, "threads", 1) or 1)
     os.environ.setdefault("RAYON_NUM_THREADS", threads)
     os.environ.setdefault("OMP_NUM_THREADS", threads)
-
-
-def launch_training(smk, run_config: dict, languages: list[str], init_from: str = "") -> int:
-    """Rules train_*: complete a run config with the rule's files and threads, then train.
-
-    Returns the exit status (143 after SIGTERM: state saved, the job resumes on rerun)."""
-    from pathlib import Path
-
-    from .train import launch
-
-    run_config = dict(run_config)
-    run_config.update(
-        out_dir=str(Path(smk.output.metrics).parent),
-        tokenizer=smk.input.tokenizer,
-        token_indexes=dict(zip(languages, smk.input.token_indexes)),
-        threads=smk.threads,
-        world_size=run_config["processes"] * run_config["nodes"],
-    )
-    if init_from:
-        run_config["init_from"] = init_from
-    return launch(run_config)

@@ -7,7 +7,7 @@ setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from babeltower.smk import launch_training  # noqa: E402
+from babeltower.train_launch import launch_training  # noqa: E402
 
 sm = snakemake  # noqa: F821
 init = str(Path(sm.input.init) / sm.params.init_checkpoint) if sm.params.init_checkpoint else ""
