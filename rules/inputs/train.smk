@@ -24,7 +24,7 @@ def training_allocation(training):
     the allocation always matches torchrun's world: `processes` GPUs on each of `nodes` nodes
     when the run trains on CUDA. Keys that do not apply are None (Snakemake drops them). A
     multi-node job is an `mpi` job for the SLURM executor: it starts its own srun
-    (babeltower.train.torchrun_command) instead of being wrapped in a one-task step."""
+    (babeltower.train_launch.torchrun_command) instead of being wrapped in a one-task step."""
     nodes = training["nodes"]
     on_gpu = training["device"] == "cuda"
     return {
