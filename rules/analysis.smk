@@ -21,7 +21,8 @@ rule collect_curves:
         runtime=10,
     params:
         primary=PRIMARY,
-        continual_runs=continual_run_languages(),
+        # Language -> its continual run (attaches the knowledge table, which has no run).
+        continual_runs={lang: run for run, lang in continual_run_languages().items()},
     script:
         "../workflow/scripts/collect_curves.py"
 

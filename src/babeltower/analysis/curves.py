@@ -76,9 +76,8 @@ def build_curves(tables: dict[str, pd.DataFrame], primary: str,
     """The tidy table from the collected probe and evaluation tables.
 
     `tables` may hold loss, canonical_nll, lens, neurons (probes), passk and knowledge
-    (evaluation); missing or empty ones are skipped. `continual_runs` maps each continual run to
-    its new language (runs.continual_runs), to attach the knowledge-dependence table (which has
-    a language column, no run column).
+    (evaluation); missing or empty ones are skipped. `continual_runs` maps a new language to its
+    continual run, to attach the knowledge-dependence table (which has no run column).
     """
     parts = []
     loss = tables.get("loss")
@@ -104,9 +103,8 @@ def build_curves(tables: dict[str, pd.DataFrame], primary: str,
         parts.append(_long(passk, "benchmark_problems", "problems", detail="benchmark"))
     knowledge = tables.get("knowledge")
     if knowledge is not None and len(knowledge) and continual_runs:
-        run_of = {lang: run for run, lang in continual_runs.items()}
-        k = knowledge[knowledge["language"].isin(run_of)].copy()
-        k["run"] = k["language"].map(run_of)
+        k = knowledge[knowledge["language"].isin(continual_runs)].copy()
+        k["run"] = k["language"].map(continual_runs)
         parts.append(_long(k, "knowledge_share", "share"))
     if not parts:
         return pd.DataFrame(columns=COLUMNS)
