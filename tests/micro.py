@@ -3,10 +3,26 @@ reason, a tiny mxeval-format benchmark, and a config pointing at them.
 
 The good documents are generated (distinct names and bodies) so the expected stats are known
 exactly; the planted files each trigger exactly one drop reason.
+
+The benchmark's problems have real tests, and the first problem of each language (the one the
+micro config evaluates) has an outcome the tests can predict from the completion alone
+(`predicted_pass`), whatever the trained micro model generates:
+* MBCPP/1 holds its whole solution in the prompt, which then opens a raw string literal that the
+  test closes: any completion is text inside that literal, so it passes unless it contains the
+  literal's closing sequence `CPP_RAW_END` (which the micro corpus never shows a model).
+* MBPP/2 asks for a 512-character key: it fails unless the completion spells the key, which
+  no completion of `max_new_tokens` tokens can when the tokenizer's longest token times
+  `max_new_tokens` is shorter than the key (the end-to-end test checks this on the trained
+  tokenizer). A completion that read the key from the program's source at run time could pass:
+  that is hostile code (the sandbox's concern, see evaluation/harness.py), not what a model
+  trained on the micro corpus writes.
+* MBCPP/3 and MBPP/3 (running maximum) are ordinary problems with canonical solutions;
+  MBCPP/3's prompt and solution are what the planted `contaminated.cpp` copies.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -106,20 +122,78 @@ def write_sources(root: Path) -> dict[str, Path]:
     return {"python": py, "cpp": cpp, "english": en}
 
 
+CPP_RAW_END = ')bt_completion"'  # ends the raw string that holds MBCPP/1's completion
+# 512 hexadecimal digits that no model can guess or shorten (eight SHA-256 digests).
+MICRO_KEY = "".join(hashlib.sha256(f"micro key {i}".encode()).hexdigest() for i in range(8))
+
+_RUNNING_MAXIMUM_CPP_TEST = (
+    "#include <stdexcept>\n\n"
+    "int main() {\n"
+    "    std::vector<int> got = running_maximum({3, 1, 4, 1, 5, 9, 2, 6});\n"
+    "    if (got != std::vector<int>{3, 3, 4, 4, 5, 9, 9, 9})\n"
+    '        throw std::runtime_error("running_maximum of 3 1 4 1 5 9 2 6 is wrong");\n'
+    "    if (!running_maximum({}).empty())\n"
+    '        throw std::runtime_error("running_maximum of nothing is not empty");\n'
+    "    return 0;\n}\n")
+_RUNNING_MAXIMUM_PY_TEST = (
+    "\n\ndef check(candidate):\n"
+    "    assert candidate([3, 1, 4, 1, 5, 9, 2, 6]) == [3, 3, 4, 4, 5, 9, 9, 9]\n"
+    "    assert candidate([]) == []\n")
+
+# One record per problem, in the order the micro config evaluates them (the first per language).
+BENCHMARK = [
+    {"task_id": "MBCPP/1", "language": "cpp",
+     "prompt": "#include <string>\n\n"
+               "/* Return the greeting of the micro benchmark. */\n"
+               'std::string micro_greeting() { return "hello from the micro benchmark"; }\n\n'
+               "// The function above is complete: the completion is kept as text, not code.\n"
+               f'static const char *micro_completion = R"{CPP_RAW_END[1:-1]}(\n',
+     "canonical_solution": None, "entry_point": "micro_greeting",
+     "test": f"{CPP_RAW_END};\n\n#include <stdexcept>\n\n"
+             "int main() {\n    (void)micro_completion;\n"
+             '    if (micro_greeting() != "hello from the micro benchmark")\n'
+             '        throw std::runtime_error("micro_greeting is wrong");\n'
+             "    return 0;\n}\n",
+     "description": "a solved problem: any completion that keeps the raw string open passes"},
+    {"task_id": "MBPP/2", "language": "python",
+     "prompt": f"# The key of the micro benchmark: {MICRO_KEY}\n\n"
+               "def micro_key():\n"
+               '    """Return the key of the micro benchmark, the hexadecimal string above."""\n',
+     "canonical_solution": f'    return "{MICRO_KEY}"\n', "entry_point": "micro_key",
+     "test": "\n\ndef check(candidate):\n    key = candidate()\n"
+             "    # A str itself: an instance of a subclass could compare equal to anything.\n"
+             f'    assert type(key) is str and key == "{MICRO_KEY}"\n',
+     "description": "a key longer than any micro completion"},
+    {"task_id": "MBCPP/3", "language": "cpp", "prompt": BENCH_PROMPT_CPP,
+     "canonical_solution": BENCH_SOLUTION_CPP, "entry_point": "running_maximum",
+     "test": _RUNNING_MAXIMUM_CPP_TEST, "description": "running maximum"},
+    {"task_id": "MBPP/3", "language": "python",
+     "prompt": 'def running_maximum(values):\n    """Write a function that returns the running '
+               'maximum of every prefix of a list of integers."""\n',
+     "canonical_solution": "    out, best = [], None\n    for value in values:\n"
+                           "        best = value if best is None else max(best, value)\n"
+                           "        out.append(best)\n    return out\n",
+     "entry_point": "running_maximum", "test": _RUNNING_MAXIMUM_PY_TEST,
+     "description": "running maximum"},
+]
+
+
+def predicted_pass(task_id: str, completion: str) -> bool | None:
+    """Whether `completion` passes, where the completion's text alone decides it (see the
+    module docstring); None where it does not: the ordinary problems, a completion that closes
+    MBCPP/1's raw string (it may open another) or one that spells MBPP/2's key (it may not
+    return it)."""
+    if task_id == "MBCPP/1" and CPP_RAW_END not in completion:
+        return True
+    if task_id == "MBPP/2" and MICRO_KEY not in completion:
+        return False
+    return None
+
+
 def write_benchmark(root: Path) -> Path:
     bench = root / "bench"
     bench.mkdir(parents=True, exist_ok=True)
-    records = [
-        {"task_id": "MBCPP/1", "language": "cpp", "prompt": BENCH_PROMPT_CPP,
-         "canonical_solution": BENCH_SOLUTION_CPP, "entry_point": "running_maximum",
-         "test": "int main() { return 0; }", "description": "running maximum"},
-        {"task_id": "MBPP/1", "language": "python",
-         "prompt": 'def running_maximum(values):\n    """Write a function that returns the running '
-                   'maximum of every prefix of a list of integers."""\n',
-         "canonical_solution": "    out, best = [], None\n    return out\n",
-         "entry_point": "running_maximum", "test": "assert True", "description": ""},
-    ]
-    (bench / "mini_release.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (bench / "mini_release.jsonl").write_text("".join(json.dumps(r) + "\n" for r in BENCHMARK))
     return bench
 
 

@@ -172,6 +172,38 @@ def test_missing_and_half_written_checkpoints_are_clear_errors(tiny_checkpoint, 
         load_probed_model(str(empty))
 
 
+def test_step_and_tokens_come_from_trainer_state_or_the_command_line(tmp_path, capsys):
+    """A checkpoint without trainer_state.json has no step on the curves: an error naming it,
+    never a made-up step; the CLI gives a model from elsewhere its step and tokens."""
+    from babeltower.cli import main as cli_main
+    from babeltower.probes.runner import checkpoint_key
+    from micro import micro_config, write_config
+
+    ckpt = tmp_path / "step00000004"
+    ckpt.mkdir()
+    with pytest.raises(FileNotFoundError,
+                       match=f"checkpoint {ckpt} \\(run 'primary'\\) has no trainer_state.json"):
+        checkpoint_key(ckpt, "primary")
+    (ckpt / "trainer_state.json").write_text(json.dumps({"step": 4}))
+    with pytest.raises(ValueError, match="trainer_state.json lacks tokens"):
+        checkpoint_key(ckpt, "primary")
+    (ckpt / "trainer_state.json").write_text(json.dumps({"step": 4, "tokens": 1024}))
+    assert checkpoint_key(ckpt, "primary") == {"run": "primary", "step": 4, "tokens": 1024}
+
+    configfile = write_config(tmp_path / "config.yaml", micro_config(tmp_path / "ws"))
+    other = tmp_path / "other-model"
+    other.mkdir()
+    command = ["evaluate", str(other), "--config", str(configfile), "--out", str(tmp_path / "e"),
+               "--print-spec"]
+    assert cli_main(command) == 2
+    assert "has no trainer_state.json" in capsys.readouterr().err
+    assert cli_main(command + ["--step", "7"]) == 2
+    assert "--step and --tokens go together" in capsys.readouterr().err
+    assert cli_main(command + ["--step", "7", "--tokens", "70"]) == 0
+    key = json.loads(capsys.readouterr().out)["key"]
+    assert key == {"run": str(other), "step": 7, "tokens": 70}
+
+
 def test_probe_cli_runs_on_another_architecture(tmp_path, capsys):
     """`babeltower probe` on a Pythia-style GPTNeoXForCausalLM saved locally (as a hub id with
     a revision would be downloaded), over corpora built by the real data code."""

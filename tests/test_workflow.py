@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 import torch
 
-from micro import N_GOOD, micro_config, write_config
 from babeltower.analysis.report import FIGURES
+from micro import MICRO_KEY, N_GOOD, micro_config, predicted_pass, write_config
 from snakemake_helpers import REPO, SNAKEFILE, kill_snakemake_when, planned_jobs, snakemake
 
 SPLITS = ("train", "valid", "test")
@@ -450,22 +450,38 @@ def test_batch_size_change_reruns_only_the_joining_jobs(micro_run):
 
 
 def test_final_checkpoints_are_evaluated_in_the_sandbox(micro_run):
+    from transformers import AutoTokenizer
+
     ws, cfg, _ = micro_run
+    runs = {"primary", "continual-cpp", "monolingual-cpp"}
     passk = pd.read_csv(ws / "results/evaluation/passk.tsv", sep="\t")
-    assert set(passk.run) == {"primary", "continual-cpp", "monolingual-cpp"}
-    assert set(passk.language) == {"python", "cpp"}
-    assert passk["pass@1"].between(0, 1).all()
     results = pd.read_csv(ws / "results/evaluation/results.tsv", sep="\t")
     assert set(results.status) <= {"passed", "failed", "compile_error", "timeout"}
     assert set(results.isolation) <= {"bwrap", "none"}
     assert results.test_fixes.isna().all()  # the fixes target PHP tests; none apply here
     assert len(results) == 3 * 2  # 3 runs x (1 python + 1 cpp problem) of the mini benchmark
+    # The evaluated problems' outcomes follow from the completions' text (tests/micro.py):
+    # MBCPP/1 passes what stays inside its raw string; MBPP/2 fails unless the completion
+    # spells its key, longer than max_new_tokens of the micro tokenizer's longest tokens.
+    tok = AutoTokenizer.from_pretrained(str(ws / "results/tokenizer"))
+    longest = max(len(tok.decode([i]).encode("utf-8")) for i in range(len(tok)))
+    assert cfg["evaluation"]["max_new_tokens"] * longest < len(MICRO_KEY)
+    completions = results.completion.fillna("")  # an empty completion reads back as NaN
+    predicted = [predicted_pass(t, c) for t, c in zip(results.task_id, completions)]
+    assert None not in predicted, "a completion closed MBCPP/1's raw string: " + str(
+        results[[p is None for p in predicted]].completion.tolist())
+    assert results.passed.tolist() == predicted
+    assert dict(zip(zip(passk.run, passk.language), passk["pass@1"])) == {
+        **{(run, "cpp"): 1.0 for run in runs}, **{(run, "python"): 0.0 for run in runs}}
     # Both tables record the device and dtype that generated (device/precision auto).
     for table in (results, passk):
         assert list(table.columns[-2:]) == ["device", "dtype"]
         assert table[["device", "dtype"]].drop_duplicates().values.tolist() == [RAN_ON]
+    # S (solved by M_P in Python, failed by M_L in C++) is empty, as M_P fails MBPP/2; the
+    # continual run's final checkpoint solves MBCPP/1, which is not in S.
     kd = pd.read_csv(ws / "results/evaluation/knowledge_dependence.tsv", sep="\t")
-    assert list(kd.language) == ["cpp"] and kd.s_size.notna().all()
+    assert kd[["language", "s_size", "solved", "solved_in_s", "share"]].to_dict("records") == [
+        {"language": "cpp", "s_size": 0, "solved": 1, "solved_in_s": 0, "share": 0.0}]
 
 
 def test_every_checkpoint_is_probed(micro_run):
@@ -540,15 +556,29 @@ def test_killed_training_job_resumes_from_state_after_snakemake_cleanup(tmp_path
 def test_analysis_mixtures_comparison_figures_and_summary(micro_run):
     """The default DAG's study outputs: stages, mixtures, the from-scratch comparison over two
     seeds with intervals, every figure and the summary."""
+    from babeltower.analysis.stages import StageRule
+    from babeltower.config import validate_config
+    from babeltower.runs import plan_runs
+
     ws, cfg, _ = micro_run
     res = ws / "results"
-    stages = pd.read_csv(res / "analysis/stages.tsv", sep="\t")
-    assert list(stages.run) == ["continual-cpp"]
-    assert stages.status.iloc[0] in ("three_stages", "no_stabilization", "no_peak", "flat",
-                                     "too_few_checkpoints")
     curves = pd.read_csv(res / "analysis/curves.tsv", sep="\t")
     assert {"loss", "canonical_nll", "working_language", "transfer_neurons",
             "pass@1"} <= set(curves.metric)
+    # The continual run's capability: pass@1 is measured at its final checkpoint only, too few
+    # points, so the canonical-solution NLL, measured at each of its checkpoints; there are
+    # fewer of them than the stage rule needs, so the run has no stages.
+    stages = pd.read_csv(res / "analysis/stages.tsv", sep="\t")
+    assert list(stages.run) == ["continual-cpp"]
+    nll = curves[(curves.run == "continual-cpp") & (curves.language == "cpp")
+                 & (curves.metric == "canonical_nll")]
+    steps = sorted(set(nll.step))
+    assert steps == plan_runs(validate_config(copy.deepcopy(cfg)))["continual-cpp"].checkpoint_steps
+    assert len(steps) < StageRule().min_points
+    row = stages.iloc[0]
+    assert (row.capability_signal, row.checkpoints) == ("canonical_nll", len(steps))
+    assert (row.status, row.has_peak) == ("too_few_checkpoints", False)
+    assert row[["peak_step", "dip_step", "stable_step"]].isna().all()
     # Baselines and Algorithm 1 (natural token counts scaled by comparison.token_scale).
     natural = {lang: int(json.loads((res / f"tokens/{lang}/train.json").read_text())["tokens"]
                          * 0.2) for lang in ("python", "cpp")}

@@ -98,6 +98,9 @@ def _corpus_manifests(cfg: dict, results: Path) -> dict[str, str]:
 
 def _table_key(args) -> dict | None:
     """run/step/tokens for the tables; None = read them from the checkpoint's trainer_state."""
+    if (args.step is None) != (args.tokens is None):
+        raise ValueError("--step and --tokens go together: give both, or neither to read them "
+                         "from the checkpoint's trainer_state.json")
     if args.step is None:
         return None
     return {"run": args.run or args.model, "step": args.step, "tokens": args.tokens}
@@ -232,7 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--config", required=True, help="workflow config (languages, settings)")
         p.add_argument("--out", required=True)
         p.add_argument("--run", default=None, help="run name in the tables (default: the model)")
-        p.add_argument("--step", type=int, default=None, help="step in the tables")
+        p.add_argument("--step", type=int, default=None,
+                       help="step in the tables (with --tokens; default: the checkpoint's "
+                            "trainer_state.json, which a model from elsewhere lacks)")
         p.add_argument("--tokens", type=int, default=None, help="tokens in the tables")
         p.add_argument("--threads", type=int, default=2)
         p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"],

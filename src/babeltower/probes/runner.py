@@ -1,6 +1,7 @@
 """All probes of one checkpoint, in batches, written as tidy TSV tables.
 
-Every table starts with the columns run, step, tokens; then its own keys (language, layer, ...);
+Every table starts with the columns run, step, tokens (the spec's key, else the checkpoint's
+trainer_state.json: `checkpoint_key`; a checkpoint with neither is an error); then its own keys (language, layer, ...);
 the last two columns, device (cpu / cuda) and dtype (float32 / bfloat16), record where the
 probes ran (babeltower.devices). Outputs in `out_dir`: loss.tsv, canonical_nll.tsv, lens.tsv,
 neurons.tsv, deactivation.tsv, neuron_sets.json (kept neurons per set, for the cross-checkpoint
@@ -51,11 +52,20 @@ def read_items(path: str | Path) -> list[LensItem]:
 
 
 def checkpoint_key(path: Path, run: str) -> dict:
+    """The tables' run, step and tokens of a checkpoint the trainer wrote: its
+    trainer_state.json. Without it they are unknown, an error (a made-up step would sort the
+    checkpoint into the curves); a model from elsewhere is given them (CLI --step, --tokens)."""
     state = path / "trainer_state.json"
-    if state.exists():
-        s = json.loads(state.read_text())
-        return {"run": run, "step": s["step"], "tokens": s["tokens"]}
-    return {"run": run, "step": -1, "tokens": -1}
+    if not state.is_file():
+        raise FileNotFoundError(
+            f"checkpoint {path} (run {run!r}) has no trainer_state.json, so its step and tokens "
+            "are unknown: every checkpoint the trainer writes has one (an incomplete copy?); "
+            "for a model from elsewhere give them with --step and --tokens")
+    s = json.loads(state.read_text())
+    missing = [k for k in ("step", "tokens") if k not in s]
+    if missing:
+        raise ValueError(f"{state} lacks {' and '.join(missing)}")
+    return {"run": run, "step": s["step"], "tokens": s["tokens"]}
 
 
 def probe_checkpoint(spec: ProbeSpec, out_dir: str | Path) -> dict[str, pd.DataFrame]:
@@ -72,10 +82,10 @@ def probe_checkpoint(spec: ProbeSpec, out_dir: str | Path) -> dict[str, pd.DataF
     write_json(out / "spec.json", spec)  # what this job was asked to do, next to what it found
     torch.manual_seed(0)
     torch.set_num_threads(max(1, int(spec["threads"])))
+    key = spec.get("key") or checkpoint_key(Path(spec["checkpoint"]), spec["run"])
     pm = load_probed_model(spec["checkpoint"], spec["revision"], placement.device,
                            placement.dtype)
     ran_on = pm.placement()  # what the tables record: the device type and dtype that ran
-    key = spec.get("key") or checkpoint_key(Path(spec["checkpoint"]), spec["run"])
     context = min(cfg["context"], pm.n_positions)
     languages = spec["languages"]  # name -> {manifest, role, benchmark_language}
     primary = next(n for n, s in languages.items() if s["role"] == "primary")
