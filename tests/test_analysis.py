@@ -7,10 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from babeltower.analysis.algorithm1 import write_optimized_mixture
+from babeltower.analysis.comparison import final_table, summary_tables
 from babeltower.analysis.curves import build_curves, run_signals, working_language
 from babeltower.analysis.report import FIGURES, write_figures, write_summary
-from babeltower.analysis.tables import (final_table, summary_tables, write_optimized_mixture,
-                                        write_stages)
+from babeltower.analysis.stages import write_stages
 from babeltower.runs import read_budgets
 
 STEPS = [0, 2, 4, 8, 16, 32, 64, 128, 192, 256, 320, 384]

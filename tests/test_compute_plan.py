@@ -11,9 +11,10 @@ import pytest
 import yaml
 
 from babeltower.cli import main
-from babeltower.compute_plan import (Assumptions, compute_plan, format_bytes, format_sci,
-                                     load_merged_config)
-from babeltower.config import ConfigError, validate_config
+from babeltower.compute_costs import Assumptions
+from babeltower.compute_plan import compute_plan
+from babeltower.compute_plan_text import format_bytes, format_sci
+from babeltower.config import ConfigError, load_merged_config, validate_config
 from micro import micro_config, write_config
 from snakemake_helpers import REPO, planned_jobs, snakemake
 

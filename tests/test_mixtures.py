@@ -1,4 +1,5 @@
-"""Unit tests for babeltower.analysis.mixtures: Algorithm 1, baselines, calibration.
+"""Unit tests for babeltower.analysis.algorithm1 (Algorithm 1, calibration) and
+babeltower.analysis.mixtures (baselines).
 
 Expected values are worked out by hand in the comments.
 """
@@ -12,15 +13,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from babeltower.analysis.mixtures import (
+from babeltower.analysis.algorithm1 import (
     LanguageSignal,
     calibrate_proxy,
-    epochs,
     measured_own_proportion,
-    mixtures_table,
-    natural_budgets,
     optimized_budgets,
     own_system_proportion,
+)
+from babeltower.analysis.mixtures import (
+    epochs,
+    mixtures_table,
+    natural_budgets,
     temperature_budgets,
     uniform_budgets,
     unimax_budgets,

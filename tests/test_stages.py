@@ -4,14 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from babeltower.analysis.stages import (
-    TABLE_COLUMNS,
-    StageRule,
-    cross_check,
-    segment,
-    smooth,
-    stages_table,
-)
+from babeltower.analysis.segmentation import StageRule, segment, smooth
+from babeltower.analysis.stages import TABLE_COLUMNS, cross_check, stages_table
 
 # Pythia-like grid: log-spaced early, then uniform, final step off the uniform grid.
 STEPS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 384, 512, 640, 768, 896, 1000]

@@ -19,7 +19,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .config import ConfigError, enabled_benchmarks, load_config
+from .config import ConfigError, enabled_benchmarks, load_config, load_merged_config
 
 
 def _cmd_check_config(args) -> int:
@@ -168,7 +168,9 @@ def _cmd_evaluate(args) -> int:
 
 
 def _cmd_plan(args) -> int:
-    from .compute_plan import Assumptions, compute_plan, format_plan, load_merged_config
+    from .compute_costs import Assumptions
+    from .compute_plan import compute_plan
+    from .compute_plan_text import format_plan
 
     given = {"mfu": args.mfu, "gpu_tflops": args.gpu_tflops}
     assumptions = Assumptions(**{k: v for k, v in given.items() if v is not None})
@@ -192,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="config files, merged in order as Snakemake's --configfile with "
                         "--replace-workflow-config (e.g. presets/paper-1.3b.yaml "
                         "presets/paper-6.7b.yaml)")
-    # Defaults live in compute_plan.Assumptions (imported only when the command runs).
+    # Defaults live in compute_costs.Assumptions (imported only when the command runs).
     p.add_argument("--mfu", type=float, default=None,
                    help="model FLOPs utilization, 0 < MFU <= 1 (default 0.4)")
     p.add_argument("--gpu-tflops", type=float, default=None,

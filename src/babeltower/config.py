@@ -159,18 +159,47 @@ def _check_semantics(config: dict) -> None:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
 
 
-def load_config(path: str | Path) -> dict:
-    path = Path(path)
+def _read_yaml(path: str | Path):
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+
+
+def load_config(path: str | Path) -> dict:
+    path = Path(path)
+    data = _read_yaml(path)
     try:
         return validate_config(data)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+
+
+def _merge(base: dict, overlay: dict) -> None:
+    """Snakemake's --configfile merge (snakemake.utils.update_config): nested mappings merge,
+    any other value replaces."""
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def load_merged_config(paths) -> dict:
+    """Config files merged in order (later ones win) and validated, as Snakemake's
+    `--configfile a.yaml b.yaml --replace-workflow-config` would see them."""
+    merged: dict = {}
+    for path in paths:
+        data = _read_yaml(path)
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file {path} must be a mapping at the top level")
+        _merge(merged, data)
+    try:
+        return validate_config(merged)
+    except ConfigError as exc:
+        raise ConfigError(f"{' + '.join(map(str, paths))}: {exc}") from None
 
 
 # -- helpers shared by the Snakefile, the CLI and tests ---------------------------------------

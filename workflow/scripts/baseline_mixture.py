@@ -5,7 +5,7 @@ from babeltower.smk import setup_rule_logging
 
 setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)
 
-from babeltower.analysis.tables import write_baseline_mixture  # noqa: E402
+from babeltower.analysis.mixtures import write_baseline_mixture  # noqa: E402
 
 sm = snakemake  # noqa: F821
 write_baseline_mixture(sm.wildcards.mixture, list(sm.input.token_indexes), sm.params.languages,

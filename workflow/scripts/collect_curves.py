@@ -5,7 +5,7 @@ from babeltower.smk import setup_rule_logging
 
 setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)
 
-from babeltower.analysis.tables import write_curves  # noqa: E402
+from babeltower.analysis.curves import write_curves  # noqa: E402
 
 sm = snakemake  # noqa: F821
 write_curves(dict(sm.input.items()), sm.params.primary, sm.params.get("continual_runs", {}),

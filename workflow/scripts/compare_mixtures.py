@@ -5,7 +5,7 @@ from babeltower.smk import setup_rule_logging
 
 setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)
 
-from babeltower.analysis.tables import write_comparison  # noqa: E402
+from babeltower.analysis.comparison import write_comparison  # noqa: E402
 
 sm = snakemake  # noqa: F821
 write_comparison(list(sm.input), sm.params.languages, sm.params.runs, dict(sm.output.items()))

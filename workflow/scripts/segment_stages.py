@@ -4,7 +4,7 @@ from babeltower.smk import setup_rule_logging
 
 setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)
 
-from babeltower.analysis.tables import write_stages  # noqa: E402
+from babeltower.analysis.stages import write_stages  # noqa: E402
 
 sm = snakemake  # noqa: F821
 write_stages(sm.input.curves, sm.params.analysis, sm.params.runs, sm.output[0])

@@ -19,14 +19,20 @@ The working-language fraction of a checkpoint is our definition (the paper shows
 the item-weighted mean over identifier pairs of the per-layer fraction, averaged over all layers
 but the last. The last layer's distribution is the model's output, which is in L by
 construction once L is learned; the working language shows in the layers before it.
+
+`write_curves` is rules collect_curves and scratch_run_curves: the probe and evaluation tables
+in, `curves.tsv` out.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .tables import read_tsv, write_tsv
 
 KEY = ["run", "step", "tokens"]
 COLUMNS = KEY + ["language", "metric", "detail", "value"]
@@ -171,3 +177,11 @@ def run_signals(curves: pd.DataFrame, run: str, language: str, signal: str = "au
     }).sort_index()
     table.index.name = "step"
     return RunSignals(table, signal)
+
+
+def write_curves(inputs: dict[str, str | list[str]], primary: str,
+                 continual_runs: dict[str, str], out: str | Path) -> pd.DataFrame:
+    curves = build_curves({name: read_tsv(p) for name, p in inputs.items()}, primary,
+                          continual_runs)
+    write_tsv(curves, out)
+    return curves
