@@ -42,7 +42,7 @@ def _cmd_languages(args) -> int:
 
 def _cmd_corpus(args) -> int:
     from .corpus import build_language_corpus
-    from .pipeline import build_benchmark_index
+    from .decontam import build_benchmark_index
 
     cfg = load_config(args.config)
     if args.language not in cfg["languages"]:
@@ -74,7 +74,7 @@ def _cmd_tokenizer(args) -> int:
 
 
 def _cmd_tokenize(args) -> int:
-    from .pipeline import tokenize_corpus_split
+    from .tokens import tokenize_corpus_split
 
     from .config import with_defaults
 
