@@ -47,7 +47,7 @@ localrules:
     segment_stages,
     baseline_mixture,
     optimized_mixture,
-    scratch_run_curves,
+    collect_run_curves,
     compare_mixtures,
     figures,
     summary,

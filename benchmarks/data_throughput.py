@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from babeltower.config import enabled_benchmarks, load_config  # noqa: E402
 from babeltower.corpus import build_language_corpus  # noqa: E402
-from babeltower.pipeline import build_benchmark_index  # noqa: E402
+from babeltower.decontam import build_benchmark_index  # noqa: E402
 from babeltower.shards import iter_shard, split_shards  # noqa: E402
 from babeltower.tokenizer import build_tokenizer  # noqa: E402
 from babeltower.tokens import tokenize_shards  # noqa: E402

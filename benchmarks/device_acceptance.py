@@ -607,7 +607,7 @@ def part_c(args, rec: Recorder, report: dict) -> None:
     from babeltower import specs
     from babeltower.config import load_config
     from babeltower.probes.model_access import load_probed_model
-    from babeltower.probes.runner import mine_language_items
+    from babeltower.probes.lens import mine_lens_items
     from babeltower.tokenizer import train_bpe
 
     size = SIZES[args.smoke]
@@ -642,8 +642,8 @@ def part_c(args, rec: Recorder, report: dict) -> None:
         if spec["role"] == "new":
             items[lang] = str(work / "items" / f"{lang}.jsonl")
             (work / "items").mkdir(exist_ok=True)
-            mine_language_items(manifests[lang], lang, specs.lens_pairs(paper, lang), items[lang],
-                                probes["lens"]["max_items_per_pair"], probes["heldout_bytes"])
+            mine_lens_items(manifests[lang], lang, specs.lens_pairs(paper, lang), items[lang],
+                            probes["lens"]["max_items_per_pair"], probes["heldout_bytes"])
     ckpt = work / "checkpoint"
     n_params = make_checkpoint(size["probe_preset"], tok_dir, 1024 if not args.smoke else 64,
                                ckpt, size["probe_vocab_rows"])

@@ -30,9 +30,10 @@ sys.path.insert(0, str(REPO / "src"))
 from babeltower.benchmarks import Problem, load_problems  # noqa: E402
 from babeltower.evaluation.generate import STOP_RULES, generate, truncate  # noqa: E402
 from babeltower.evaluation.harness import build_program  # noqa: E402
+from babeltower.evaluation.isolation import clean_env  # noqa: E402
 from babeltower.evaluation.runners import (ProgramRunner, expand_command,  # noqa: E402
                                            expand_env, get_runner, node_modules)
-from babeltower.evaluation.sandbox import Limits, clean_env  # noqa: E402
+from babeltower.evaluation.sandbox import Limits  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "benchmarks"
 MXEVAL = REPO.parent / "shared" / "peers" / "mxeval"

@@ -64,8 +64,9 @@ sys.path.insert(0, str(REPO / "src"))
 from babeltower.benchmarks import Problem, load_problems  # noqa: E402
 from babeltower.config import with_defaults  # noqa: E402
 from babeltower.evaluation.harness import exclusion_reason, wrong_canonical  # noqa: E402
+from babeltower.evaluation.isolation import resolve_isolation  # noqa: E402
 from babeltower.evaluation.runners import ProgramRunner, get_runner, node_modules  # noqa: E402
-from babeltower.evaluation.sandbox import Limits, RunResult, resolve_isolation  # noqa: E402
+from babeltower.evaluation.sandbox import Limits, RunResult  # noqa: E402
 from babeltower.evaluation.test_fixes import apply_test_fixes  # noqa: E402
 
 SHARED = REPO.parent / "shared"

@@ -29,7 +29,8 @@ sys.path.insert(0, str(REPO / "src"))
 from babeltower.config import enabled_benchmarks, load_config  # noqa: E402
 from babeltower.model import GPT, resolve_model_config, save_hf_checkpoint  # noqa: E402
 from babeltower.probes import runner  # noqa: E402
-from babeltower.probes.runner import mine_language_items, probe_checkpoint  # noqa: E402
+from babeltower.probes.lens import mine_lens_items  # noqa: E402
+from babeltower.probes.runner import probe_checkpoint  # noqa: E402
 from babeltower.runs import plan_runs  # noqa: E402
 from babeltower.specs import ProbeSpec, lens_pairs, probe_languages, probe_spec  # noqa: E402
 
@@ -99,9 +100,9 @@ def main() -> None:
     for lang, spec in languages.items():
         if spec["role"] == "new":
             items[lang] = str(work / f"{lang}.jsonl")
-            mine_language_items(manifests[lang], lang, lens_pairs(cfg, lang), items[lang],
-                                cfg["probes"]["lens"]["max_items_per_pair"],
-                                cfg["probes"]["heldout_bytes"])
+            mine_lens_items(manifests[lang], lang, lens_pairs(cfg, lang), items[lang],
+                            cfg["probes"]["lens"]["max_items_per_pair"],
+                            cfg["probes"]["heldout_bytes"])
     runs = plan_runs(cfg)
     train_tokens = sum(p.tokens_at(p.total_steps) for p in runs.values())
     n_ckpts = sum(len(p.checkpoint_steps) for p in runs.values())

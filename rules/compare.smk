@@ -6,7 +6,7 @@
 include: "inputs/compare.smk"
 
 
-rule scratch_run_curves:
+rule collect_run_curves:
     input:
         unpack(scratch_run_inputs),
     output:

@@ -57,7 +57,7 @@ rule collect_evaluation:
         mem_mb=2000,
         runtime=10,
     script:
-        "../workflow/scripts/collect_probe_table.py"
+        "../workflow/scripts/concat_checkpoint_tables.py"
 
 
 rule knowledge_dependence:

@@ -102,4 +102,4 @@ rule collect_probe_table:
         mem_mb=2000,
         runtime=10,
     script:
-        "../workflow/scripts/collect_probe_table.py"
+        "../workflow/scripts/concat_checkpoint_tables.py"

@@ -64,6 +64,8 @@ rule token_stats:
         mem_mb=1000,
         runtime=10,
     params:
+        # Not read by the script; kept because a params change reruns the job (and so
+        # everything downstream of its table) in a results folder made before the split.
         kind="tokens",
     script:
-        "../workflow/scripts/collect_tables.py"
+        "../workflow/scripts/token_stats.py"

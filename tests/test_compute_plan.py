@@ -33,7 +33,7 @@ RULE_STAGE = {
     "knowledge_dependence": "evaluation",
     "batch_benchmarks": "batches",
     "collect_curves": "analysis", "segment_stages": "analysis", "baseline_mixture": "analysis",
-    "optimized_mixture": "analysis", "scratch_run_curves": "analysis",
+    "optimized_mixture": "analysis", "collect_run_curves": "analysis",
     "compare_mixtures": "analysis", "figures": "analysis", "summary": "analysis",
     "all": "analysis",
 }

@@ -185,7 +185,7 @@ def test_a_failing_self_test_stops_the_evaluation_before_the_model(tiny_eval, tm
 
 def test_evaluation_without_problems_writes_headers_with_the_columns(tiny_eval, tmp_path):
     from babeltower.evaluation.evaluate import evaluate_checkpoint
-    from babeltower.pipeline import concat_tsv
+    from babeltower.checkpoint_tables import concat_checkpoint_tables
 
     spec = dataclasses.replace(_eval_spec(tiny_eval, device="cpu", precision="fp32"),
                                benchmarks={})
@@ -194,7 +194,7 @@ def test_evaluation_without_problems_writes_headers_with_the_columns(tiny_eval, 
         table = pd.read_csv(tmp_path / "empty" / f"{name}.tsv", sep="\t")
         assert table.empty and list(table.columns[-2:]) == ["device", "dtype"], name
     # collect_evaluation reads it with the other checkpoints' tables
-    both = concat_tsv([str(tmp_path / "empty" / "passk.tsv")], tmp_path / "all.tsv")
+    both = concat_checkpoint_tables([str(tmp_path / "empty" / "passk.tsv")], tmp_path / "all.tsv")
     assert "pass@1" in both.columns
 
 

@@ -97,7 +97,7 @@ def test_paper_preset_dry_run_builds_thousands_of_jobs_offline(paper_dry_run):
     assert jobs["probe_checkpoint"] == jobs["evaluate_checkpoint"] == checkpoints
     assert sum(jobs.values()) >= 2000
     # The comparison: 6 mixtures x 3 seeds, listed through their collection jobs.
-    assert jobs["scratch_run_curves"] == 18
+    assert jobs["collect_run_curves"] == 18
 
 
 def test_paper_preset_batches_per_checkpoint_jobs_for_the_cluster(paper_dry_run):

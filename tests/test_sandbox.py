@@ -15,7 +15,8 @@ from babeltower.evaluation.passk import pass_at_k
 from babeltower.evaluation.runners import (RUNNERS, ProgramRunner, ToolchainError,
                                            check_toolchains, csharp_support, get_runner,
                                            node_modules)
-from babeltower.evaluation.sandbox import Limits, bwrap_works
+from babeltower.evaluation.isolation import bwrap_works
+from babeltower.evaluation.sandbox import Limits
 
 needs = {lang: pytest.mark.skipif(shutil.which(RUNNERS[lang].tools[0]) is None,
                                   reason=f"{lang} toolchain not installed")

@@ -61,7 +61,7 @@ def analysis_jobs(scratch_runs: int, baselines: int = 0) -> dict:
     The comparison runs' budgets come from Snakemake checkpoints (the mixture tables): where a
     mixture's checkpoint reruns, a dry run lists its runs' collection job but not the training,
     probe and evaluation jobs behind it; Snakemake adds those once the checkpoint has run."""
-    jobs = {**ANALYSIS, "scratch_run_curves": scratch_runs}
+    jobs = {**ANALYSIS, "collect_run_curves": scratch_runs}
     if baselines:
         jobs["baseline_mixture"] = baselines
     return jobs
@@ -412,14 +412,14 @@ def test_analysis_and_mixture_settings_rerun_only_their_downstream(micro_run):
     # Algorithm 1's source: not the stages.
     plan = _plan_with(ws, cfg, "source.yaml", lambda c: c["comparison"].__setitem__(
         "optimized_source", "working_language"))
-    assert plan == {"optimized_mixture": 1, "scratch_run_curves": 4, "compare_mixtures": 1,
+    assert plan == {"optimized_mixture": 1, "collect_run_curves": 4, "compare_mixtures": 1,
                     "figures": 1, "summary": 1, "all": 1}
     # A third seed: three new runs (one per mixture), probed and evaluated at the end.
     plan = _plan_with(ws, cfg, "seeds.yaml", lambda c: c["comparison"].__setitem__(
         "seeds", [1, 2, 3]))
     assert plan == {"train[scratch-natural-s3]": 1, "train[scratch-optimized-s3]": 1,
                     "train[scratch-optimized-equal-s3]": 1, "probe_checkpoint": 3, "evaluate_checkpoint": 3,
-                    **batch_jobs(3 + 3), "scratch_run_curves": 3, "compare_mixtures": 1, "figures": 1, "summary": 1,
+                    **batch_jobs(3 + 3), "collect_run_curves": 3, "compare_mixtures": 1, "figures": 1, "summary": 1,
                     "all": 1}
 
 

@@ -42,7 +42,7 @@ def _cmd_languages(args) -> int:
 
 def _cmd_corpus(args) -> int:
     from .corpus import build_language_corpus
-    from .pipeline import build_benchmark_index
+    from .decontam import build_benchmark_index
 
     cfg = load_config(args.config)
     if args.language not in cfg["languages"]:
@@ -74,7 +74,7 @@ def _cmd_tokenizer(args) -> int:
 
 
 def _cmd_tokenize(args) -> int:
-    from .pipeline import tokenize_corpus_split
+    from .tokens import tokenize_corpus_split
 
     from .config import with_defaults
 
@@ -113,7 +113,8 @@ def _section(cfg: dict, name: str, args) -> dict:
 
 def _cmd_probe(args) -> int:
     """All probes on any HF causal LM (local path or hub id + revision), outside the workflow."""
-    from .probes.runner import mine_language_items, probe_checkpoint
+    from .probes.lens import mine_lens_items
+    from .probes.runner import probe_checkpoint
     from .specs import lens_pairs, probe_languages, probe_spec
 
     cfg = load_config(args.config)
@@ -127,9 +128,9 @@ def _cmd_probe(args) -> int:
             continue
         items[lang] = str(out / "items" / f"{lang}.jsonl")
         if not args.print_spec:
-            mine_language_items(manifests[lang], lang, lens_pairs(cfg, lang), items[lang],
-                                cfg["probes"]["lens"]["max_items_per_pair"],
-                                cfg["probes"]["heldout_bytes"])
+            mine_lens_items(manifests[lang], lang, lens_pairs(cfg, lang), items[lang],
+                            cfg["probes"]["lens"]["max_items_per_pair"],
+                            cfg["probes"]["heldout_bytes"])
     spec = probe_spec(languages, manifests, items, _section(cfg, "probes", args),
                       enabled_benchmarks(cfg),
                       run=args.run or args.model, checkpoint=args.model, threads=args.threads,

@@ -13,11 +13,13 @@ are left out of the index. The same problem translated into several languages co
 key is the benchmark and problem number, not the language).
 
 N-grams are stored as 64-bit hashes in a sorted numpy array, small enough for every corpus job.
+Rule benchmark_ngrams builds the index (`build_benchmark_index`); every build_corpus job loads it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 import re
 from typing import Iterable
@@ -25,6 +27,9 @@ from typing import Iterable
 import numpy as np
 
 from .atomic import atomic_path
+from .benchmarks import load_problems, problem_number
+
+log = logging.getLogger(__name__)
 
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]+")
 
@@ -56,6 +61,26 @@ def build_index(items: Iterable[tuple[str, str]], n: int,
             problems_of.setdefault(h, set()).add(key)
     keep = [h for h, keys in problems_of.items() if len(keys) < template_min_problems]
     return np.array(sorted(keep), dtype=np.uint64)
+
+
+def build_benchmark_index(benchmarks: dict, ngram: int, out_path: str | Path,
+                          template_min_problems: int = 3) -> int:
+    """Hash every `ngram`-gram of the benchmarks' prompts and canonical solutions."""
+    texts: list[tuple[str, str]] = []
+    for name, spec in benchmarks.items():
+        problems = load_problems(name, spec)
+        log.info("benchmark %s: %d problems in %d languages", name, len(problems),
+                 len({p.language for p in problems}))
+        for p in problems:
+            key = f"{name}/{problem_number(p.task_id)}"
+            texts.append((key, p.prompt))
+            if p.canonical_solution:
+                texts.append((key, p.prompt + p.canonical_solution))
+    index = build_index(texts, ngram, template_min_problems)
+    log.info("decontamination index: %d distinct %d-grams from %d texts", index.size, ngram,
+             len(texts))
+    save_index(out_path, index, ngram)
+    return int(index.size)
 
 
 def save_index(path: Path, index: np.ndarray, n: int) -> None:

@@ -5,11 +5,15 @@ end-of-document id; dtype uint16 when the vocabulary fits, else uint32. `<prefix
 holds each document's start offset, and `<prefix>.json` the index (tokens, documents, bytes,
 bytes per token, dtype, eos id). Training samples windows from these files by offset, so a
 mixture never needs re-tokenizing.
+
+Rule tokenize_split writes one split (`tokenize_corpus_split`); rule token_stats gathers the
+splits' indexes into one table (`collect_token_stats`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -18,7 +22,13 @@ import numpy as np
 from tqdm import tqdm
 
 from .atomic import atomic_path, write_json
-from .shards import iter_shard
+from .shards import iter_shard, split_shards, verify_shards
+
+log = logging.getLogger(__name__)
+
+# The columns of rule token_stats' table (tokens/index.tsv), one row per language split.
+TOKEN_STATS_COLUMNS = ["language", "split", "documents", "tokens", "bytes", "bytes_per_token",
+                       "dtype", "vocab_size"]
 
 
 def token_dtype(vocab_size: int) -> np.dtype:
@@ -97,6 +107,33 @@ def tokenize_shards(tokenizer, shards: list[Path], out_prefix: str | Path, *,
     # Index last: it is the file later stages depend on, so it marks a complete split.
     write_json(out_prefix.with_suffix(".json"), index)
     return index
+
+
+def tokenize_corpus_split(tokenizer_dir: str | Path, manifest: str | Path, split: str,
+                          index_path: str | Path, batch_bytes: int, language: str) -> dict:
+    """Rule tokenize_split: one split of a language's corpus, tokenized with the trained
+    tokenizer into the token files next to `index_path` (`<prefix>.json`)."""
+    from transformers import AutoTokenizer
+
+    verify_shards(manifest)
+    tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    shards = split_shards(manifest, split)
+    prefix = Path(str(index_path).removesuffix(".json"))
+    index = tokenize_shards(tok, shards, prefix, batch_bytes=batch_bytes,
+                            extra_index={"language": language, "split": split})
+    log.info("%s/%s: %d documents, %d tokens, %.3f bytes/token", language, split,
+             index["documents"], index["tokens"], index["bytes_per_token"] or 0)
+    return index
+
+
+def collect_token_stats(index_files: list[str], out_path: str | Path) -> pd.DataFrame:
+    """Rule token_stats: the splits' indexes (`<prefix>.json`) as one table, a row a split."""
+    import pandas as pd  # here only: training and the compute plan import this module too
+
+    df = pd.DataFrame([json.loads(Path(p).read_text()) for p in index_files])[TOKEN_STATS_COLUMNS]
+    with atomic_path(out_path) as tmp:
+        df.to_csv(tmp, sep="\t", index=False)
+    return df
 
 
 def _shard_text_bytes(shard: Path) -> int:

@@ -4,6 +4,6 @@ from babeltower.smk import setup_rule_logging
 
 setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)
 
-from babeltower.pipeline import batch_benchmark_table  # noqa: E402
+from babeltower.checkpoint_tables import batch_benchmark_table  # noqa: E402
 
 batch_benchmark_table(list(snakemake.input), snakemake.output[0])  # noqa: F821

@@ -4,7 +4,7 @@ from babeltower.smk import setup_rule_logging
 
 setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)
 
-from babeltower.pipeline import build_benchmark_index  # noqa: E402
+from babeltower.decontam import build_benchmark_index  # noqa: E402
 
 p = snakemake.params  # noqa: F821
 build_benchmark_index(p.benchmarks, p.ngram, snakemake.output[0], p.template_min_problems)  # noqa: F821

@@ -1,4 +1,4 @@
-"""Rules collect_curves and scratch_run_curves: probe and evaluation measurements in one tidy
+"""Rules collect_curves and collect_run_curves: probe and evaluation measurements in one tidy
 table (of the study's runs, or of one comparison run)."""
 import _pkg  # noqa: F401  (puts the babeltower package on sys.path)
 from babeltower.smk import setup_rule_logging

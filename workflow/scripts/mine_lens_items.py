@@ -4,8 +4,8 @@ from babeltower.smk import setup_rule_logging
 
 setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)
 
-from babeltower.probes.runner import mine_language_items  # noqa: E402
+from babeltower.probes.lens import mine_lens_items  # noqa: E402
 
 sm = snakemake  # noqa: F821
-mine_language_items(sm.input.manifest, sm.wildcards.lang, sm.params.pairs, sm.output[0],
-                    sm.params.max_per_pair, sm.params.heldout_bytes)
+mine_lens_items(sm.input.manifest, sm.wildcards.lang, sm.params.pairs, sm.output[0],
+                sm.params.max_per_pair, sm.params.heldout_bytes)

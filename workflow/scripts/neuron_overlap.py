@@ -4,6 +4,6 @@ from babeltower.smk import setup_rule_logging
 
 setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)
 
-from babeltower.probes.runner import neuron_overlap  # noqa: E402
+from babeltower.probes.lape import neuron_overlap  # noqa: E402
 
 neuron_overlap(list(snakemake.input), snakemake.output[0])  # noqa: F821

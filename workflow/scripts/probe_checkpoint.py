@@ -7,7 +7,6 @@ setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)
 from pathlib import Path  # noqa: E402
 
 from babeltower.devices import booked_gpus  # noqa: E402
-from babeltower.devices import booked_gpus  # noqa: E402
 from babeltower.probes.runner import probe_checkpoint  # noqa: E402
 from babeltower.specs import probe_spec  # noqa: E402
 

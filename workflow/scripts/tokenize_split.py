@@ -4,7 +4,7 @@ from babeltower.smk import setup_rule_logging
 
 setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)
 
-from babeltower.pipeline import tokenize_corpus_split  # noqa: E402
+from babeltower.tokens import tokenize_corpus_split  # noqa: E402
 
 tokenize_corpus_split(
     tokenizer_dir=snakemake.input.tokenizer,  # noqa: F821

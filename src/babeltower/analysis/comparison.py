@@ -66,7 +66,7 @@ def summary_tables(final: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def write_comparison(run_curves: list[str], languages: list[str], runs: dict[str, dict],
                      outs: dict[str, str | Path]) -> None:
-    """run_curves: the tidy curves of each comparison run (rule scratch_run_curves)."""
+    """run_curves: the tidy curves of each comparison run (rule collect_run_curves)."""
     curves = read_tsv(list(run_curves))
     final = final_table(curves, runs, languages)
     summary, paired = summary_tables(final)

@@ -20,7 +20,7 @@ the item-weighted mean over identifier pairs of the per-layer fraction, averaged
 but the last. The last layer's distribution is the model's output, which is in L by
 construction once L is learned; the working language shows in the layers before it.
 
-`write_curves` is rules collect_curves and scratch_run_curves: the probe and evaluation tables
+`write_curves` is rules collect_curves and collect_run_curves: the probe and evaluation tables
 in, `curves.tsv` out.
 """
 

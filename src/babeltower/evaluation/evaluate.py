@@ -29,9 +29,10 @@ from ..devices import job_placement
 from ..specs import EvaluationSpec
 from .generate import StopRule, generate
 from .harness import build_program, exclusion_reason
+from .isolation import resolve_isolation
 from .passk import pass_at_k
 from .runners import ProgramRunner, check_toolchains, status
-from .sandbox import Limits, resolve_isolation
+from .sandbox import Limits
 from .selftest import self_test_all
 from .test_fixes import apply_test_fixes
 

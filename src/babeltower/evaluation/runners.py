@@ -28,7 +28,8 @@ from pathlib import Path
 
 from ..benchmarks import Problem
 from .harness import ENTRY_CLASS, MARKER_ENV, build_program
-from .sandbox import Limits, RunResult, run_in_sandbox, tool_trees
+from .isolation import tool_trees
+from .sandbox import Limits, RunResult, run_in_sandbox
 
 
 class ToolchainError(RuntimeError):

@@ -13,13 +13,21 @@ language-specific the neuron is. Selection, with the reference implementation's 
 
 Transfer neurons of a new language L: kept neurons that belong to both the primary P and L.
 With a third (control) language in the set, "shared by P and L" is a real property.
+
+Each probe_checkpoint job selects the sets of its checkpoint (neuron_sets.json); rule
+neuron_overlap follows each set across a run's checkpoints (`neuron_overlap`).
 """
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
+import pandas as pd
 import torch
+
+from ..atomic import atomic_path
 
 
 @torch.no_grad()
@@ -121,3 +129,25 @@ class Deactivate:
         for h in self.handles:
             h.remove()
         self.handles = []
+
+
+def neuron_overlap(sets_files: list[str | Path], out_path: str | Path) -> pd.DataFrame:
+    """Per run: each set's size and its overlap with the same set at the previous checkpoint."""
+    records = [json.loads(Path(p).read_text()) for p in sets_files]
+    records.sort(key=lambda r: r["step"])
+    rows, prev = [], {}
+    for rec in records:
+        for name, members in rec["sets"].items():
+            cur = {tuple(m) for m in members}
+            before = prev.get(name)
+            inter = len(cur & before) if before is not None else None
+            union = len(cur | before) if before is not None else None
+            rows.append({"run": rec["run"], "step": rec["step"], "tokens": rec["tokens"],
+                         "set": name, "count": len(cur), "overlap_prev": inter,
+                         "jaccard_prev": (inter / union) if union else None})
+        prev = {n: {tuple(m) for m in ms} for n, ms in rec["sets"].items()}
+    df = pd.DataFrame(rows, columns=["run", "step", "tokens", "set", "count", "overlap_prev",
+                                     "jaccard_prev"])
+    with atomic_path(out_path) as tmp:
+        df.to_csv(tmp, sep="\t", index=False)
+    return df

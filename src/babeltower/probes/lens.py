@@ -7,6 +7,9 @@ the summed probability of the vocabulary tokens that are prefixes of it, with or
 leading-space marker. The item's working language at that layer is P if P's word is more
 probable than L's.
 
+Rule mine_lens_items mines a new language's items once (`mine_lens_items`: items/<L>.jsonl);
+each probe_checkpoint job reads them (`working_language`).
+
 Choices where the paper is silent (documented in README):
 * Tokens that are prefixes of both words (e.g. a shared first letter) are counted for neither;
   a pair in which either word keeps no token of its own is skipped with a warning row.
@@ -21,12 +24,20 @@ Choices where the paper is silent (documented in README):
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
 import torch
 import yaml
+
+from ..atomic import atomic_path
+from .heldout import heldout_texts
+
+log = logging.getLogger(__name__)
 
 SPACE_MARKERS = ("Ġ", "▁", " ")
 
@@ -87,6 +98,22 @@ def mine_items(texts: list[str], language: str, pairs: list[tuple[str, str]],
             if found >= max_per_pair:
                 break
     return items
+
+
+def mine_lens_items(manifest: str | Path, language: str, pairs: list, out_path: str | Path,
+                    max_per_pair: int, heldout_bytes: int) -> int:
+    """Mine logit-lens items from the valid and test splits of a new language's corpus."""
+    texts = heldout_texts(manifest, "valid", heldout_bytes) + \
+        heldout_texts(manifest, "test", heldout_bytes)
+    items = mine_items(texts, language, [tuple(p) for p in pairs], max_per_pair)
+    with atomic_path(out_path) as tmp:
+        tmp.write_text("".join(json.dumps(it.__dict__) + "\n" for it in items))
+    counts = {}
+    for it in items:
+        counts[it.new_word] = counts.get(it.new_word, 0) + 1
+    log.info("%s: %d items for %d of %d pairs: %s", language, len(items), len(counts),
+             len(pairs), counts)
+    return len(items)
 
 
 def prefix_token_ids(tokenizer, word: str) -> set[int]:

@@ -69,7 +69,8 @@ def checkpoint_key(path: Path, run: str) -> dict:
 
 
 def probe_checkpoint(spec: ProbeSpec, out_dir: str | Path) -> dict[str, pd.DataFrame]:
-    """Run every probe configured in `spec` on one checkpoint (see rules/probes.smk)."""
+    """Run every probe configured in `spec` on one checkpoint (see rules/probes.smk): load the
+    model, cut the held-out windows, run the probes in turn, write the tables."""
     if not isinstance(spec, ProbeSpec):
         raise TypeError("probe_checkpoint takes a ProbeSpec: build it with "
                         "babeltower.specs.probe_spec (as the workflow and the CLI do)")
@@ -78,62 +79,100 @@ def probe_checkpoint(spec: ProbeSpec, out_dir: str | Path) -> dict[str, pd.DataF
     out = Path(out_dir)
     cfg = spec["probes"]
     placement = job_placement(spec, cfg, "probes")  # before anything slow: a missing GPU fails
+    key = spec.get("key") or checkpoint_key(Path(spec["checkpoint"]), spec["run"])
+    pm = _load_model(spec, out, placement)
+    ran_on = pm.placement()  # what the tables record: the device type and dtype that ran
+    context = min(cfg["context"], pm.n_positions)
+    languages = spec["languages"]  # name -> {manifest, role, benchmark_language}
+    held = _heldout_windows(pm, languages, cfg, context)
+    head32 = pm.fp32_head()[1]  # logits are read in fp32 also from a bf16 model
+
+    tables: dict[str, list[dict]] = {}
+    timings, t0 = {}, t_start  # the first probe's time includes loading the model and texts
+    tables["loss"] = _heldout_loss_rows(pm, held, cfg["batch_size"], head32)
+    timings["heldout_loss"], t0 = _lap(t0)
+    tables["canonical_nll"] = _canonical_nll_rows(pm, languages, spec.get("benchmarks", {}),
+                                                  cfg["canonical"], head32)
+    timings["canonical_nll"], t0 = _lap(t0)
+    tables["lens"] = _lens_rows(pm, languages, spec.get("lens_items", {}), cfg)
+    timings["lens"], t0 = _lap(t0)
+    tables["neurons"], tables["deactivation"], sets = _neuron_rows(pm, held, languages, cfg,
+                                                                   context, head32, out)
+    timings["neurons"], t0 = _lap(t0)
+
+    frames = _write_tables(out, tables, sets, key, ran_on)
+    log.info("probed %s step %s on %s (%s) in %.1f s (%s)", key["run"], key["step"],
+             ran_on["device"], ran_on["dtype"], time.perf_counter() - t_start,
+             ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
+    return frames
+
+
+def _lap(t0: float) -> tuple[float, float]:
+    """Seconds since `t0`, and now (the next step's start)."""
+    now = time.perf_counter()
+    return now - t0, now
+
+
+def _load_model(spec: dict, out: Path, placement):
+    """The checkpoint on the job's device and dtype, after the spec is written to `out`."""
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "spec.json", spec)  # what this job was asked to do, next to what it found
     torch.manual_seed(0)
     torch.set_num_threads(max(1, int(spec["threads"])))
-    key = spec.get("key") or checkpoint_key(Path(spec["checkpoint"]), spec["run"])
-    pm = load_probed_model(spec["checkpoint"], spec["revision"], placement.device,
-                           placement.dtype)
-    ran_on = pm.placement()  # what the tables record: the device type and dtype that ran
-    context = min(cfg["context"], pm.n_positions)
-    languages = spec["languages"]  # name -> {manifest, role, benchmark_language}
-    primary = next(n for n, s in languages.items() if s["role"] == "primary")
-    news = [n for n, s in languages.items() if s["role"] == "new"]
+    return load_probed_model(spec["checkpoint"], spec["revision"], placement.device,
+                             placement.dtype)
 
+
+def _heldout_windows(pm, languages: dict, cfg: dict, context: int) -> dict:
+    """Each language's held-out (valid split) text as token windows of `context` tokens."""
     held = {}
     for lang, lspec in languages.items():
         texts = heldout_texts(lspec["manifest"], "valid", cfg["heldout_bytes"])
         h = token_windows(pm.tokenizer, texts, context, cfg["loss_tokens"])
         h.language = lang
         held[lang] = h
-    tables: dict[str, list[dict]] = {t: [] for t in TABLES}
-    head32 = pm.fp32_head()[1]  # logits are read in fp32 also from a bf16 model
+    return held
 
-    # 1. held-out loss
+
+def _heldout_loss_rows(pm, held: dict, batch_size: int, head32) -> list[dict]:
+    """1. Held-out loss per language (a warning row where a language has no held-out text)."""
+    rows = []
     for lang, h in held.items():
         if h.windows.size(0) == 0:
-            tables["loss"].append({"language": lang, "warning": "no held-out text"})
+            rows.append({"language": lang, "warning": "no held-out text"})
             continue
-        tables["loss"].append({**heldout_loss_row(pm.model, h, cfg["batch_size"], head32),
-                               "warning": ""})
+        rows.append({**heldout_loss_row(pm.model, h, batch_size, head32), "warning": ""})
+    return rows
 
-    timings = {"heldout_loss": time.perf_counter() - t_start}
-    t0 = time.perf_counter()
 
-    # 2. canonical-solution likelihood
-    ccfg = cfg["canonical"]
-    if ccfg["enabled"]:
-        for lang, lspec in languages.items():
-            bench_lang = lspec.get("benchmark_language")
-            if not bench_lang:
-                continue
-            for bname, bspec in spec.get("benchmarks", {}).items():
-                problems = [p for p in load_problems(bname, bspec, [bench_lang])
-                            if p.canonical_solution][: ccfg["max_problems"]]
-                for p in problems:
-                    r = canonical_nll(pm.model, pm.tokenizer, p.prompt, p.canonical_solution,
-                                      pm.n_positions, head32)
-                    tables["canonical_nll"].append({"language": lang, "benchmark": bname,
-                                                    "task_id": p.task_id, **r})
+def _canonical_nll_rows(pm, languages: dict, benchmarks: dict, ccfg: dict,
+                        head32) -> list[dict]:
+    """2. Likelihood of the benchmarks' canonical solutions, per language with a benchmark."""
+    rows = []
+    if not ccfg["enabled"]:
+        return rows
+    for lang, lspec in languages.items():
+        bench_lang = lspec.get("benchmark_language")
+        if not bench_lang:
+            continue
+        for bname, bspec in benchmarks.items():
+            problems = [p for p in load_problems(bname, bspec, [bench_lang])
+                        if p.canonical_solution][: ccfg["max_problems"]]
+            for p in problems:
+                r = canonical_nll(pm.model, pm.tokenizer, p.prompt, p.canonical_solution,
+                                  pm.n_positions, head32)
+                rows.append({"language": lang, "benchmark": bname, "task_id": p.task_id, **r})
+    return rows
 
-    timings["canonical_nll"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
 
-    # 3. working language (logit lens)
+def _lens_rows(pm, languages: dict, lens_items: dict, cfg: dict) -> list[dict]:
+    """3. Working language (logit lens) of each new language: per identifier pair and layer,
+    then per layer over all pairs ("*", weighted by items), or a warning where too few items
+    were mined."""
     lcfg = cfg["lens"]
-    for lang in news:
-        items_path = spec.get("lens_items", {}).get(lang)
+    table = []
+    for lang in (n for n, s in languages.items() if s["role"] == "new"):
+        items_path = lens_items.get(lang)
         items = read_items(items_path) if items_path else []
         rows = working_language(pm, items, lcfg["context_tokens"], cfg["batch_size"])
         counts = {}
@@ -143,116 +182,94 @@ def probe_checkpoint(spec: ProbeSpec, out_dir: str | Path) -> dict[str, pd.DataF
         for r in rows:
             if r["layer"] >= 0 and r["items"] < lcfg["min_items"]:
                 r["warning"] = f"only {r['items']} items (min_items {lcfg['min_items']})"
-            tables["lens"].append({"language": lang, **r})
+            table.append({"language": lang, **r})
         if total < lcfg["min_items"]:
-            tables["lens"].append({"language": lang, "pair": "*", "layer": -1, "items": total,
-                                   "warning": f"only {total} items mined for {lang}"})
-        else:
-            df = pd.DataFrame([r for r in rows if r["layer"] >= 0 and r["items"] > 0])
-            for layer, g in df.groupby("layer"):
-                w = g["items"]
-                tables["lens"].append({
-                    "language": lang, "pair": "*", "layer": int(layer), "items": int(w.sum()),
-                    "primary_fraction": float((g["primary_fraction"] * w).sum() / w.sum()),
-                    "mean_p_primary": float((g["mean_p_primary"] * w).sum() / w.sum()),
-                    "mean_p_new": float((g["mean_p_new"] * w).sum() / w.sum()),
-                    "warning": ""})
+            table.append({"language": lang, "pair": "*", "layer": -1, "items": total,
+                          "warning": f"only {total} items mined for {lang}"})
+            continue
+        df = pd.DataFrame([r for r in rows if r["layer"] >= 0 and r["items"] > 0])
+        for layer, g in df.groupby("layer"):
+            w = g["items"]
+            table.append({
+                "language": lang, "pair": "*", "layer": int(layer), "items": int(w.sum()),
+                "primary_fraction": float((g["primary_fraction"] * w).sum() / w.sum()),
+                "mean_p_primary": float((g["mean_p_primary"] * w).sum() / w.sum()),
+                "mean_p_new": float((g["mean_p_new"] * w).sum() / w.sum()),
+                "warning": ""})
+    return table
 
-    timings["lens"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
 
-    # 4. neurons (LAPE) and deactivation
+def _neuron_rows(pm, held: dict, languages: dict, cfg: dict, context: int, head32,
+                 out: Path) -> tuple[list[dict], list[dict], dict]:
+    """4. Language and transfer neurons (LAPE) and the loss when each set is deactivated:
+    (neurons rows, deactivation rows, the sets as lists for neuron_sets.json). Needs the
+    held-out text of two or more languages."""
     ncfg = cfg["neurons"]
     windows = {lang: h.windows[: max(1, ncfg["tokens"] // context)] for lang, h in held.items()
                if h.windows.size(0)}
-    sets_out = {}
-    if ncfg["enabled"] and len(windows) >= 2:
-        probs, langs = activation_probabilities(pm, windows, cfg["batch_size"])
-        with atomic_path(out / "activation_probs.npy") as tmp, open(tmp, "wb") as fh:
-            np.save(fh, probs.numpy())
-        sets = select_language_neurons(probs, langs, ncfg["top_rate"], ncfg["filter_rate"],
-                                       ncfg["activation_bar_ratio"])
-        named = {f"language:{lang}": s for lang, s in sets.items()}
-        if len(langs) >= 3:
-            for lang in news:
-                named[f"transfer:{primary}+{lang}"] = transfer_neurons(sets, primary, lang)
-        else:
-            tables["neurons"].append({"set": "transfer", "layer": -1, "count": 0,
-                                      "warning": "transfer neurons need 3+ languages"})
-        n_layers, n_units = probs.shape[0], probs.shape[1]
-        for name, s in named.items():
-            for layer in range(n_layers):
-                tables["neurons"].append({"set": name, "layer": layer,
-                                          "count": sum(1 for (l_, _) in s if l_ == layer),
-                                          "warning": ""})
-        sets_out = {name: sorted(map(list, s)) for name, s in named.items()}
-        # Deactivation: each set, and a random set of the same size as a control.
-        dwin = {lang: w[: max(1, ncfg["deactivation_tokens"] // context)]
-                for lang, w in windows.items()}
-        base = {lang: mean_loss(pm.model, w, cfg["batch_size"], head32)
-                for lang, w in dwin.items()}
-        rng = random.Random(0)
-        for name, s in list(named.items()):
-            if not s:
-                continue
-            control = set()
-            while len(control) < len(s):
-                control.add((rng.randrange(n_layers), rng.randrange(n_units)))
-            for label, neurons in ((name, s), (f"random:{len(s)}:{name}", control)):
-                with Deactivate(pm, neurons):
-                    for lang, w in dwin.items():
-                        loss = mean_loss(pm.model, w, cfg["batch_size"], head32)
-                        tables["deactivation"].append({
-                            "set": label, "set_size": len(neurons), "language": lang,
-                            "loss_base": base[lang], "loss_deactivated": loss,
-                            "loss_change": loss - base[lang]})
-    timings["neurons"] = time.perf_counter() - t0
+    if not (ncfg["enabled"] and len(windows) >= 2):
+        return [], [], {}
+    named, rows, shape = _neuron_sets(pm, windows, languages, cfg, out)
+    sets = {name: sorted(map(list, s)) for name, s in named.items()}
+    dwin = {lang: w[: max(1, ncfg["deactivation_tokens"] // context)]
+            for lang, w in windows.items()}
+    return rows, _deactivation_rows(pm, named, dwin, shape, cfg["batch_size"], head32), sets
+
+
+def _neuron_sets(pm, windows: dict, languages: dict, cfg: dict,
+                 out: Path) -> tuple[dict, list[dict], tuple[int, int]]:
+    """The named neuron sets (language:<L>, transfer:<P>+<L>), their count per layer, and the
+    (layers, units) shape; the activation probabilities go to activation_probs.npy."""
+    ncfg = cfg["neurons"]
+    probs, langs = activation_probabilities(pm, windows, cfg["batch_size"])
+    with atomic_path(out / "activation_probs.npy") as tmp, open(tmp, "wb") as fh:
+        np.save(fh, probs.numpy())
+    sets = select_language_neurons(probs, langs, ncfg["top_rate"], ncfg["filter_rate"],
+                                   ncfg["activation_bar_ratio"])
+    named = {f"language:{lang}": s for lang, s in sets.items()}
+    rows = []
+    if len(langs) >= 3:
+        primary = next(n for n, s in languages.items() if s["role"] == "primary")
+        for lang in (n for n, s in languages.items() if s["role"] == "new"):
+            named[f"transfer:{primary}+{lang}"] = transfer_neurons(sets, primary, lang)
+    else:
+        rows.append({"set": "transfer", "layer": -1, "count": 0,
+                     "warning": "transfer neurons need 3+ languages"})
+    n_layers, n_units = probs.shape[0], probs.shape[1]
+    for name, s in named.items():
+        for layer in range(n_layers):
+            rows.append({"set": name, "layer": layer,
+                         "count": sum(1 for (l_, _) in s if l_ == layer), "warning": ""})
+    return named, rows, (n_layers, n_units)
+
+
+def _deactivation_rows(pm, named: dict, windows: dict, shape: tuple[int, int],
+                       batch_size: int, head32) -> list[dict]:
+    """Each language's loss with each neuron set deactivated, and with a random set of the
+    same size as a control."""
+    n_layers, n_units = shape
+    base = {lang: mean_loss(pm.model, w, batch_size, head32) for lang, w in windows.items()}
+    rng = random.Random(0)
+    rows = []
+    for name, s in named.items():
+        if not s:
+            continue
+        control = set()
+        while len(control) < len(s):
+            control.add((rng.randrange(n_layers), rng.randrange(n_units)))
+        for label, neurons in ((name, s), (f"random:{len(s)}:{name}", control)):
+            with Deactivate(pm, neurons):
+                for lang, w in windows.items():
+                    loss = mean_loss(pm.model, w, batch_size, head32)
+                    rows.append({"set": label, "set_size": len(neurons), "language": lang,
+                                 "loss_base": base[lang], "loss_deactivated": loss,
+                                 "loss_change": loss - base[lang]})
+    return rows
+
+
+def _write_tables(out: Path, tables: dict[str, list[dict]], sets: dict, key: dict,
+                  ran_on: dict) -> dict[str, pd.DataFrame]:
+    """neuron_sets.json (for rule neuron_overlap), then one TSV per table of TABLES."""
     with atomic_path(out / "neuron_sets.json") as tmp:
-        tmp.write_text(json.dumps({**key, **ran_on, "sets": sets_out}))
-    frames = {}
-    for name in TABLES:
-        frames[name] = _write_tsv(out / f"{name}.tsv", tables[name], key, ran_on)
-    log.info("probed %s step %s on %s (%s) in %.1f s (%s)", key["run"], key["step"],
-             ran_on["device"], ran_on["dtype"], time.perf_counter() - t_start,
-             ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
-    return frames
-
-
-def neuron_overlap(sets_files: list[str | Path], out_path: str | Path) -> pd.DataFrame:
-    """Per run: each set's size and its overlap with the same set at the previous checkpoint."""
-    records = [json.loads(Path(p).read_text()) for p in sets_files]
-    records.sort(key=lambda r: r["step"])
-    rows, prev = [], {}
-    for rec in records:
-        for name, members in rec["sets"].items():
-            cur = {tuple(m) for m in members}
-            before = prev.get(name)
-            inter = len(cur & before) if before is not None else None
-            union = len(cur | before) if before is not None else None
-            rows.append({"run": rec["run"], "step": rec["step"], "tokens": rec["tokens"],
-                         "set": name, "count": len(cur), "overlap_prev": inter,
-                         "jaccard_prev": (inter / union) if union else None})
-        prev = {n: {tuple(m) for m in ms} for n, ms in rec["sets"].items()}
-    df = pd.DataFrame(rows, columns=["run", "step", "tokens", "set", "count", "overlap_prev",
-                                     "jaccard_prev"])
-    with atomic_path(out_path) as tmp:
-        df.to_csv(tmp, sep="\t", index=False)
-    return df
-
-
-def mine_language_items(manifest: str | Path, language: str, pairs: list, out_path: str | Path,
-                        max_per_pair: int, heldout_bytes: int) -> int:
-    """Mine logit-lens items from the valid and test splits of a new language's corpus."""
-    from .lens import mine_items
-
-    texts = heldout_texts(manifest, "valid", heldout_bytes) + \
-        heldout_texts(manifest, "test", heldout_bytes)
-    items = mine_items(texts, language, [tuple(p) for p in pairs], max_per_pair)
-    with atomic_path(out_path) as tmp:
-        tmp.write_text("".join(json.dumps(it.__dict__) + "\n" for it in items))
-    counts = {}
-    for it in items:
-        counts[it.new_word] = counts.get(it.new_word, 0) + 1
-    log.info("%s: %d items for %d of %d pairs: %s", language, len(items), len(counts),
-             len(pairs), counts)
-    return len(items)
+        tmp.write_text(json.dumps({**key, **ran_on, "sets": sets}))
+    return {name: _write_tsv(out / f"{name}.tsv", tables[name], key, ran_on) for name in TABLES}
