@@ -12,7 +12,7 @@ from unittest.mock import patch
 import pandas as pd
 import pytest
 
-from micro import BENCHMARK, CPP_RAW_END, MICRO_KEY, micro_config, predicted_pass
+from micro import BENCHMARK, CPP_RAW_END, micro_config, predicted_pass
 
 # Text a model might write that would end a program's code if it were not inside MBCPP/1's raw
 # string: a closing comment, preprocessor lines, an open quote, a backslash, a NUL byte, a

@@ -33,7 +33,7 @@ from .tokens import token_dtype
 SPLITS = ("train", "valid", "test")
 PROBE_TABLES = 5          # loss, canonical_nll, lens, neurons, deactivation (collect jobs)
 EVALUATION_TABLES = 2     # passk, results (collect jobs)
-# AdamW's resume state: fp32 weights + two fp32 moments per parameter (train._save_resume_state).
+# AdamW's resume state: fp32 weights + two fp32 moments per parameter (train_state).
 RESUME_BYTES_PER_PARAM = 3 * FP32_BYTES
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from .config import enabled_benchmarks, primary_language
+from .config import primary_language
 from .languages import get_language
 
 

@@ -16,13 +16,16 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import numpy as np
 from tqdm import tqdm
 
 from .atomic import atomic_path, write_json
 from .shards import iter_shard, split_shards, verify_shards
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
