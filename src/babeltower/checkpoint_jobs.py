@@ -1,7 +1,8 @@
 """Which checkpoints of a run get a probe or an evaluation job, and how they are batched.
 
 Pure functions of the workflow config and a run's plan (runs.RunPlan), shared by the DAG
-(rules/common.smk, rules/inputs/batches.smk) and the compute plan (compute_plan.py), so that the two count the same jobs.
+(rules/common.smk, rules/inputs/batches.smk) and the compute plan (compute_plan.py), so that
+the two count the same jobs.
 """
 
 from __future__ import annotations
