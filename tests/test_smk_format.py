@@ -15,3 +15,20 @@ def test_workflow_files_are_snakefmt_formatted():
                           capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0, (
         f"run `snakefmt Snakefile rules/` to format:\n{proc.stdout[-6000:]}{proc.stderr[-2000:]}")
+
+
+def test_readme_map_names_every_rule_with_its_script():
+    """The README's map (stage -> rules file -> rule -> script -> function) lists exactly the
+    workflow's rules, each with the script its rules file runs."""
+    import re
+
+    scripts = {}
+    for smk in (REPO / "rules").glob("*.smk"):
+        for m in re.finditer(r"^(?:rule|checkpoint) (\w+):.*?script:\s*\"\.\./workflow/scripts/"
+                             r"(\w+\.py)\"", smk.read_text(), re.S | re.M):
+            scripts[m.group(1)] = m.group(2)
+    readme = (REPO / "README.md").read_text()
+    table = readme.split("### Map: stage", 1)[1].split("\n\n", 2)[2].split("\n\n", 1)[0]
+    rows = [[c.strip().strip("`") for c in line.strip("|").split("|")]
+            for line in table.splitlines()[2:]]
+    assert {row[2]: row[3] for row in rows} == scripts
