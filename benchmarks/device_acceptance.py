@@ -655,6 +655,7 @@ def part_c(args, rec: Recorder, report: dict) -> None:
     def spec_for(device: str, probe_cfg: dict, lens_items: dict) -> specs.ProbeSpec:
         return specs.probe_spec(languages, manifests, lens_items, {**probe_cfg, "device": device},
                                 benchmarks, run="acceptance", checkpoint=str(ckpt),
+                                key={"run": "acceptance", "step": 0, "tokens": 0},
                                 threads=os.cpu_count() or 1, require_booked_gpu=True)
 
     # 1. The suite at the paper's budgets on the device.

@@ -116,6 +116,7 @@ def main() -> None:
         probes = copy.deepcopy(cfg["probes"])
         spec = probe_spec(languages, manifests, items, probes, enabled_benchmarks(cfg),
                           run=preset, checkpoint=str(ckpt), threads=torch.get_num_threads(),
+                          key={"run": preset, "step": 0, "tokens": 0},  # no trainer_state.json
                           require_booked_gpu=cfg["cluster"]["require_booked_gpu"])
         cumulative, tokens, elapsed = [], 0, 0.0
         for k in range(3):

@@ -28,6 +28,8 @@ def tiny_checkpoint(tmp_path_factory):
     model = GPT(GPTConfig(vocab_size=len(tok), n_positions=64, n_layer=3, n_head=2, n_embd=32))
     save_hf_checkpoint(model, root, eos_token_id=tok.eos_token_id)
     tok.save_pretrained(str(root))
+    # As the trainer writes it: the tables' step and tokens come from here.
+    (root / "trainer_state.json").write_text(json.dumps({"step": 0, "tokens": 0}))
     return root
 
 
