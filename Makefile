@@ -6,7 +6,7 @@ VENV ?= .venv
 CORES ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: setup run report test lint bench clean
+.PHONY: setup run report test lint measure clean
 
 # The venv is rebuilt when the pinned requirements change.
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -34,8 +34,8 @@ test: setup
 lint: setup
 	$(VENV)/bin/snakemake --lint
 
-bench: setup
-	$(VENV)/bin/python benchmarks/data_throughput.py
+measure: setup
+	$(VENV)/bin/python measurements/data_throughput.py
 
 clean:
 	rm -rf results .snakemake

@@ -11,13 +11,18 @@ min_version("9.0")
 # or not it was pip-installed; rule scripts do the same through workflow/scripts/_pkg.py.
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
+from snakemake.logging import logger
+
 from babeltower.config import validate_config
+from babeltower.upgrade import check_results_layout
 
 
 configfile: "config.yaml"
 
 
 validate_config(config)
+for warning in check_results_layout(config["results_dir"]):
+    logger.warning(warning)
 
 
 include: "rules/common.smk"

@@ -1,38 +1,38 @@
 # Batches of per-checkpoint jobs. probe_checkpoint and evaluate_checkpoint put the jobs of
 # `cluster.checkpoints_per_job` consecutive checkpoints of a run in one group; this rule joins a
-# batch (it reads the batch's benchmark records), so the group is one connected piece of the
-# DAG and a cluster executor submits it as one job. Its table is the batch's run time and
+# batch (it reads the batch's timings, Snakemake `benchmark:` records), so the group is one
+# connected piece of the DAG and a cluster executor submits it as one job. Its table is the batch's run time and
 # memory per checkpoint: what to size `runtime`/`mem_mb` of the profile with.
 
 
 include: "inputs/batches.smk"
 
 
-rule batch_benchmarks:
+rule batch_timings:
     input:
         lambda wc: [
-            f"{RESULTS}/benchmarks/{wc.stage}/{wc.run}/{ckpt}.tsv"
-            for ckpt in checkpoint_batches(wc.stage, wc.run)[int(wc.batch)]
+            f"{RESULTS}/timings/{wc.job}/{wc.run}/{ckpt}.tsv"
+            for ckpt in checkpoint_batches(wc.job, wc.run)[int(wc.batch)]
         ],
     output:
-        f"{RESULTS}/benchmarks/{{stage}}/{{run}}/batch{{batch}}.tsv",
+        f"{RESULTS}/timings/{{job}}/{{run}}/batch{{batch}}.tsv",
     log:
-        f"{RESULTS}/logs/batches/{{stage}}/{{run}}/batch{{batch}}.log",
+        f"{RESULTS}/logs/batches/{{job}}/{{run}}/batch{{batch}}.log",
     wildcard_constraints:
-        stage=one_of(CHECKPOINT_STAGES),
+        job=one_of(CHECKPOINT_JOBS),
         run=one_of(ALL_RUNS),
         batch=r"\d+",
     group:
-        lambda wc: batch_group(wc.stage, wc.run, wc.batch)
+        lambda wc: batch_group(wc.job, wc.run, wc.batch)
     conda:
         "../envs/data.yaml"
     threads: 1
     resources:
         **{
-            name: (lambda wc, name=name: member_text_resources(wc.stage).get(name))
+            name: (lambda wc, name=name: member_text_resources(wc.job).get(name))
             for name in TEXT_RESOURCE_NAMES
         },
         mem_mb=500,
         runtime=5,
     script:
-        "../workflow/scripts/batch_benchmarks.py"
+        "../workflow/scripts/batch_timings.py"

@@ -11,10 +11,10 @@ from babeltower.runs import (
     comparison_training,
     continual_runs,
     plan_runs,
-    plan_scratch_run,
+    plan_comparison_run,
     read_budgets,
-    scratch_mixtures,
-    scratch_runs,
+    comparison_mixtures,
+    comparison_runs,
     BASELINE_MIXTURES,
 )
 
@@ -40,23 +40,23 @@ NEW_LANGUAGES = languages_by_role(config, "new")
 MIXTURES = list(config["runs"]["mixtures"])  # runs.mixtures: the mixture-<name> runs
 CODE_LANGUAGES = [PRIMARY] + NEW_LANGUAGES
 RUNS = plan_runs(config)
-SCRATCH_RUNS = scratch_runs(config)  # run name -> (mixture, seed)
-SCRATCH_MIXTURES = scratch_mixtures(config)
+COMPARISON_RUNS = comparison_runs(config)  # run name -> (mixture, seed)
+COMPARISON_MIXTURES = comparison_mixtures(config)
 COMPARISON_TRAINING = comparison_training(config)
-ALL_RUNS = list(RUNS) + list(SCRATCH_RUNS)
+ALL_RUNS = list(RUNS) + list(COMPARISON_RUNS)
 
 
 def run_plan(run):
     """The plan of a study run, or of a comparison run once its mixture is known."""
-    return RUNS[run] if run in RUNS else scratch_plan(run)
+    return RUNS[run] if run in RUNS else comparison_plan(run)
 
 
-def scratch_plan(run):
-    mixture, seed = SCRATCH_RUNS[run]
-    return plan_scratch_run(config, mixture, seed, scratch_budgets(mixture))
+def comparison_plan(run):
+    mixture, seed = COMPARISON_RUNS[run]
+    return plan_comparison_run(config, mixture, seed, comparison_budgets(mixture))
 
 
-def scratch_budgets(mixture):
+def comparison_budgets(mixture):
     """Token budgets of a comparison mixture, once its Snakemake checkpoint has run."""
     if mixture in BASELINE_MIXTURES:
         path = checkpoints.baseline_mixture.get(mixture=mixture).output[0]
@@ -75,7 +75,7 @@ def analysis_enabled():
 
 
 def comparison_enabled():
-    return bool(SCRATCH_RUNS) and analysis_enabled()
+    return bool(COMPARISON_RUNS) and analysis_enabled()
 
 
 def config_subset(section, *keys):
@@ -105,10 +105,10 @@ def mixture_table(mixture):
     return f"{RESULTS}/mixtures/{name}.tsv"
 
 
-def stage_checkpoints(stage, run):
-    """The checkpoints of `run` that get a `stage` job, in training order (the library function
-    the compute plan counts with)."""
-    return checkpoint_jobs.stage_checkpoints(config, stage, run_plan(run))
+def job_checkpoints(job, run):
+    """The checkpoints of `run` that get a `job` (probes / evaluation), in training order (the
+    library function the compute plan counts with)."""
+    return checkpoint_jobs.job_checkpoints(config, job, run_plan(run))
 
 
 def all_targets(wildcards):

@@ -8,13 +8,13 @@ include: "inputs/compare.smk"
 
 rule collect_run_curves:
     input:
-        unpack(scratch_run_inputs),
+        unpack(comparison_run_inputs),
     output:
         f"{RESULTS}/comparison/runs/{{run}}.tsv",
     log:
         f"{RESULTS}/logs/comparison/{{run}}.log",
     wildcard_constraints:
-        run=one_of(SCRATCH_RUNS),
+        run=one_of(COMPARISON_RUNS),
     conda:
         "../envs/analysis.yaml"
     threads: 1
@@ -29,7 +29,7 @@ rule collect_run_curves:
 
 rule compare_mixtures:
     input:
-        [f"{RESULTS}/comparison/runs/{run}.tsv" for run in SCRATCH_RUNS],
+        [f"{RESULTS}/comparison/runs/{run}.tsv" for run in COMPARISON_RUNS],
     output:
         curves=report(
             f"{RESULTS}/comparison/curves.tsv",
@@ -59,6 +59,6 @@ rule compare_mixtures:
         runtime=10,
     params:
         languages=CODE_LANGUAGES,
-        runs=scratch_run_table(),
+        runs=comparison_run_table(),
     script:
         "../workflow/scripts/compare_mixtures.py"

@@ -35,7 +35,7 @@ rule build_corpus:
     log:
         f"{RESULTS}/logs/build_corpus/{{lang}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/build_corpus/{{lang}}.tsv"
+        f"{RESULTS}/timings/build_corpus/{{lang}}.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1

@@ -16,7 +16,7 @@ rule evaluate_checkpoint:
     log:
         f"{RESULTS}/logs/evaluation/{{run}}/{{ckpt}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/evaluation/{{run}}/{{ckpt}}.tsv"
+        f"{RESULTS}/timings/evaluation/{{run}}/{{ckpt}}.tsv"
     wildcard_constraints:
         run=one_of(ALL_RUNS),
         ckpt=r"step\d{8}",
@@ -42,7 +42,7 @@ rule collect_evaluation:
         lambda wc: [
             f"{RESULTS}/evaluation/{run}/{ckpt}/{wc.table}.tsv"
             for run in RUNS
-            for ckpt in stage_checkpoints("evaluation", run)
+            for ckpt in job_checkpoints("evaluation", run)
         ],
     output:
         f"{RESULTS}/evaluation/{{table}}.tsv",

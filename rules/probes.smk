@@ -41,7 +41,7 @@ rule probe_checkpoint:
     log:
         f"{RESULTS}/logs/probes/{{run}}/{{ckpt}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/probes/{{run}}/{{ckpt}}.tsv"
+        f"{RESULTS}/timings/probes/{{run}}/{{ckpt}}.tsv"
     wildcard_constraints:
         run=one_of(ALL_RUNS),
         ckpt=r"step\d{8}",

@@ -12,7 +12,7 @@ rule train_tokenizer:
     log:
         f"{RESULTS}/logs/train_tokenizer.log",
     benchmark:
-        f"{RESULTS}/benchmarks/train_tokenizer.tsv"
+        f"{RESULTS}/timings/train_tokenizer.tsv"
     conda:
         "../envs/data.yaml"
     threads: 2
@@ -37,7 +37,7 @@ rule tokenize_split:
     log:
         f"{RESULTS}/logs/tokenize_split/{{lang}}_{{split}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/tokenize_split/{{lang}}_{{split}}.tsv"
+        f"{RESULTS}/timings/tokenize_split/{{lang}}_{{split}}.tsv"
     conda:
         "../envs/data.yaml"
     threads: 2

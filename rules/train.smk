@@ -19,7 +19,7 @@ rule train:
     log:
         f"{RESULTS}/logs/train/{{run}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/train/{{run}}.tsv"
+        f"{RESULTS}/timings/train/{{run}}.tsv"
     wildcard_constraints:
         run=one_of(ALL_RUNS),
     conda:

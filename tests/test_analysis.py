@@ -135,7 +135,7 @@ def test_a_run_without_peak_keeps_natural_amounts_and_the_summary_says_so(tmp_pa
 
 
 def test_comparison_intervals_and_paired_test():
-    runs = {f"scratch-{m}-s{s}": {"mixture": m, "seed": s}
+    runs = {f"comparison-{m}-s{s}": {"mixture": m, "seed": s}
             for m in ("natural", "optimized", "optimized-equal") for s in (1, 2, 3)}
     values = {"natural": [5.0, 5.2, 5.4], "optimized": [4.0, 4.1, 4.5],
               "optimized-equal": [5.0, 5.2, 5.4]}

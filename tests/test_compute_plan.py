@@ -31,7 +31,7 @@ RULE_STAGE = {
     "collect_probe_table": "probes",
     "evaluate_checkpoint": "evaluation", "collect_evaluation": "evaluation",
     "knowledge_dependence": "evaluation",
-    "batch_benchmarks": "batches",
+    "batch_timings": "batches",
     "collect_curves": "analysis", "segment_stages": "analysis", "baseline_mixture": "analysis",
     "optimized_mixture": "analysis", "collect_run_curves": "analysis",
     "compare_mixtures": "analysis", "figures": "analysis", "summary": "analysis",
@@ -124,9 +124,9 @@ def test_data_disk_and_comparison_estimate_by_hand(plan):
     # Comparison: 3 mixtures (natural, optimized, optimized-equal) x 2 seeds, each on the train
     # split (60%) of python and cpp x token_scale 0.2: 1,200 + 600 tokens -> (37 + 18) windows
     # of 32 -> 6 steps of 8 -> 1,536 tokens.
-    scratch = [r for r in plan.runs if r.kind == "scratch"]
-    assert len(scratch) == 6 and all(r.estimated for r in scratch)
-    assert {r.tokens for r in scratch} == {6 * 8 * 32}
+    comparison = [r for r in plan.runs if r.kind == "comparison"]
+    assert len(comparison) == 6 and all(r.estimated for r in comparison)
+    assert {r.tokens for r in comparison} == {6 * 8 * 32}
     c_train = stage(plan, "comparison training")
     assert c_train.flops == 6 * 1536 * 165696
     # comparison.checkpoints final: one probe and one evaluation per run, each its own batch.
@@ -165,18 +165,18 @@ def test_job_counts_equal_the_dry_run(workspace, tmp_path, changes):
 
 
 def test_checkpoints_of_a_comparison_run(workspace):
-    from babeltower.checkpoint_jobs import stage_checkpoints
-    from babeltower.runs import plan_scratch_run
+    from babeltower.checkpoint_jobs import job_checkpoints
+    from babeltower.runs import plan_comparison_run
 
     _, cfg, _ = workspace
     cfg = validate_config(json.loads(json.dumps(cfg)))
     cfg["comparison"]["checkpoints"] = "all"
-    run = plan_scratch_run(cfg, "natural", 1, {"python": 1200, "cpp": 600})
+    run = plan_comparison_run(cfg, "natural", 1, {"python": 1200, "cpp": 600})
     assert run.checkpoint_steps == [0, 2, 4, 6]
-    assert stage_checkpoints(cfg, "probes", run) == run.checkpoint_names
-    assert stage_checkpoints(cfg, "evaluation", run) == ["step00000006"]
-    with pytest.raises(ValueError, match="unknown checkpoint stage 'lens'"):
-        stage_checkpoints(cfg, "lens", run)
+    assert job_checkpoints(cfg, "probes", run) == run.checkpoint_names
+    assert job_checkpoints(cfg, "evaluation", run) == ["step00000006"]
+    with pytest.raises(ValueError, match="unknown per-checkpoint job 'lens'"):
+        job_checkpoints(cfg, "lens", run)
 
 
 def test_mfu_and_peak_give_the_gpu_hours(workspace):
@@ -194,7 +194,7 @@ def test_an_unbounded_corpus_takes_the_study_runs_tokens(workspace):
     p = compute_plan(validate_config(cfg))
     assert any("languages.cpp.max_bytes is null" in n for n in p.notes)
     # cpp: the 1,280 tokens of its runs x 0.2 = 256 -> 8 windows; python 1,200 -> 37.
-    assert {r.tokens for r in p.runs if r.kind == "scratch"} == {(37 + 8) // 8 * 8 * 32}
+    assert {r.tokens for r in p.runs if r.kind == "comparison"} == {(37 + 8) // 8 * 8 * 32}
     # No shard or token-file size for cpp.
     assert stage(p, "data").tokens == pytest.approx((36000 + 3600) / 3.6)
 

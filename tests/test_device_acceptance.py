@@ -1,4 +1,4 @@
-"""benchmarks/device_acceptance.py: the pure parts (JSON, budgets, part processes, the table and
+"""measurements/device_acceptance.py: the pure parts (JSON, budgets, part processes, the table and
 log checks) fast; the whole script with `--device cpu --smoke` as a slow test."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("device_acceptance",
-                                               REPO / "benchmarks" / "device_acceptance.py")
+                                               REPO / "measurements" / "device_acceptance.py")
 acc = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(acc)
 
@@ -266,7 +266,7 @@ def test_targets_are_none_until_measured():
 @pytest.mark.slow
 def test_smoke_run_on_cpu(tmp_path):
     out = tmp_path / "acceptance.json"
-    proc = subprocess.run([sys.executable, str(REPO / "benchmarks/device_acceptance.py"),
+    proc = subprocess.run([sys.executable, str(REPO / "measurements/device_acceptance.py"),
                            "--device", "cpu", "--smoke", "--out", str(out), "--work",
                            str(tmp_path / "work")], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -308,10 +308,10 @@ def test_csharp_compare_battery_agrees_with_the_real_library(stand_in_battery, t
 
 def _go_solutions() -> dict[str, str]:
     """The data has no Go canonical solutions: three of the handwritten MBGP solutions that
-    benchmarks/evaluation_throughput.py times (one copy of them in the project)."""
+    measurements/evaluation_throughput.py times (one copy of them in the project)."""
     import importlib.util
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "evaluation_throughput.py"
+    path = Path(__file__).resolve().parents[1] / "measurements" / "evaluation_throughput.py"
     spec = importlib.util.spec_from_file_location("evaluation_throughput", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -1,4 +1,4 @@
-"""benchmarks/mxeval_agreement.py on a small slice: the project's harness against mxeval's own
+"""measurements/mxeval_agreement.py on a small slice: the project's harness against mxeval's own
 check_correctness (from ../shared/peers/mxeval) for every language with a toolchain."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("mxeval_agreement",
-                                               REPO / "benchmarks" / "mxeval_agreement.py")
+                                               REPO / "measurements" / "mxeval_agreement.py")
 agree = importlib.util.module_from_spec(_spec)
 sys.modules["mxeval_agreement"] = agree  # dataclasses look their module up by name
 _spec.loader.exec_module(agree)

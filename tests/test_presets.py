@@ -1,6 +1,6 @@
 """The paper-scale presets: valid configs whose dry run builds the whole DAG (thousands of jobs)
 offline, with per-language token budgets, dense checkpoints and multi-GPU allocations.
-How long the dry run takes is measured by benchmarks/dry_run_time.py, not here."""
+How long the dry run takes is measured by measurements/dry_run_time.py, not here."""
 
 from __future__ import annotations
 
@@ -113,8 +113,8 @@ def test_paper_preset_batches_per_checkpoint_jobs_for_the_cluster(paper_dry_run)
     jobs = planned_jobs(paper_dry_run)
     for stage, rule in (("probes", "probe_checkpoint"), ("evaluation", "evaluate_checkpoint")):
         stage_groups = {g: members for g, members in groups.items() if g.startswith(stage)}
-        assert len(stage_groups) == batches == jobs["batch_benchmarks"] // 2
-        assert all(set(members) == {rule, "batch_benchmarks"} and members["batch_benchmarks"] == 1
+        assert len(stage_groups) == batches == jobs["batch_timings"] // 2
+        assert all(set(members) == {rule, "batch_timings"} and members["batch_timings"] == 1
                    and 1 <= members[rule] <= size for members in stage_groups.values())
         # Every per-checkpoint job is in a batch; the batches are full but for a run's last.
         assert sum(members[rule] for members in stage_groups.values()) == jobs[rule]

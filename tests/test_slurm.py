@@ -85,7 +85,7 @@ def test_profile_plans_the_same_jobs_as_a_local_run(micro_run):
 
 def test_batch_joining_jobs_ask_for_their_members_partition(micro_run):
     """A Slurm job has one partition: each batch's joining job takes the partition (and any
-    other text resource) that the profile gives the stage's per-checkpoint rule."""
+    other text resource) that the profile gives the job's per-checkpoint rule."""
     ws, _, configfile = micro_run
     for extra, probes, evaluation in (
             ([], "gpu", "gpu"),
@@ -94,13 +94,13 @@ def test_batch_joining_jobs_ask_for_their_members_partition(micro_run):
         out = snakemake(ws, configfile, "-n", "--forceall", "--workflow-profile",
                         str(PROFILE.parent), *extra)
         text = out.stdout + out.stderr
-        for stage, partition in (("probes", probes), ("evaluation", evaluation)):
-            joins = [block for block in text.split("rule batch_benchmarks:")[1:]
-                     if f"stage={stage}," in block.split("resources:")[0]]
-            assert joins, stage
+        for job, partition in (("probes", probes), ("evaluation", evaluation)):
+            joins = [block for block in text.split("rule batch_timings:")[1:]
+                     if f"job={job}," in block.split("resources:")[0]]
+            assert joins, job
             for block in joins:
                 resources = next(line for line in block.splitlines() if "resources:" in line)
-                assert f"slurm_partition={partition}," in resources, (stage, resources)
+                assert f"slurm_partition={partition}," in resources, (job, resources)
 
 
 def cluster_profile(dest: Path, partition: str) -> Path:
@@ -171,11 +171,11 @@ def expected_batch_jobs(results: Path, size: int) -> list[str]:
     """Slurm comments of the batch jobs (Snakemake: rule_<group>_<its rules>) for batches of
     `size` of the probed checkpoints (and the evaluated final one) of every run in `results`."""
     jobs = []
-    for stage, rule in (("probes", "probe_checkpoint"), ("evaluation", "evaluate_checkpoint")):
-        for run_dir in sorted(p for p in (results / stage).iterdir()
+    for job, rule in (("probes", "probe_checkpoint"), ("evaluation", "evaluate_checkpoint")):
+        for run_dir in sorted(p for p in (results / job).iterdir()
                               if p.is_dir() and any(p.glob("step*"))):
             n = len(list(run_dir.glob("step*")))
-            jobs += [f"rule_{stage}-{run_dir.name}-batch{b}_batch_benchmarks_{rule}"
+            jobs += [f"rule_{job}-{run_dir.name}-batch{b}_batch_timings_{rule}"
                      for b in range(-(-n // size))]
     return sorted(jobs)
 
@@ -219,7 +219,7 @@ def test_micro_config_on_a_real_slurm_equals_the_local_run(micro_run, tmp_path):
         # batch of probes (evaluations) is ONE Slurm job holding its checkpoints' jobs and the
         # joining job; no per-checkpoint job went to Slurm on its own.
         assert not any(c.startswith(("rule_probe_checkpoint", "rule_evaluate_checkpoint",
-                                     "rule_batch_benchmarks")) for c in comments), comments
+                                     "rule_batch_timings")) for c in comments), comments
         batch_jobs = sorted(c for c in comments if c.startswith(("rule_probes-",
                                                                  "rule_evaluation-")))
         assert batch_jobs == expected_batch_jobs(ws / "results", BATCH), comments

@@ -21,7 +21,7 @@ from snakemake_helpers import REPO, SNAKEFILE, kill_snakemake_when, planned_jobs
 SPLITS = ("train", "valid", "test")
 TRAIN_JOBS = {"train[primary]": 1, "train[continual-cpp]": 1, "train[monolingual-cpp]": 1}
 # The natural mixture's comparison runs (the optimized ones are listed once its checkpoint ran).
-NATURAL_SCRATCH = {"train[scratch-natural-s1]": 1, "train[scratch-natural-s2]": 1}
+NATURAL_COMPARISON = {"train[comparison-natural-s1]": 1, "train[comparison-natural-s2]": 1}
 # Checkpoints of the micro runs: primary 0, 2, 4, 8, 10; continual and monolingual 0, 2, 4, 5.
 PROBE_TABLES = ("loss", "canonical_nll", "lens", "neurons", "deactivation")
 # Where the micro workflow's probes and evaluations run (probes/evaluation device and precision
@@ -39,7 +39,7 @@ def probe_jobs(n_checkpoints: int, runs: int = 3) -> dict:
 def batch_jobs(batches: int) -> dict:
     """The joining jobs of the batches of probes and evaluations that rerun: one per run and
     stage at the micro config's checkpoint counts and the default batch size (16)."""
-    return {"batch_benchmarks": batches}
+    return {"batch_timings": batches}
 
 
 ALL_PROBES = {**probe_jobs(13), "evaluate_checkpoint": 3, "collect_evaluation": 2,
@@ -55,13 +55,13 @@ ANALYSIS = {"collect_curves": 1, "segment_stages": 1, "optimized_mixture": 1,
             "compare_mixtures": 1, "figures": 1, "summary": 1}
 
 
-def analysis_jobs(scratch_runs: int, baselines: int = 0) -> dict:
+def analysis_jobs(comparison_runs: int, baselines: int = 0) -> dict:
     """The analysis jobs, plus the comparison runs' collection jobs that a dry run can list.
 
     The comparison runs' budgets come from Snakemake checkpoints (the mixture tables): where a
     mixture's checkpoint reruns, a dry run lists its runs' collection job but not the training,
     probe and evaluation jobs behind it; Snakemake adds those once the checkpoint has run."""
-    jobs = {**ANALYSIS, "collect_run_curves": scratch_runs}
+    jobs = {**ANALYSIS, "collect_run_curves": comparison_runs}
     if baselines:
         jobs["baseline_mixture"] = baselines
     return jobs
@@ -367,7 +367,7 @@ def test_training_setting_changes_rerun_only_the_affected_runs(micro_run):
     # Every run, the comparison runs included (listed: the natural mixture's two seeds, each
     # probed and evaluated at its final checkpoint; their batches are listed with the other
     # comparison runs', once the optimized mixture's checkpoint has run).
-    assert plan == {**TRAIN_JOBS, **probe_jobs(13 + 2), **eval_jobs(3 + 2), **NATURAL_SCRATCH,
+    assert plan == {**TRAIN_JOBS, **probe_jobs(13 + 2), **eval_jobs(3 + 2), **NATURAL_COMPARISON,
                     **batch_jobs(3 + 3), **analysis_jobs(6), "all": 1}
 
 
@@ -379,7 +379,7 @@ def test_model_and_schedule_changes_rerun_every_training_run(micro_run, family, 
     ws, cfg, _ = micro_run
     plan = _plan_with(ws, cfg, f"{family}.yaml", change)
     # Same plan as a shared optimizer change: every run and everything after it.
-    assert plan == {**TRAIN_JOBS, **probe_jobs(13 + 2), **eval_jobs(3 + 2), **NATURAL_SCRATCH,
+    assert plan == {**TRAIN_JOBS, **probe_jobs(13 + 2), **eval_jobs(3 + 2), **NATURAL_COMPARISON,
                     **batch_jobs(3 + 3), **analysis_jobs(6), "all": 1}
 
 
@@ -417,8 +417,8 @@ def test_analysis_and_mixture_settings_rerun_only_their_downstream(micro_run):
     # A third seed: three new runs (one per mixture), probed and evaluated at the end.
     plan = _plan_with(ws, cfg, "seeds.yaml", lambda c: c["comparison"].__setitem__(
         "seeds", [1, 2, 3]))
-    assert plan == {"train[scratch-natural-s3]": 1, "train[scratch-optimized-s3]": 1,
-                    "train[scratch-optimized-equal-s3]": 1, "probe_checkpoint": 3, "evaluate_checkpoint": 3,
+    assert plan == {"train[comparison-natural-s3]": 1, "train[comparison-optimized-s3]": 1,
+                    "train[comparison-optimized-equal-s3]": 1, "probe_checkpoint": 3, "evaluate_checkpoint": 3,
                     **batch_jobs(3 + 3), "collect_run_curves": 3, "compare_mixtures": 1, "figures": 1, "summary": 1,
                     "all": 1}
 
@@ -428,14 +428,14 @@ def test_batch_tables_record_every_probed_and_evaluated_checkpoint(micro_run):
     time and memory of its checkpoints: with the default batch size each run is one batch."""
     ws, _, _ = micro_run
     results = ws / "results"
-    for stage in ("probes", "evaluation"):
-        for run_dir in (p for p in (results / stage).iterdir() if any(p.glob("step*"))):
+    for job in ("probes", "evaluation"):
+        for run_dir in (p for p in (results / job).iterdir() if any(p.glob("step*"))):
             checkpoints = sorted(p.name for p in run_dir.glob("step*"))
-            batch = pd.read_csv(results / "benchmarks" / stage / run_dir.name / "batch0.tsv",
+            batch = pd.read_csv(results / "timings" / job / run_dir.name / "batch0.tsv",
                                 sep="\t")
-            assert list(batch.checkpoint) == checkpoints, (stage, run_dir.name)
+            assert list(batch.checkpoint) == checkpoints, (job, run_dir.name)
             assert batch.s.gt(0).all() and "max_rss" in batch.columns
-            assert not (results / "benchmarks" / stage / run_dir.name / "batch1.tsv").exists()
+            assert not (results / "timings" / job / run_dir.name / "batch1.tsv").exists()
 
 
 def test_batch_size_change_reruns_only_the_joining_jobs(micro_run):

@@ -8,8 +8,8 @@ def train_inputs(wildcards):
     }
     if plan.init_from_run:
         inputs["init"] = f"{run_dir(plan.init_from_run)}/checkpoints"
-    if run in SCRATCH_RUNS:
-        inputs["mixture"] = mixture_table(SCRATCH_RUNS[run][0])
+    if run in COMPARISON_RUNS:
+        inputs["mixture"] = mixture_table(COMPARISON_RUNS[run][0])
     return inputs
 
 

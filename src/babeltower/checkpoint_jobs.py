@@ -9,23 +9,23 @@ from __future__ import annotations
 
 from .runs import RunPlan
 
-CHECKPOINT_STAGES = ("probes", "evaluation")
+# The per-checkpoint job kinds: one probe job and one evaluation job per selected checkpoint.
+CHECKPOINT_JOBS = ("probes", "evaluation")
 
 
-def stage_checkpoints(config: dict, stage: str, plan: RunPlan) -> list[str]:
-    """The checkpoints of a run that get a `stage` job, in training order.
+def job_checkpoints(config: dict, job: str, plan: RunPlan) -> list[str]:
+    """The checkpoints of a run that get a `job` (one of CHECKPOINT_JOBS), in training order.
 
     Study runs: every checkpoint is probed; `evaluation.checkpoints` picks all or the final one
-    for evaluation. Comparison runs (kind scratch): `comparison.checkpoints` picks the probed
+    for evaluation. Comparison runs (kind comparison): `comparison.checkpoints` picks the probed
     ones, and only the final one is evaluated (the comparison reads final checkpoints)."""
-    if stage not in CHECKPOINT_STAGES:
-        raise ValueError(f"unknown checkpoint stage {stage!r}; stages: "
-                         f"{', '.join(CHECKPOINT_STAGES)}")
+    if job not in CHECKPOINT_JOBS:
+        raise ValueError(f"unknown per-checkpoint job {job!r}; jobs: {', '.join(CHECKPOINT_JOBS)}")
     names = plan.checkpoint_names
-    if plan.kind == "scratch":
+    if plan.kind == "comparison":
         probed = names if config["comparison"]["checkpoints"] == "all" else names[-1:]
-        return probed if stage == "probes" else probed[-1:]
-    if stage == "probes":
+        return probed if job == "probes" else probed[-1:]
+    if job == "probes":
         return names
     return names if config["evaluation"]["checkpoints"] == "all" else names[-1:]
 

@@ -1,8 +1,8 @@
 """Tables joined across the per-checkpoint jobs (probe_checkpoint, evaluate_checkpoint).
 
 `concat_checkpoint_tables`: each checkpoint's table of one kind, every run, as one table (rules
-collect_probe_table and collect_evaluation). `batch_benchmark_table`: the Snakemake benchmark
-records of one batch of checkpoint jobs (rule batch_benchmarks; batches: checkpoint_jobs.py).
+collect_probe_table and collect_evaluation). `batch_timing_table`: the Snakemake benchmark
+records of one batch of checkpoint jobs (rule batch_timings; batches: checkpoint_jobs.py).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def concat_checkpoint_tables(inputs: list[str], out_path: str | Path) -> pd.Data
     return df
 
 
-def batch_benchmark_table(inputs: list[str], out_path: str | Path) -> pd.DataFrame:
+def batch_timing_table(inputs: list[str], out_path: str | Path) -> pd.DataFrame:
     """The Snakemake benchmark records (run time, memory, I/O) of one batch of per-checkpoint
     jobs, one row per checkpoint (named by its file, e.g. step00001024.tsv)."""
     frames = []
@@ -32,7 +32,7 @@ def batch_benchmark_table(inputs: list[str], out_path: str | Path) -> pd.DataFra
         frame.insert(0, "checkpoint", Path(path).stem)
         frames.append(frame)
     if not frames:
-        raise ValueError(f"{out_path}: a batch needs at least one benchmark file")
+        raise ValueError(f"{out_path}: a batch needs at least one timing record")
     df = pd.concat(frames, ignore_index=True)
     with atomic_path(out_path) as tmp:
         df.to_csv(tmp, sep="\t", index=False)

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from .checkpoint_jobs import checkpoint_batches, stage_checkpoints
+from .checkpoint_jobs import checkpoint_batches, job_checkpoints
 from .compute_costs import (FP32_BYTES, Assumptions, checkpoint_bytes, corpus_bytes,
                             estimated_corpus_tokens, evaluation_cost, probe_cost,
                             probe_output_bytes, run_model, vocab_size)
 from .compute_plan_text import format_sci
 from .config import enabled_benchmarks, languages_by_role, primary_language
-from .runs import BASELINE_MIXTURES, RunPlan, plan_runs, plan_scratch_run, scratch_runs
+from .runs import BASELINE_MIXTURES, RunPlan, plan_runs, plan_comparison_run, comparison_runs
 from .specs import evaluation_languages
 from .tokens import token_dtype
 
@@ -166,7 +166,7 @@ def _checkpoint_stages(config: dict, a: Assumptions, plans: dict[str, RunPlan],
             if not enabled[name]:
                 continue
             stage = stages[name]
-            checkpoints = stage_checkpoints(config, name, plan)
+            checkpoints = job_checkpoints(config, name, plan)
             tokens, flops = cost(config, model, a)
             stage.jobs += len(checkpoints)
             stage.tokens += len(checkpoints) * tokens
@@ -177,14 +177,14 @@ def _checkpoint_stages(config: dict, a: Assumptions, plans: dict[str, RunPlan],
     return stages["probes"], stages["evaluation"], stages["batches"]
 
 
-def _analysis_jobs(analysis_on: bool, n_scratch: int) -> int:
+def _analysis_jobs(analysis_on: bool, n_comparison: int) -> int:
     jobs = 1  # the `all` target
     if analysis_on:
         jobs += 2 + 2  # curves, stages; figures, summary
-    if n_scratch:
+    if n_comparison:
         # Every baseline's table (the figures show all) and the optimized one; one curve table
         # per comparison run; the comparison tables.
-        jobs += len(BASELINE_MIXTURES) + 1 + n_scratch + 1
+        jobs += len(BASELINE_MIXTURES) + 1 + n_comparison + 1
     return jobs
 
 
@@ -200,7 +200,7 @@ def compute_plan(config: dict, assumptions: Assumptions | None = None) -> Comput
     }
     # As rules/common.smk: the analysis needs probes and a continual run, the comparison both.
     analysis_on = enabled["probes"] and any(p.kind == "continual" for p in plans.values())
-    scratch = scratch_runs(config) if analysis_on else {}
+    comparison = comparison_runs(config) if analysis_on else {}
 
     data, shard_bytes, token_bytes = _data_stage(config, a, notes)
     training, runs = _training_stage(config, a, plans, "training", estimated=False)
@@ -210,20 +210,20 @@ def compute_plan(config: dict, assumptions: Assumptions | None = None) -> Comput
         probes.jobs += len(languages_by_role(config, "new")) + len(plans) + PROBE_TABLES
     if enabled["evaluation"]:
         evaluation.jobs += EVALUATION_TABLES + 1  # + knowledge dependence
-    analysis = Stage("analysis", jobs=_analysis_jobs(analysis_on, len(scratch)))
+    analysis = Stage("analysis", jobs=_analysis_jobs(analysis_on, len(comparison)))
 
-    scratch_plans = {}
-    if scratch:
+    comparison_plans = {}
+    if comparison:
         budgets = estimated_comparison_budgets(config, plans, a, notes)
-        scratch_plans = {name: plan_scratch_run(config, mixture, seed, budgets)
-                         for name, (mixture, seed) in scratch.items()}
-        notes.append(f"comparison runs ({len(scratch)}): estimated budgets, each the natural "
+        comparison_plans = {name: plan_comparison_run(config, mixture, seed, budgets)
+                         for name, (mixture, seed) in comparison.items()}
+        notes.append(f"comparison runs ({len(comparison)}): estimated budgets, each the natural "
                      f"corpus's train split x token_scale {config['comparison']['token_scale']} "
                      f"= {format_sci(sum(budgets.values()))} tokens (optimized trains one pass "
                      "over its own corpus, assumed the same); known after the mixture checkpoints")
-    c_train, c_runs = _training_stage(config, a, scratch_plans, "comparison training",
+    c_train, c_runs = _training_stage(config, a, comparison_plans, "comparison training",
                                       estimated=True)
-    c_stages = _checkpoint_stages(config, a, scratch_plans, enabled, "comparison ", True)
+    c_stages = _checkpoint_stages(config, a, comparison_plans, enabled, "comparison ", True)
 
     resume = [run_model(config, p).num_params() * RESUME_BYTES_PER_PARAM for p in plans.values()]
     disk = {

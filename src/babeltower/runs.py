@@ -1,16 +1,17 @@
 """The study's training runs, planned from the workflow config when the DAG is built.
 
 Runs and their folders under `<results>/runs/`:
-    primary                 M_P: from scratch on the primary language
-    continual-<L>           from M_P's final checkpoint, on the new language L only
-    monolingual-<L>         M_L: from scratch on L only
-    mixture-<name>          from scratch on a mixture spec (token budgets or weights)
-    scratch-<mixture>-s<k>  the final comparison: from scratch on a derived mixture (natural,
-                            uniform, temperature, unimax, optimized, optimized-equal), seed k
+    primary                    M_P: from scratch on the primary language
+    continual-<L>              from M_P's final checkpoint, on the new language L only
+    monolingual-<L>            M_L: from scratch on L only
+    mixture-<name>             from scratch on a mixture the config spells out (runs.mixtures)
+    comparison-<mixture>-s<k>  the final comparison: from scratch on a mixture the workflow
+                               derives (natural, uniform, temperature, unimax, optimized,
+                               optimized-equal), seed k
 
-The scratch runs' names are known when the DAG is built, their length is not: their token
+The comparison runs' names are known when the DAG is built, their length is not: their token
 budgets are derived from the corpus and the continual runs' probes (Snakemake checkpoints), so
-their plans come from `plan_scratch_run` once the budgets exist.
+their plans come from `plan_comparison_run` once the budgets exist.
 
 Each plan is the resolved run config minus file paths (those are added by the rule), so it can
 be a rule's `params`: a change to any training setting of a run reruns that run and what
@@ -51,8 +52,11 @@ def mixture_run(name: str) -> str:
     return f"mixture-{name}"
 
 
-def scratch_run_name(mixture: str, seed: int) -> str:
-    return f"scratch-{mixture}-s{seed}"
+COMPARISON_RUN_PREFIX = "comparison-"
+
+
+def comparison_run(mixture: str, seed: int) -> str:
+    return f"{COMPARISON_RUN_PREFIX}{mixture}-s{seed}"
 
 
 @dataclass
@@ -163,7 +167,7 @@ def model_positions(settings: dict) -> int:
     return resolve_model_config(model, model["vocab_size"] or 1, settings["context"]).n_positions
 
 
-def scratch_mixtures(config: dict) -> list[str]:
+def comparison_mixtures(config: dict) -> list[str]:
     """The mixtures of the final comparison, in config order (+ optimized-equal)."""
     cc = config["comparison"]
     if not cc["enabled"]:
@@ -174,9 +178,9 @@ def scratch_mixtures(config: dict) -> list[str]:
     return names
 
 
-def scratch_runs(config: dict) -> dict[str, tuple[str, int]]:
+def comparison_runs(config: dict) -> dict[str, tuple[str, int]]:
     """Run name -> (mixture, seed) for every from-scratch comparison run."""
-    return {scratch_run_name(m, seed): (m, seed) for m in scratch_mixtures(config)
+    return {comparison_run(m, seed): (m, seed) for m in comparison_mixtures(config)
             for seed in config["comparison"]["seeds"]}
 
 
@@ -199,7 +203,7 @@ def comparison_training(config: dict) -> dict:
     return _run_settings(config["training"], config["comparison"], "comparison")
 
 
-def plan_scratch_run(config: dict, mixture: str, seed: int, budgets: dict[str, int]) -> RunPlan:
+def plan_comparison_run(config: dict, mixture: str, seed: int, budgets: dict[str, int]) -> RunPlan:
     """The plan of a comparison run: one pass over `budgets` (tokens per language)."""
     training = comparison_training(config)
     budgets = {lang: int(b) for lang, b in budgets.items() if int(b) > 0}
@@ -208,7 +212,7 @@ def plan_scratch_run(config: dict, mixture: str, seed: int, budgets: dict[str, i
     # Budgets above a language's tokens (uniform or temperature sampling of a small language)
     # are repeated epochs: allowed here, and reported in the mixtures table.
     training["allow_repetition"] = True
-    return _plan(scratch_run_name(mixture, seed), "scratch", {"budgets": budgets}, training,
+    return _plan(comparison_run(mixture, seed), "comparison", {"budgets": budgets}, training,
                  seed, None)
 
 

@@ -3,7 +3,7 @@
 The Snakemake rules (rules/common.smk, the rule scripts) and the CLI (`babeltower probe`) call
 the same functions, so a language alias (`c++`, `js`) or a benchmark language resolves to the
 same registry language, identifier pairs and benchmark problems in both. Run specs are
-`runs.RunPlan` (built by `runs.plan_runs` / `runs.plan_scratch_run`).
+`runs.RunPlan` (built by `runs.plan_runs` / `runs.plan_comparison_run`).
 """
 
 from __future__ import annotations

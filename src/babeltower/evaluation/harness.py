@@ -36,7 +36,7 @@ Known data defects are documented, never special-cased silently:
 * `exclusions.yaml`, section `wrong_canonical`, and the generated `canonical_defects.yaml`:
   problems whose test is right but whose published canonical solution fails it. They are scored
   normally; the lists explain the canonical pass rates below 100% (harness validation,
-  benchmarks/canonical_pass_rates.py, which also regenerates canonical_defects.yaml).
+  measurements/canonical_pass_rates.py, which also regenerates canonical_defects.yaml).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def inspected_wrong_canonical() -> dict[str, str]:
 
 
 def generated_wrong_canonical() -> dict[str, str]:
-    """The rule-based entries of canonical_defects.yaml (benchmarks/canonical_pass_rates.py)."""
+    """The rule-based entries of canonical_defects.yaml (measurements/canonical_pass_rates.py)."""
     return dict(_registry("canonical_defects.yaml").get("wrong_canonical") or {})
 
 

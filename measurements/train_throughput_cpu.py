@@ -1,6 +1,6 @@
 """CPU training throughput: our trainer against Hugging Face `Trainer`, side by side.
 
-    .venv/bin/python benchmarks/train_throughput_cpu.py [--preset tiny] [--steps 60]
+    .venv/bin/python measurements/train_throughput_cpu.py [--preset tiny] [--steps 60]
 
 Same model (GPT-2 of the preset, same vocabulary and context), same batch (sequences x context
 per optimizer step), same data (windows of one token file), same optimizer settings (AdamW,

@@ -1,7 +1,7 @@
 """Probe cost: seconds per checkpoint, forward tokens per checkpoint, and the probes' compute as
 a fraction of the training compute between checkpoints.
 
-    .venv/bin/python benchmarks/probe_cost.py [--presets tiny gpt2-124m] [--results results]
+    .venv/bin/python measurements/probe_cost.py [--presets tiny gpt2-124m] [--results results]
 
 Needs the default workflow's corpus and tokenizer (`make run`, or at least the data stages).
 For each preset a randomly initialised GPT-2 checkpoint is probed with the config's probe

@@ -1,7 +1,7 @@
 """Device acceptance run (issue #13): one unattended script, one JSON, within 8 minutes on one H200.
 
-    python benchmarks/device_acceptance.py --out $OUT/acceptance.json            # on the GPU
-    python benchmarks/device_acceptance.py --device cpu --smoke --out smoke.json   # the test
+    python measurements/device_acceptance.py --out $OUT/acceptance.json            # on the GPU
+    python measurements/device_acceptance.py --device cpu --smoke --out smoke.json   # the test
 
 Parts, each in its own process (a crash, an OOM or a hang of one part cannot take the others
 with it; a part past its budget is killed and keeps what it had recorded):
@@ -14,12 +14,12 @@ with it; a part past its budget is killed and keeps what it had recorded):
   b_throughput  trainer throughput of the 124M and 355M presets at context 1024 against Hugging
                 Face GPT2LMHeadModel (SDPA, bf16 autocast, fused AdamW, torch.compile), MFU
                 against a bf16 matmul peak measured in this run
-                (benchmarks/train_throughput_gpu.py).
+                (measurements/train_throughput_gpu.py).
   c_probe_cost  the probe suite at the paper preset's budgets (presets/paper-1.3b.yaml: its
                 languages and `probes` section) on a 355M checkpoint, on the device and on the
                 CPU (a subset, extrapolated per forward token), generation cost on both, and the
                 probes' share of the training compute between two checkpoints of the paper
-                schedule (benchmarks/probe_cost.py counts the forward tokens).
+                schedule (measurements/probe_cost.py counts the forward tokens).
 
 The JSON is rewritten after every part, and a running part writes its numbers into it as it
 measures them (marked in_progress), so a run cut short still leaves what was measured. Time: a global budget (--budget-s, default 450 s) and
@@ -432,7 +432,7 @@ def part_a(args, rec: Recorder, report: dict) -> None:
 def part_b(args, rec: Recorder, report: dict) -> None:
     import torch
 
-    sys.path.insert(0, str(REPO / "benchmarks"))
+    sys.path.insert(0, str(REPO / "measurements"))
     import train_throughput_gpu as gpu
     from train_throughput_cpu import make_data
 
@@ -600,7 +600,7 @@ def generation_cost(checkpoint: Path, prompts: list[str], device: str, dtype, ne
 def part_c(args, rec: Recorder, report: dict) -> None:
     import torch
 
-    sys.path.insert(0, str(REPO / "benchmarks"))
+    sys.path.insert(0, str(REPO / "measurements"))
     from probe_cost import counted_probe, make_checkpoint
     from transformers import AutoTokenizer
 

@@ -2,7 +2,7 @@
 of the paper-scale presets, with the default config's dry run as the baseline on the same
 machine, side by side.
 
-    .venv/bin/python benchmarks/dry_run_time.py [--preset presets/paper-1.3b.yaml ...] [--repeats 3]
+    .venv/bin/python measurements/dry_run_time.py [--preset presets/paper-1.3b.yaml ...] [--repeats 3]
         [--workflow-profile profiles/slurm]     # also plans the cluster's group (batch) jobs
 
 Each dry run starts in an empty results folder (the whole DAG is planned), runs `repeats`

@@ -1,7 +1,7 @@
 """Harness agreement with mxeval: the project's harness and mxeval's own execution code (the
 official harness of multilingual HumanEval and MBXP) score the same programs side by side.
 
-    .venv/bin/python benchmarks/mxeval_agreement.py [--languages python,cpp] \\
+    .venv/bin/python measurements/mxeval_agreement.py [--languages python,cpp] \\
         [--per-language 16] [--mutants canonical,early_exit] [--loops 2] [--workers 2] \\
         [--seed 0] [--out agreement.json] [--strict]
 
@@ -695,7 +695,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"no toolchain for {', '.join(missing)} (see runners.py for the packages)")
     report = compare(languages, args.per_language, kinds, args.loops, args.workers, args.seed,
                      args.mxeval, args.benchmarks, log=lambda m: print(m, flush=True))
-    report["command"] = " ".join(["benchmarks/mxeval_agreement.py", *(argv or sys.argv[1:])])
+    report["command"] = " ".join(["measurements/mxeval_agreement.py", *(argv or sys.argv[1:])])
     print(format_report(report))
     if args.out:
         args.out.write_text(json.dumps(report, indent=1))

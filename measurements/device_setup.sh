@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Prepare and install what benchmarks/device_acceptance.py needs on a lent device machine.
+# Prepare and install what measurements/device_acceptance.py needs on a lent device machine.
 #
 # The device machine (one H200; docs: the `device` tool) has CUDA PyTorch, transformers,
 # tokenizers, pandas, pyarrow and friends in its python3 (3.12), but not the workflow's own
 # dependencies, and nothing can be fetched there. So:
 #
-#   here:   benchmarks/device_setup.sh fetch      # wheels for CPython 3.12 + bubblewrap into .whl/
-#   there:  source benchmarks/device_setup.sh install && python3 benchmarks/device_acceptance.py ...
+#   here:   measurements/device_setup.sh fetch      # wheels for CPython 3.12 + bubblewrap into .whl/
+#   there:  source measurements/device_setup.sh install && python3 measurements/device_acceptance.py ...
 #
 # `.whl/` must be ignored by git (echo /.whl/ >> .git/info/exclude) and carried with the run
 # (carry: [".whl"]). The list below is the closure of snakemake, datasets, zstandard,

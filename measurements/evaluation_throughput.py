@@ -8,8 +8,8 @@
    (the official harness, ../shared/peers/mxeval, imported from a temporary copy) on the same
    programs: MBXP canonical solutions, handwritten ones for Go (the data has none).
 
-    .venv/bin/python benchmarks/evaluation_throughput.py --checkpoint results/runs/primary/checkpoints/step00000183
-    .venv/bin/python benchmarks/evaluation_throughput.py --execution-only --programs 40
+    .venv/bin/python measurements/evaluation_throughput.py --checkpoint results/runs/primary/checkpoints/step00000183
+    .venv/bin/python measurements/evaluation_throughput.py --execution-only --programs 40
 """
 
 from __future__ import annotations

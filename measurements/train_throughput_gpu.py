@@ -1,6 +1,6 @@
 """GPU training throughput and MFU: our trainer against a compiled Hugging Face GPT-2 baseline.
 
-    python benchmarks/train_throughput_gpu.py [--presets gpt2-124m gpt2-355m] [--steps 40]
+    python measurements/train_throughput_gpu.py [--presets gpt2-124m gpt2-355m] [--steps 40]
 
 Prepared for a lent device machine (one script, one run). For each preset at context 1024:
   * peak: achieved bf16 matmul FLOP/s (8192^3, measured in this run) = the MFU denominator;
@@ -26,7 +26,7 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
-sys.path.insert(0, str(REPO / "benchmarks"))
+sys.path.insert(0, str(REPO / "measurements"))
 
 from babeltower.model import hf_config_dict, resolve_model_config  # noqa: E402
 from babeltower.train import train  # noqa: E402

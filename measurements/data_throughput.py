@@ -1,7 +1,7 @@
 """Data-stage throughput: corpus MB/s, tokenization MB/s, and the tokenization stage against raw
 `tokenizers` batch encoding of the same text, side by side in one run on one machine.
 
-    .venv/bin/python benchmarks/data_throughput.py [--config config.yaml] [--repeats 3]
+    .venv/bin/python measurements/data_throughput.py [--config config.yaml] [--repeats 3]
 
 The corpus stage is run on the config's languages (their byte budgets apply). The tokenization
 stage (`babeltower.tokens.tokenize_shards`: read zstd shards, JSON-decode, encode, write the
