@@ -124,6 +124,19 @@ def kill_snakemake_when(workdir: Path, configfile: Path, target: str, ready, wha
         proc.wait()
 
 
+def copy_workdir_without(src: Path, dest: Path, removed: tuple[str, ...]) -> None:
+    """Copy a workdir's results and Snakemake records (so nothing reruns there), less the
+    outputs `removed` (paths under results/): a run that rebuilds only those, without redoing
+    the data stages before them."""
+    import shutil
+
+    shutil.copytree(src / "results", dest / "results", symlinks=True)
+    shutil.copytree(src / ".snakemake" / "metadata", dest / ".snakemake" / "metadata")
+    for rel in removed:
+        path = dest / "results" / rel
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
 def run_kind_counts(jobs: Counter) -> Counter:
     """planned_jobs' training jobs by kind of run (`primary`, `continual`, ...)."""
     return Counter(key[len("train["):-1].split("-")[0] for key, n in jobs.items()

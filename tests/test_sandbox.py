@@ -516,6 +516,34 @@ def test_toolchain_outside_the_system_trees_runs_with_its_prefix():
 
 
 @needs["go"]
+def test_go_support_names_real_paths_and_rebuilds_a_stale_folder(tmp_path, monkeypatch):
+    """The Go support folder's import configurations name every archive by its real path (a
+    virtual environment reached through a symlink may later be gone), and a folder whose
+    archives are missing is rebuilt instead of failing every Go program."""
+    from babeltower.evaluation import runners
+
+    key = Path(runners.go_support()).name  # the toolchain's key (this process's support)
+    real = tmp_path / "real"
+    stale = real / key
+    (stale / "pkg").mkdir(parents=True)
+    (stale / "importcfg.link").write_text(f"packagefile fmt={tmp_path}/gone/pkg/fmt.a\n")
+    (tmp_path / "link").symlink_to(real)
+    monkeypatch.setenv("BABELTOWER_GO_SUPPORT", str(tmp_path / "link"))
+    runners.go_support.cache_clear()
+    try:
+        built = Path(runners.go_support())
+    finally:
+        runners.go_support.cache_clear()
+    assert built == stale  # the real path, not the link
+    archives = [line.split("=", 1)[1]
+                for line in (built / "importcfg.link").read_text().splitlines()]
+    assert len(archives) > 100 and all(Path(a).is_file() for a in archives)
+    assert not any(a.startswith(str(tmp_path / "link")) for a in archives)
+    assert any(a.startswith(str(built)) for a in archives)
+    assert sorted(p.name for p in real.iterdir()) == [key]  # the stale copy is gone
+
+
+@needs["go"]
 @pytest.mark.skipif(not bwrap_works(), reason="needs bubblewrap isolation")
 def test_go_programs_cannot_change_the_shared_standard_library():
     """Every Go program links the standard library compiled once into go_support(): a hostile

@@ -20,7 +20,8 @@ import yaml
 
 from local_slurm import LocalSlurm, missing_requirements
 from micro import write_config
-from snakemake_helpers import REPO, SNAKEFILE, job_resources, planned_jobs, snakemake
+from snakemake_helpers import (REPO, SNAKEFILE, copy_workdir_without, job_resources, planned_jobs,
+                               snakemake)
 
 PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
 # Hard bound of the cluster run: Snakemake and every job it submitted are killed after it.
@@ -180,12 +181,13 @@ def expected_batch_jobs(results: Path, size: int) -> list[str]:
     return sorted(jobs)
 
 
-def test_micro_config_on_a_real_slurm_equals_the_local_run(micro_run, tmp_path):
-    """The micro config without its final comparison (6 more training runs that add minutes
-    and nothing the study's runs do not already exercise): every other setting is the local
-    run's, so every job's params are the same and so must be its results."""
+def _run_on_slurm(micro_run, tmp_path, *targets: str, prepare=None):
+    """The micro config (without its final comparison, like the study's runs only) through
+    the SLURM profile on a local Slurm, building `targets` (all when none) in a new workdir
+    that `prepare(workdir)` may fill first. Returns the workdir, its config file and the
+    Slurm comments of every job (all must have COMPLETED)."""
     _require_slurm()
-    local_ws, cfg, _ = micro_run
+    _, cfg, _ = micro_run
     cluster_cfg = copy.deepcopy(cfg)
     cluster_cfg["comparison"]["enabled"] = False
     # Batches of 4 checkpoints: runs probed at 4 or 5 checkpoints give whole and partial batches.
@@ -193,53 +195,99 @@ def test_micro_config_on_a_real_slurm_equals_the_local_run(micro_run, tmp_path):
     configfile = write_config(tmp_path / "config.yaml", cluster_cfg)
     ws = tmp_path / "cluster"
     ws.mkdir()
+    if prepare is not None:
+        prepare(ws)
     profile = cluster_profile(tmp_path / "profile", LocalSlurm.partition)
     with LocalSlurm(tmp_path / "slurm") as cluster:
         cmd = ["timeout", "-k", "20", str(CLUSTER_TIMEOUT_S), sys.executable, "-m", "snakemake",
                "--snakefile", str(SNAKEFILE), "--directory", str(ws),
                "--configfile", str(configfile), "--replace-workflow-config",
-               "--workflow-profile", str(profile)]
+               "--workflow-profile", str(profile), *targets]
         proc = _run_killing_group_on_exit(cmd)
         log = proc.stdout[-3000:] + proc.stderr[-8000:]
         assert proc.returncode == 0, f"cluster run failed ({proc.returncode}):\n{log}"
-        # The jobs really went through Slurm and finished there: one Slurm job per cluster
-        # job (Snakemake names each in its comment), the table jobs ran on the submit host.
+        # The jobs really went through Slurm and finished there (Snakemake names each cluster
+        # job in its Slurm comment).
         submitted = subprocess.run(["squeue", "--states=all", "--noheader", "--format=%k %T"],
                                    capture_output=True, text=True, check=True).stdout.split("\n")
         submitted = [line.split() for line in submitted if line.strip()]
         assert all(state == "COMPLETED" for _, state in submitted), submitted
-        comments = [comment for comment, _ in submitted]
-        assert sum(c.startswith("rule_build_corpus") for c in comments) == 3, comments
-        trained = [c for c in comments if c.startswith("rule_train_wildcards_")]
-        assert len(trained) == 3, comments
-        for run in ("primary", "continual-cpp", "monolingual-cpp"):
-            assert sum(c.endswith(run) for c in trained) == 1, (run, trained)
-        assert not any("collect" in c or "summary" in c for c in comments), comments
-        # 3 study runs, probed at 13 checkpoints and evaluated at their final ones: every
-        # batch of probes (evaluations) is ONE Slurm job holding its checkpoints' jobs and the
-        # joining job; no per-checkpoint job went to Slurm on its own.
-        assert not any(c.startswith(("rule_probe_checkpoint", "rule_evaluate_checkpoint",
-                                     "rule_batch_timings")) for c in comments), comments
-        batch_jobs = sorted(c for c in comments if c.startswith(("rule_probes-",
-                                                                 "rule_evaluation-")))
-        assert batch_jobs == expected_batch_jobs(ws / "results", BATCH), comments
-        assert len(batch_jobs) == 4 + 3, batch_jobs  # 5+4+4 probes -> 2+1+1, 3 finals -> 3
-    local, cluster_results = local_ws / "results", ws / "results"
-    weights = sorted(p.relative_to(cluster_results)
-                     for p in cluster_results.glob("runs/*/checkpoints/*/*.safetensors"))
-    assert len(weights) == 13
-    for rel in weights:
-        assert _digest(cluster_results / rel) == _digest(local / rel), rel
-    tables = sorted({p.relative_to(cluster_results) for pattern in COMPARED_TABLES
-                     for p in cluster_results.glob(pattern)})
-    assert len(tables) >= 12
-    metrics = sorted(p.relative_to(cluster_results)
-                     for p in cluster_results.glob("runs/*/metrics.csv"))
-    assert len(metrics) == 3
-    for rel in tables + metrics:
-        sep = "," if rel.suffix == ".csv" else "\t"
-        a, b = pd.read_csv(local / rel, sep=sep), pd.read_csv(cluster_results / rel, sep=sep)
-        pd.testing.assert_frame_equal(_without_timing(a), _without_timing(b), obj=str(rel))
-    # Nothing left to do, and the daemons are gone.
-    assert planned_jobs(snakemake(ws, configfile, "-n")) == {}
     assert subprocess.run(["pgrep", "-x", "slurmctld"], capture_output=True).returncode != 0
+    return ws, configfile, [comment for comment, _ in submitted]
+
+
+def _assert_same_results(local: Path, cluster: Path, patterns: tuple[str, ...],
+                         runs: str = "*") -> tuple[int, int]:
+    """Every table matching `patterns` in the cluster run equals the local run's (wall-clock
+    columns left out), the checkpoints of `runs` have the same weights, byte for byte. Returns
+    the numbers of weight files and tables compared."""
+    weights = sorted(p.relative_to(cluster)
+                     for p in cluster.glob(f"runs/{runs}/checkpoints/*/*.safetensors"))
+    for rel in weights:
+        assert _digest(cluster / rel) == _digest(local / rel), rel
+    tables = sorted({p.relative_to(cluster) for pattern in patterns
+                     for p in cluster.glob(pattern)})
+    for rel in tables:
+        sep = "," if rel.suffix == ".csv" else "\t"
+        a, b = pd.read_csv(local / rel, sep=sep), pd.read_csv(cluster / rel, sep=sep)
+        pd.testing.assert_frame_equal(_without_timing(a), _without_timing(b), obj=str(rel))
+    return len(weights), len(tables)
+
+
+# M_P and what it wrote: the small cluster run rebuilds these from the local run's data.
+PRIMARY_OUTPUTS = ("runs/primary", "probes/primary", "evaluation/primary",
+                   "timings/train/primary.tsv", "timings/probes/primary",
+                   "timings/evaluation/primary")
+
+
+def test_primary_run_on_a_real_slurm_equals_the_local_run(micro_run, tmp_path):
+    """The default suite's real-Slurm run (the whole study through Slurm is the slow test
+    below): from the local run's data, M_P is trained through Slurm, then the batches of its
+    probes (5 checkpoints in batches of 4: a whole and a partial batch) and of its final
+    evaluation, each batch ONE Slurm job; the results equal the local run's."""
+    local_ws = micro_run[0]
+    targets = [f"results/timings/probes/primary/batch{b}.tsv" for b in (0, 1)] + \
+        ["results/timings/evaluation/primary/batch0.tsv"]
+    ws, configfile, comments = _run_on_slurm(micro_run, tmp_path, *targets,
+                                             prepare=lambda ws: copy_workdir_without(local_ws, ws, PRIMARY_OUTPUTS))
+    # Only what was removed ran, all of it on Slurm: no per-checkpoint job on its own.
+    assert sorted(comments) == [
+        "rule_evaluation-primary-batch0_batch_timings_evaluate_checkpoint",
+        "rule_probes-primary-batch0_batch_timings_probe_checkpoint",
+        "rule_probes-primary-batch1_batch_timings_probe_checkpoint",
+        "rule_train_wildcards_primary"], comments
+    compared = _assert_same_results(local_ws / "results", ws / "results",
+                                    ("probes/primary/*/*.tsv", "evaluation/primary/*/*.tsv",
+                                     "runs/primary/metrics.csv"), runs="primary")
+    # M_P's 5 checkpoints, 5 probe tables at each, its final evaluation's 2 tables, metrics.
+    assert compared == (5, 5 * 5 + 2 + 1)
+    assert planned_jobs(snakemake(ws, configfile, "-n", *targets)) == {}
+
+
+@pytest.mark.slow
+def test_micro_config_on_a_real_slurm_equals_the_local_run(micro_run, tmp_path):
+    """The micro config without its final comparison (6 more training runs that add minutes
+    and nothing the study's runs do not already exercise): every other setting is the local
+    run's, so every job's params are the same and so must be its results."""
+    ws, configfile, comments = _run_on_slurm(micro_run, tmp_path)
+    assert sum(c.startswith("rule_build_corpus") for c in comments) == 3, comments
+    trained = [c for c in comments if c.startswith("rule_train_wildcards_")]
+    assert len(trained) == 3, comments
+    for run in ("primary", "continual-cpp", "monolingual-cpp"):
+        assert sum(c.endswith(run) for c in trained) == 1, (run, trained)
+    # The table jobs ran on the submit host.
+    assert not any("collect" in c or "summary" in c for c in comments), comments
+    # 3 study runs, probed at 13 checkpoints and evaluated at their final ones: every
+    # batch of probes (evaluations) is ONE Slurm job holding its checkpoints' jobs and the
+    # joining job; no per-checkpoint job went to Slurm on its own.
+    assert not any(c.startswith(("rule_probe_checkpoint", "rule_evaluate_checkpoint",
+                                 "rule_batch_timings")) for c in comments), comments
+    batch_jobs = sorted(c for c in comments if c.startswith(("rule_probes-",
+                                                             "rule_evaluation-")))
+    assert batch_jobs == expected_batch_jobs(ws / "results", BATCH), comments
+    assert len(batch_jobs) == 4 + 3, batch_jobs  # 5+4+4 probes -> 2+1+1, 3 finals -> 3
+    weights, tables = _assert_same_results(micro_run[0] / "results", ws / "results",
+                                           COMPARED_TABLES + ("runs/*/metrics.csv",))
+    assert weights == 13 and tables >= 12 + 3
+    # Nothing left to do.
+    assert planned_jobs(snakemake(ws, configfile, "-n")) == {}

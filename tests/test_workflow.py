@@ -16,7 +16,8 @@ import torch
 
 from babeltower.analysis.report import FIGURES
 from micro import MICRO_KEY, N_GOOD, micro_config, predicted_pass, write_config
-from snakemake_helpers import REPO, SNAKEFILE, kill_snakemake_when, planned_jobs, snakemake
+from snakemake_helpers import (REPO, SNAKEFILE, copy_workdir_without, kill_snakemake_when,
+                               planned_jobs, snakemake)
 
 SPLITS = ("train", "valid", "test")
 TRAIN_JOBS = {"train[primary]": 1, "train[continual-cpp]": 1, "train[monolingual-cpp]": 1}
@@ -528,11 +529,17 @@ def test_killed_training_job_resumes_from_state_after_snakemake_cleanup(tmp_path
     incomplete outputs on the rerun, the trainer resumes from runs/<run>/state, and the final
     weights equal those of an uninterrupted run in another folder."""
     cfg = micro_config(tmp_path / "a")
-    cfg["runs"]["primary"]["train_tokens"] = 32 * 8 * 400
+    cfg["runs"]["primary"]["train_tokens"] = 32 * 8 * 200
     cfg["training"]["save_state_every_steps"] = 25
     cfg["training"]["allow_repetition"] = True
     target = "results/runs/primary/metrics.csv"
+    # The uninterrupted run first; the interrupted one starts from a copy of its data.
+    config_b = write_config(tmp_path / "b.yaml", cfg)  # same sources, another results folder
+    (tmp_path / "b").mkdir()
+    snakemake(tmp_path / "b", config_b, target)
     config_a = write_config(tmp_path / "a/config.yaml", cfg)
+    copy_workdir_without(tmp_path / "b", tmp_path / "a", ("runs/primary",
+                                                          "timings/train/primary.tsv"))
     state_metrics = tmp_path / "a/results/runs/primary/state/metrics.csv"
     kill_snakemake_when(
         tmp_path / "a", config_a, target,
@@ -540,13 +547,12 @@ def test_killed_training_job_resumes_from_state_after_snakemake_cleanup(tmp_path
         "training logged 110 steps")
     assert (tmp_path / "a/results/runs/primary/state/resume.pt").exists()
     snakemake(tmp_path / "a", config_a, "--unlock")
+    assert planned_jobs(snakemake(tmp_path / "a", config_a, "-n", target)) == {
+        "train[primary]": 1}
     snakemake(tmp_path / "a", config_a, target)
     log = (tmp_path / "a/results/logs/train/primary.log").read_text()
     assert "resumed from step" in log
 
-    config_b = write_config(tmp_path / "b.yaml", cfg)  # same sources, another results folder
-    (tmp_path / "b").mkdir()
-    snakemake(tmp_path / "b", config_b, target)
     final = sorted((tmp_path / "a/results/runs/primary/checkpoints").glob("step*"))[-1].name
     a = tmp_path / "a/results/runs/primary/checkpoints" / final / "model.safetensors"
     b = tmp_path / "b/results/runs/primary/checkpoints" / final / "model.safetensors"

@@ -206,10 +206,15 @@ def go_support() -> str:
     tools = [Path(info["GOTOOLDIR"]) / t for t in ("compile", "link")]
     key = json.dumps([info, [(t.stat().st_size, t.stat().st_mtime_ns) for t in tools]],
                      sort_keys=True)
-    root = Path(os.environ.get("BABELTOWER_GO_SUPPORT", Path(sys.prefix) / "go"))
+    # The real path: the import configurations name every archive by it, and a path through a
+    # symlink (a virtual environment linked into a second checkout) can vanish later.
+    root = Path(os.environ.get("BABELTOWER_GO_SUPPORT", Path(sys.prefix) / "go")).resolve()
     out_dir = root / hashlib.sha256(key.encode()).hexdigest()[:12]
     if (out_dir / "importcfg.link").exists():
-        return str(out_dir)
+        if _archives_exist(out_dir / "importcfg.link"):
+            return str(out_dir)
+        # Built under a path that is gone (or damaged): set aside whole, then rebuilt.
+        shutil.rmtree(out_dir.rename(out_dir.with_name(f".stale-{out_dir.name}-{os.getpid()}")))
     root.mkdir(parents=True, exist_ok=True)
     # Built in a private folder, then renamed into place whole (atomic): concurrent workers
     # each build, the first rename wins and the others discard theirs.
@@ -246,6 +251,11 @@ def go_support() -> str:
             if not (out_dir / "importcfg.link").exists():
                 raise
     return str(out_dir)
+
+
+def _archives_exist(importcfg: Path) -> bool:
+    return all(Path(line.split("=", 1)[1]).is_file()
+               for line in importcfg.read_text().splitlines() if "=" in line)
 
 
 def _expand_value(value: str, workdir: Path) -> str:
