@@ -99,6 +99,26 @@ def test_zeroing_a_planted_neuron_changes_the_output_it_drives(tiny_checkpoint):
     assert torch.equal(after, base)  # hooks are removed on exit
 
 
+def test_empty_or_unmeasured_sets_are_not_deactivated_and_say_why(tiny_checkpoint):
+    from babeltower.probes.runner import _deactivation_rows
+
+    pm = load_probed_model(str(tiny_checkpoint))
+    ids = torch.tensor([pm.tokenizer("def f1(x):\n    return x\n" * 2)["input_ids"][:16]])
+    windows = {"python": ids, "cpp": ids}
+    head32 = pm.fp32_head()[1]
+    named = {"language:cpp": set(), "shared:all": {(0, 1)}}
+    rows = _deactivation_rows(pm, named, windows, (2, 16), 1, head32, "")
+    empty = [r for r in rows if r["set"] == "language:cpp"]
+    assert len(empty) == 1 and empty[0]["set_size"] == 0 and \
+        empty[0]["warning"] == "not deactivated: empty set"
+    assert {r["set"] for r in rows} == {"language:cpp", "shared:all", "random:1:shared:all"}
+    assert all(r["loss_change"] is not None for r in rows if r["set"] != "language:cpp")
+    rows = _deactivation_rows(pm, named, windows, (2, 16), 1, head32, "saturated: x")
+    assert [(r["set"], r["set_size"], r["warning"]) for r in rows] == [
+        ("language:cpp", None, "not deactivated: saturated: x"),
+        ("shared:all", None, "not deactivated: saturated: x")]
+
+
 CPP_SAMPLE = """#include <vector>
 int main() {
     std::vector<int> v;   // a vector of ints

@@ -12,7 +12,9 @@
 | working_language | new language L | | fraction of lens items whose working language is P |
 | working_language_layer | new language L | layer | the same fraction at one layer |
 | language_neurons | each language | | LAPE neurons assigned to the language (all layers) |
-| transfer_neurons | new language L | | neurons assigned to both P and L (all layers) |
+| transfer_neurons | new language L | | neurons assigned to both P and L, not to every language |
+| shared_neurons | * | | neurons assigned to every language probed (all layers) |
+| neurons_saturated | * | | 1 where LAPE's bar admitted no neuron (no neuron counts), else 0 |
 | knowledge_share | new language L | | share of correct L answers that need P's knowledge |
 
 The working-language fraction of a checkpoint is our definition (the paper shows layer plots):
@@ -35,6 +37,8 @@ import pandas as pd
 from .tables import read_tsv, write_tsv
 
 KEY = ["run", "step", "tokens"]
+# How a neurons.tsv warning starts when LAPE's bar admitted nothing (probes.lape).
+SATURATED = "saturated"
 COLUMNS = KEY + ["language", "metric", "detail", "value"]
 
 
@@ -66,15 +70,27 @@ def working_language(by_layer: pd.DataFrame) -> pd.DataFrame:
 
 
 def neuron_counts(neurons: pd.DataFrame, primary: str) -> pd.DataFrame:
-    total = neurons.groupby(KEY + ["set"], as_index=False)["count"].sum()
-    kind_lang = total["set"].str.split(":", n=1, expand=True)
-    total["kind"], total["which"] = kind_lang[0], kind_lang[1]
+    """LAPE set sizes summed over layers, from the measured rows of neurons.tsv only: a row
+    with a warning (a saturated checkpoint, a transfer set without a control language) has no
+    count and no curve point. `neurons_saturated` marks each checkpoint 1 (saturated) or 0."""
+    warning = neurons["warning"].fillna("").astype(str) if "warning" in neurons \
+        else pd.Series("", index=neurons.index)
+    saturated = neurons[KEY].assign(value=warning.str.startswith(SATURATED).astype(float))
+    saturated = saturated.groupby(KEY, as_index=False)["value"].max()
+    saturated["language"] = "*"
+    measured = neurons[(warning == "") & neurons["count"].notna()]
+    total = measured.groupby(KEY + ["set"], as_index=False)["count"].sum()
+    total["kind"] = total["set"].str.split(":", n=1).str[0]
+    total["which"] = total["set"].str.split(":", n=1).str[1]
     lang = total[total["kind"] == "language"].assign(language=lambda d: d["which"])
     transfer = total[total["kind"] == "transfer"].copy()
     # transfer:<P>+<L> -> L
     transfer["language"] = transfer["which"].str.removeprefix(f"{primary}+")
+    shared = total[total["kind"] == "shared"].assign(language="*")
     return pd.concat([_long(lang, "language_neurons", "count"),
-                      _long(transfer, "transfer_neurons", "count")])
+                      _long(transfer, "transfer_neurons", "count"),
+                      _long(shared, "shared_neurons", "count"),
+                      _long(saturated, "neurons_saturated", "value")])
 
 
 def build_curves(tables: dict[str, pd.DataFrame], primary: str,

@@ -1,7 +1,8 @@
 """Rules figures and summary: every figure, and `summary.md`, which states what the run found.
 
 The summary is written from the tables only (no hand-written claims): for each continual run
-whether the data show the three stages, the optimized mixture and how it was derived, the
+whether the data show the three stages, the LAPE neuron sets (and the checkpoints where
+saturation left them unmeasured), the optimized mixture and how it was derived, the
 calibration of the loss proxy, forgetting of the primary language, the knowledge-dependence
 share, and the mixture comparison with intervals and the paired test.
 """
@@ -92,6 +93,31 @@ def stage_lines(stages: pd.DataFrame) -> list[str]:
     return lines
 
 
+def neuron_lines(curves: pd.DataFrame, stages: pd.DataFrame, primary: str) -> list[str]:
+    """Per probed run: how many checkpoints LAPE could not measure (saturation), and the
+    transfer and shared-by-all set sizes at the first and last measured checkpoint."""
+    sat = curves[curves["metric"] == "neurons_saturated"] if len(curves) else pd.DataFrame()
+    if sat.empty:
+        return ["Not measured (neuron probes disabled, or fewer than two languages)."]
+    lines = [f"At {int(sat['value'].sum())} of {len(sat)} probed checkpoints LAPE's quantile "
+             "bar admitted no neuron (saturated activation probabilities): no neuron counts "
+             "there and no deactivation (warnings in `probes/neurons.tsv` and "
+             "`probes/deactivation.tsv`); the curves and stage cross-checks leave them out.", ""]
+    new_of = dict(zip(stages["run"], stages["language"])) if len(stages) else {}
+    for run, g in sat.groupby("run", sort=False):
+        steps = g.loc[g["value"] > 0, "step"].tolist()
+        line = f"- {run}: {len(steps)} of {len(g)} checkpoints saturated"
+        line += f" (steps {', '.join(map(str, steps))})" if steps else ""
+        counts = [(f"transfer neurons {primary}+{new_of[run]}", new_of[run], "transfer_neurons")
+                  if run in new_of else None, ("shared by all languages", "*", "shared_neurons")]
+        for label, language, metric in filter(None, counts):
+            first, last = _first_last(curves, run, language, metric)
+            if first is not None:
+                line += f"; {label}: {_fmt(int(first))} -> {_fmt(int(last))}"
+        lines.append(line + ".")
+    return lines
+
+
 def write_summary(inputs: dict, primary: str, out: str | Path) -> str:
     curves, stages = read_tsv(inputs.get("curves")), read_tsv(inputs.get("stages"))
     algorithm, fits = read_tsv(inputs.get("algorithm")), read_tsv(inputs.get("calibration"))
@@ -106,6 +132,8 @@ def write_summary(inputs: dict, primary: str, out: str | Path) -> str:
     if len(stages) and not (stages["status"] == "three_stages").any():
         md += ["", "**The data of this run do not show the three stages** of the Babel Tower "
                "hypothesis in any continual run."]
+    md += ["", "## Language and transfer neurons (LAPE)", ""] + neuron_lines(curves, stages,
+                                                                           primary)
     md += ["", "## Primary language during the continual runs (forgetting)", ""]
     for _, r in stages.iterrows():
         first, last = _first_last(curves, r["run"], primary, "loss")

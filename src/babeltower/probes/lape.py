@@ -3,7 +3,8 @@
 A neuron is one unit of an MLP's activation (GPT-2: the 4d units after GELU). Its activation
 probability for language l is the fraction of l's held-out tokens on which it is > 0. Across
 languages these probabilities are normalised to a distribution whose entropy measures how
-language-specific the neuron is. Selection, with the reference implementation's defaults:
+language-specific the neuron is. Selection, with the reference implementation's defaults
+(RUCAIBox/Language-Specific-Neurons, identify.py; `select_language_neurons` agrees with it):
 
 1. eligible: neurons whose activation probability in some language exceeds the
    `filter_rate` quantile (95th percentile) of all probabilities (all layers, neurons, languages);
@@ -11,8 +12,17 @@ language-specific the neuron is. Selection, with the reference implementation's 
 3. a kept neuron belongs to every language whose probability exceeds the
    `activation_bar_ratio` quantile (95th percentile) of all probabilities.
 
-Transfer neurons of a new language L: kept neurons that belong to both the primary P and L.
-With a third (control) language in the set, "shared by P and L" is a real property.
+Saturation: small models have many probabilities exactly 1.0 (always on). When more than 5% of
+them are, the 95th percentile is 1.0 and the strict `>` of steps 1 and 3 (the reference's too)
+admits no neuron: every set is empty because the bar cannot be passed, not because no neuron is
+language-specific. We keep the reference's bar and report that case as a warning
+(`saturation_warning`), never as a count of 0.
+
+Transfer neurons of a new language L (PAPER.md): kept neurons assigned to both the primary P and
+L but not to every language probed (`transfer_neurons`). Neurons assigned to every language
+(typically always-on units with uniform probabilities) are the shared-by-all set
+(`shared_neurons`), reported separately. With only P and L there is no third language to tell
+"shared by P and L" from "shared by everything": no transfer set, a warning instead.
 
 Each probe_checkpoint job selects the sets of its checkpoint (neuron_sets.json); rule
 neuron_overlap follows each set across a run's checkpoints (`neuron_overlap`).
@@ -27,6 +37,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from ..analysis.curves import SATURATED
 from ..atomic import atomic_path
 
 
@@ -98,8 +109,31 @@ def select_language_neurons(probs: torch.Tensor, languages: list[str], top_rate:
     return sets
 
 
+def saturation_warning(probs: torch.Tensor, filter_rate: float = 0.95,
+                       activation_bar_ratio: float = 0.95) -> str:
+    """Why `select_language_neurons` must return only empty sets on `probs`, or "" when its
+    bars can be passed: a quantile bar equal to the largest probability admits nothing under
+    the strict `>`, whatever the neurons do."""
+    top = float(probs.max())
+    for name, q in (("filter_rate", filter_rate), ("activation_bar_ratio", activation_bar_ratio)):
+        bar = _quantile_value(probs, q)
+        if bar >= top:
+            share = float((probs == top).float().mean())
+            return (f"{SATURATED}: {share:.1%} of activation probabilities equal the largest, "
+                    f"{top:.3g}, so the {q:g} quantile bar ({name}) is {bar:.3g} and no neuron "
+                    "exceeds it; the neuron sets are unmeasured, not empty")
+    return ""
+
+
+def shared_neurons(sets: dict[str, set]) -> set[tuple[int, int]]:
+    """Neurons assigned to every language of `sets`."""
+    return set.intersection(*map(set, sets.values())) if sets else set()
+
+
 def transfer_neurons(sets: dict[str, set], primary: str, new: str) -> set[tuple[int, int]]:
-    return sets.get(primary, set()) & sets.get(new, set())
+    """Neurons assigned to both `primary` and `new` and not to every language of `sets` (with
+    only those two languages, always empty: see the module docstring)."""
+    return (sets.get(primary, set()) & sets.get(new, set())) - shared_neurons(sets)
 
 
 class Deactivate:
@@ -132,22 +166,27 @@ class Deactivate:
 
 
 def neuron_overlap(sets_files: list[str | Path], out_path: str | Path) -> pd.DataFrame:
-    """Per run: each set's size and its overlap with the same set at the previous checkpoint."""
+    """Per run: each set's size and its overlap with the same set at the previous checkpoint.
+    A checkpoint whose sets carry a warning (saturation) has no count, and the next one no
+    overlap: its empty sets are not a measurement."""
     records = [json.loads(Path(p).read_text()) for p in sets_files]
     records.sort(key=lambda r: r["step"])
     rows, prev = [], {}
     for rec in records:
+        warning = rec.get("warning", "")
         for name, members in rec["sets"].items():
-            cur = {tuple(m) for m in members}
+            cur = None if warning else {tuple(m) for m in members}
             before = prev.get(name)
-            inter = len(cur & before) if before is not None else None
-            union = len(cur | before) if before is not None else None
+            inter = len(cur & before) if cur is not None and before is not None else None
+            union = len(cur | before) if cur is not None and before is not None else None
             rows.append({"run": rec["run"], "step": rec["step"], "tokens": rec["tokens"],
-                         "set": name, "count": len(cur), "overlap_prev": inter,
-                         "jaccard_prev": (inter / union) if union else None})
-        prev = {n: {tuple(m) for m in ms} for n, ms in rec["sets"].items()}
+                         "set": name, "count": None if cur is None else len(cur),
+                         "overlap_prev": inter,
+                         "jaccard_prev": (inter / union) if union else None,
+                         "warning": warning})
+        prev = {} if warning else {n: {tuple(m) for m in ms} for n, ms in rec["sets"].items()}
     df = pd.DataFrame(rows, columns=["run", "step", "tokens", "set", "count", "overlap_prev",
-                                     "jaccard_prev"])
+                                     "jaccard_prev", "warning"])
     with atomic_path(out_path) as tmp:
         df.to_csv(tmp, sep="\t", index=False)
     return df

@@ -25,7 +25,8 @@ from ..benchmarks import load_problems
 from ..devices import job_placement
 from ..specs import ProbeSpec
 from .heldout import heldout_texts, token_windows
-from .lape import Deactivate, activation_probabilities, select_language_neurons, transfer_neurons
+from .lape import (Deactivate, activation_probabilities, saturation_warning,
+                   select_language_neurons, shared_neurons, transfer_neurons)
 from .lens import LensItem, working_language
 from .loss import canonical_nll, heldout_loss_row, mean_loss
 from .model_access import load_probed_model
@@ -201,58 +202,75 @@ def _lens_rows(pm, languages: dict, lens_items: dict, cfg: dict) -> list[dict]:
 
 def _neuron_rows(pm, held: dict, languages: dict, cfg: dict, context: int, head32,
                  out: Path) -> tuple[list[dict], list[dict], dict]:
-    """4. Language and transfer neurons (LAPE) and the loss when each set is deactivated:
-    (neurons rows, deactivation rows, the sets as lists for neuron_sets.json). Needs the
-    held-out text of two or more languages."""
+    """4. Language, transfer and shared-by-all neurons (LAPE) and the loss when each set is
+    deactivated: (neurons rows, deactivation rows, the neuron_sets.json record: the sets as
+    lists and their warning). Needs the held-out text of two or more languages."""
     ncfg = cfg["neurons"]
     windows = {lang: h.windows[: max(1, ncfg["tokens"] // context)] for lang, h in held.items()
                if h.windows.size(0)}
     if not (ncfg["enabled"] and len(windows) >= 2):
-        return [], [], {}
-    named, rows, shape = _neuron_sets(pm, windows, languages, cfg, out)
-    sets = {name: sorted(map(list, s)) for name, s in named.items()}
-    dwin = {lang: w[: max(1, ncfg["deactivation_tokens"] // context)]
-            for lang, w in windows.items()}
-    return rows, _deactivation_rows(pm, named, dwin, shape, cfg["batch_size"], head32), sets
-
-
-def _neuron_sets(pm, windows: dict, languages: dict, cfg: dict,
-                 out: Path) -> tuple[dict, list[dict], tuple[int, int]]:
-    """The named neuron sets (language:<L>, transfer:<P>+<L>), their count per layer, and the
-    (layers, units) shape; the activation probabilities go to activation_probs.npy."""
-    ncfg = cfg["neurons"]
+        return [], [], {"sets": {}}
     probs, langs = activation_probabilities(pm, windows, cfg["batch_size"])
     with atomic_path(out / "activation_probs.npy") as tmp, open(tmp, "wb") as fh:
         np.save(fh, probs.numpy())
+    named, rows, warning = neuron_set_rows(probs, langs, languages, ncfg)
+    dwin = {lang: w[: max(1, ncfg["deactivation_tokens"] // context)]
+            for lang, w in windows.items()}
+    deactivation = _deactivation_rows(pm, named, dwin, tuple(probs.shape[:2]),
+                                      cfg["batch_size"], head32, warning)
+    return rows, deactivation, {"sets": {name: sorted(map(list, s)) for name, s in named.items()},
+                                "warning": warning}
+
+
+def neuron_set_rows(probs: torch.Tensor, langs: list[str], languages: dict, ncfg: dict
+                    ) -> tuple[dict, list[dict], str]:
+    """The named neuron sets of one checkpoint (language:<L>, transfer:<P>+<L>, shared:all),
+    the neurons.tsv rows (their count per layer), and the saturation warning ("" if none).
+
+    A saturated checkpoint (`saturation_warning`) gives one row per set with no count and the
+    warning; so does a transfer set without a third language to exclude the shared-by-all set."""
     sets = select_language_neurons(probs, langs, ncfg["top_rate"], ncfg["filter_rate"],
                                    ncfg["activation_bar_ratio"])
+    warning = saturation_warning(probs, ncfg["filter_rate"], ncfg["activation_bar_ratio"])
     named = {f"language:{lang}": s for lang, s in sets.items()}
     rows = []
-    if len(langs) >= 3:
-        primary = next(n for n, s in languages.items() if s["role"] == "primary")
-        for lang in (n for n, s in languages.items() if s["role"] == "new"):
-            named[f"transfer:{primary}+{lang}"] = transfer_neurons(sets, primary, lang)
-    else:
-        rows.append({"set": "transfer", "layer": -1, "count": 0,
-                     "warning": "transfer neurons need 3+ languages"})
-    n_layers, n_units = probs.shape[0], probs.shape[1]
+    primary = next(n for n, s in languages.items() if s["role"] == "primary")
+    for lang in (n for n, s in languages.items() if s["role"] == "new"):
+        name, missing = f"transfer:{primary}+{lang}", [n for n in (primary, lang) if n not in sets]
+        if missing:
+            why = f"no transfer set: no held-out text of {' and '.join(missing)}"
+        elif len(langs) < 3:
+            why = ("no transfer set: with only the primary and the new language, shared by "
+                   "both is shared by all (add a control language); see shared:all")
+        else:
+            named[name] = transfer_neurons(sets, primary, lang)
+            continue
+        rows.append({"set": name, "layer": -1, "count": None, "warning": why})
+    named["shared:all"] = shared_neurons(sets)
     for name, s in named.items():
-        for layer in range(n_layers):
+        if warning:
+            rows.append({"set": name, "layer": -1, "count": None, "warning": warning})
+            continue
+        for layer in range(probs.shape[0]):
             rows.append({"set": name, "layer": layer,
                          "count": sum(1 for (l_, _) in s if l_ == layer), "warning": ""})
-    return named, rows, (n_layers, n_units)
+    return named, rows, warning
 
 
 def _deactivation_rows(pm, named: dict, windows: dict, shape: tuple[int, int],
-                       batch_size: int, head32) -> list[dict]:
+                       batch_size: int, head32, warning: str) -> list[dict]:
     """Each language's loss with each neuron set deactivated, and with a random set of the
-    same size as a control."""
+    same size as a control; a set that cannot be deactivated (empty, or unmeasured under
+    `warning`) gets one row saying why."""
     n_layers, n_units = shape
     base = {lang: mean_loss(pm.model, w, batch_size, head32) for lang, w in windows.items()}
     rng = random.Random(0)
     rows = []
     for name, s in named.items():
-        if not s:
+        if warning or not s:
+            rows.append({"set": name, "set_size": None if warning else 0, "language": None,
+                         "loss_base": None, "loss_deactivated": None, "loss_change": None,
+                         "warning": f"not deactivated: {warning or 'empty set'}"})
             continue
         control = set()
         while len(control) < len(s):
@@ -263,13 +281,14 @@ def _deactivation_rows(pm, named: dict, windows: dict, shape: tuple[int, int],
                     loss = mean_loss(pm.model, w, batch_size, head32)
                     rows.append({"set": label, "set_size": len(neurons), "language": lang,
                                  "loss_base": base[lang], "loss_deactivated": loss,
-                                 "loss_change": loss - base[lang]})
+                                 "loss_change": loss - base[lang], "warning": ""})
     return rows
 
 
 def _write_tables(out: Path, tables: dict[str, list[dict]], sets: dict, key: dict,
                   ran_on: dict) -> dict[str, pd.DataFrame]:
-    """neuron_sets.json (for rule neuron_overlap), then one TSV per table of TABLES."""
+    """neuron_sets.json (for rule neuron_overlap; `sets` holds its sets and warning), then one
+    TSV per table of TABLES."""
     with atomic_path(out / "neuron_sets.json") as tmp:
-        tmp.write_text(json.dumps({**key, **ran_on, "sets": sets}))
+        tmp.write_text(json.dumps({**key, **ran_on, **sets}))
     return {name: _write_tsv(out / f"{name}.tsv", tables[name], key, ran_on) for name in TABLES}
