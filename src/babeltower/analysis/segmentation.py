@@ -24,7 +24,8 @@ Input: one capability value per checkpoint, higher is better (callers negate los
      (a) i is not the first checkpoint and s[i] > s[i-1] (the curve rose into it: a maximum at
          the first checkpoint is not a translation peak, nothing rose), and
      (b) going forward from i, s falls to s[i] - `min_dip` [0.1] x R or lower before it ever
-         rises strictly above s[i] (and before the run ends).
+         rises strictly above s[i] (and before the run ends), and, where `segment` is given a
+         noise floor (stage_bootstrap.py's noise depth), by strictly more than that floor.
    (b) is a one-sided prominence: a noise wiggle on the rising flank is not a peak even though
    the later transition dip falls below it, because the curve climbs past it first. On a
    plateau the peak is the plateau's first checkpoint. The peak t* is the first qualifying
@@ -42,8 +43,9 @@ Stages (for `Segmentation.stage_of`): translation = [first checkpoint, t*], tran
 (t*, stable), stabilization = [stable, last checkpoint]; with no stabilization the transition
 runs to the last checkpoint. Steps between checkpoints belong to the interval they fall in.
 
-The cross-checks against the internal signals, the stages table and the rule segment_stages
-are in stages.py.
+The significance test of the peak and the boundaries' intervals (a bootstrap over benchmark
+items) are in stage_bootstrap.py; the cross-checks against the internal signals, the stages
+table and the rule segment_stages in stages.py.
 """
 
 from __future__ import annotations

@@ -67,8 +67,9 @@ class Bootstrap:
             raise ValueError(f"significance level must be in (0, 1), got {self.level!r}")
         if not isinstance(self.samples, int) or self.level * (self.samples + 1) < 1:
             # With fewer, even a dip deeper than every null curve's has p > level.
-            raise ValueError(f"bootstrap samples must be an integer >= {math.ceil(1 / self.level) - 1} "
-                             f"for significance level {self.level}, got {self.samples!r}")
+            least = math.ceil(1 / self.level) - 1
+            raise ValueError(f"bootstrap samples must be an integer >= {least} for "
+                             f"significance level {self.level}, got {self.samples!r}")
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,27 @@ def _interval(values: list[int], level: float) -> tuple[int | None, int | None]:
             int(np.quantile(v, 1 - level / 2, method="higher")))
 
 
+def _depth(seg: Segmentation) -> float:
+    """Smoothed capability at the peak minus at its dip."""
+    return (seg.smoothed[seg.steps.index(seg.peak_step)]
+            - seg.smoothed[seg.steps.index(seg.dip_step)])
+
+
+def _aligned(items: ItemCurves, measured: np.ndarray, raw: np.ndarray) -> ItemCurves:
+    """The items at the curve's measured checkpoints, refused unless they average to it."""
+    if not np.isin(measured, items.steps).all():
+        raise ValueError(f"the per-item values lack checkpoints of the capability curve "
+                         f"(curve steps {measured.tolist()}, item steps {items.steps.tolist()})")
+    items = ItemCurves(measured, items.values[:, np.searchsorted(items.steps, measured)],
+                       items.groups)
+    mean = items.mean_curve()
+    if not np.allclose(mean, raw, rtol=1e-9, atol=1e-12):
+        worst = int(np.nanargmax(np.abs(mean - raw)))
+        raise ValueError(f"the per-item values do not average to the capability curve: step "
+                         f"{int(measured[worst])} has mean {mean[worst]!r}, curve {raw[worst]!r}")
+    return items
+
+
 def segment_with_uncertainty(steps, tokens, capability, items: ItemCurves | None,
                              rule: StageRule, boot: Bootstrap, untested: str = ""
                              ) -> tuple[Segmentation, Uncertainty]:
@@ -148,43 +170,24 @@ def segment_with_uncertainty(steps, tokens, capability, items: ItemCurves | None
     plain = segment(steps, tokens, capability, rule)
     if not plain.has_peak:
         return plain, Uncertainty("no peak to test")
-    depth = plain.smoothed[plain.steps.index(plain.peak_step)] \
-        - plain.smoothed[plain.steps.index(plain.dip_step)]
     if items is None:
-        return plain, Uncertainty(f"untested: {untested}", plain.peak_step, depth)
+        return plain, Uncertainty(f"untested: {untested}", plain.peak_step, _depth(plain))
     measured, _, raw, _ = measured_checkpoints(steps, tokens, capability)
-    if not np.isin(measured, items.steps).all():
-        raise ValueError(f"the per-item values lack checkpoints of the capability curve "
-                         f"(curve steps {measured.tolist()}, item steps {items.steps.tolist()})")
-    items = ItemCurves(measured, items.values[:, np.searchsorted(items.steps, measured)],
-                       items.groups)
-    mean = items.mean_curve()
-    if not np.allclose(mean, raw, rtol=1e-9, atol=1e-12):
-        worst = int(np.nanargmax(np.abs(mean - raw)))
-        raise ValueError(f"the per-item values do not average to the capability curve: step "
-                         f"{int(measured[worst])} has mean {mean[worst]!r}, curve {raw[worst]!r}")
-
-    boots = items.resampled_means(boot.samples, boot.seed)
-    null = smooth(boots - raw, rule.window)
-    null_depths = dip_depths(null)
+    boots = _aligned(items, measured, raw).resampled_means(boot.samples, boot.seed)
+    null_depths = dip_depths(smooth(boots - raw, rule.window))
     floor = noise_floor(null_depths, boot.level)
-    p = (1 + int((null_depths >= depth).sum())) / (boot.samples + 1)
     seg = segment(steps, tokens, capability, rule, noise=floor)
+    # Where the floor moved the peak to a later, deeper one, that one is reported and tested.
+    depth = _depth(seg if seg.has_peak else plain)
+    p = (1 + int((null_depths >= depth).sum())) / (boot.samples + 1)
     if not seg.has_peak:
-        return replace(seg, status="peak_not_significant"), Uncertainty("not significant", plain.peak_step, depth, floor, p,
-                                boot.samples)
+        return (replace(seg, status="peak_not_significant"),
+                Uncertainty("not significant", plain.peak_step, depth, floor, p, boot.samples))
     found: dict[str, list[int]] = {name: [] for name in BOUNDARIES}
-    smoothed = smooth(boots, rule.window)
-    for s in smoothed:
-        _, *where = locate(s, rule, floor)
-        for name, i in zip(BOUNDARIES, where):
+    for s in smooth(boots, rule.window):
+        for name, i in zip(BOUNDARIES, locate(s, rule, floor)[1:]):
             if i is not None:
                 found[name].append(int(measured[i]))
-    if seg.peak_step != plain.peak_step:
-        # The floor moved the peak to a later, deeper one: test and report that one.
-        depth = seg.smoothed[seg.steps.index(seg.peak_step)] \
-            - seg.smoothed[seg.steps.index(seg.dip_step)]
-        p = (1 + int((null_depths >= depth).sum())) / (boot.samples + 1)
     return seg, Uncertainty(
         "significant", plain.peak_step, depth, floor, p, boot.samples,
         len(found["peak"]) / boot.samples,

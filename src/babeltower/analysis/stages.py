@@ -1,6 +1,12 @@
 """Rule segment_stages: each continual run segmented into translation / transition /
-stabilization (the rule is segmentation.py's), checked against the run's internal signals, in
-one row per run of `stages.tsv`.
+stabilization (the rule is segmentation.py's; its peak tested against the noise of the
+benchmark items and its boundaries given intervals by stage_bootstrap.py), checked against the
+run's internal signals, in one row per run of `stages.tsv`.
+
+Columns from the bootstrap: significance (significant / not significant / untested: why / no
+peak to test), candidate_peak_step (the rule's peak before the noise floor), dip_depth, noise_depth,
+p_value, bootstrap_samples, peak_support, and <peak|dip|stable>_step_<low|high>. A peak that is
+not significant has status "peak_not_significant" and no boundaries.
 
 Cross-checks (`cross_check`), also the project's definition
 -----------------------------------------------------------
