@@ -296,7 +296,8 @@ def test_stages_table():
     assert list(df.columns) == list(TABLE_COLUMNS)
     assert list(df.columns) == [
         "run", "status", "has_peak", "peak_step", "peak_tokens", "dip_step", "dip_tokens",
-        "stable_step", "stable_tokens", "significance", "candidate_peak_step", "dip_depth",
+        "stable_step", "stable_tokens", "significance", "significance_level",
+        "candidate_peak_step", "dip_depth",
         "noise_depth", "p_value", "bootstrap_samples", "peak_support", "peak_step_low",
         "peak_step_high", "dip_step_low", "dip_step_high", "stable_step_low", "stable_step_high",
         "wl_cross_step", "wl_agrees", "neurons_peak_step", "neurons_agree", "agree_all", "rule"]

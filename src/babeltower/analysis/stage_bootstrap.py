@@ -110,11 +110,13 @@ class Uncertainty:
     noise_depth: float | None = None
     p_value: float | None = None
     samples: int | None = None
+    level: float | None = None
     peak_support: float | None = None
     intervals: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
 
     def columns(self) -> dict[str, Any]:
         out = {"significance": self.significance,
+               "significance_level": None if self.samples is None else self.level,
                "candidate_peak_step": self.candidate_peak_step, "dip_depth": self.dip_depth,
                "noise_depth": self.noise_depth, "p_value": self.p_value,
                "bootstrap_samples": self.samples, "peak_support": self.peak_support}
@@ -182,13 +184,14 @@ def segment_with_uncertainty(steps, tokens, capability, items: ItemCurves | None
     p = (1 + int((null_depths >= depth).sum())) / (boot.samples + 1)
     if not seg.has_peak:
         return (replace(seg, status="peak_not_significant"),
-                Uncertainty("not significant", plain.peak_step, depth, floor, p, boot.samples))
+                Uncertainty("not significant", plain.peak_step, depth, floor, p, boot.samples,
+                            boot.level))
     found: dict[str, list[int]] = {name: [] for name in BOUNDARIES}
     for s in smooth(boots, rule.window):
         for name, i in zip(BOUNDARIES, locate(s, rule, floor)[1:]):
             if i is not None:
                 found[name].append(int(measured[i]))
     return seg, Uncertainty(
-        "significant", plain.peak_step, depth, floor, p, boot.samples,
+        "significant", plain.peak_step, depth, floor, p, boot.samples, boot.level,
         len(found["peak"]) / boot.samples,
         {name: _interval(v, boot.level) for name, v in found.items()})

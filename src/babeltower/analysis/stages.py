@@ -4,9 +4,10 @@ benchmark items and its boundaries given intervals by stage_bootstrap.py), check
 run's internal signals, in one row per run of `stages.tsv`.
 
 Columns from the bootstrap: significance (significant / not significant / untested: why / no
-peak to test), candidate_peak_step (the rule's peak before the noise floor), dip_depth, noise_depth,
-p_value, bootstrap_samples, peak_support, and <peak|dip|stable>_step_<low|high>. A peak that is
-not significant has status "peak_not_significant" and no boundaries.
+peak to test), significance_level (of the test; the intervals' level is 1 - it),
+candidate_peak_step (the rule's peak before the noise floor), dip_depth, noise_depth, p_value,
+bootstrap_samples, peak_support, and <peak|dip|stable>_step_<low|high>. A peak that is not
+significant has status "peak_not_significant" and no boundaries.
 
 Cross-checks (`cross_check`), also the project's definition
 -----------------------------------------------------------
@@ -49,10 +50,10 @@ from .tables import read_tsv, write_tsv
 
 log = logging.getLogger(__name__)
 
-UNCERTAINTY_COLUMNS = ("significance", "candidate_peak_step", "dip_depth", "noise_depth",
-                       "p_value", "bootstrap_samples", "peak_support", "peak_step_low",
-                       "peak_step_high", "dip_step_low", "dip_step_high", "stable_step_low",
-                       "stable_step_high")
+UNCERTAINTY_COLUMNS = ("significance", "significance_level", "candidate_peak_step",
+                       "dip_depth", "noise_depth", "p_value", "bootstrap_samples",
+                       "peak_support", "peak_step_low", "peak_step_high", "dip_step_low",
+                       "dip_step_high", "stable_step_low", "stable_step_high")
 TABLE_COLUMNS = ("run", "status", "has_peak", "peak_step", "peak_tokens", "dip_step",
                  "dip_tokens", "stable_step", "stable_tokens", *UNCERTAINTY_COLUMNS,
                  "wl_cross_step", "wl_agrees", "neurons_peak_step", "neurons_agree",
@@ -172,7 +173,8 @@ def stages_table(segmentations: dict[str, tuple]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
     for col in STEP_COLUMNS:
         df[col] = df[col].astype("Int64")
-    for col in ("dip_depth", "noise_depth", "p_value", "peak_support"):
+    for col in ("significance_level", "dip_depth", "noise_depth", "p_value",
+                "peak_support"):
         df[col] = df[col].astype(float)
     for col in ("wl_agrees", "neurons_agree", "agree_all"):
         df[col] = df[col].astype("boolean")
