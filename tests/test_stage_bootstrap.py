@@ -37,9 +37,9 @@ def run(items: ItemCurves, boot: Bootstrap = Bootstrap()):
 
 
 def test_monotone_noisy_curves_rarely_get_stages():
-    """The issue's measurement: with noise of 5% of the range, the rule alone segments 28 of
-    200 monotone curves (3 x stages or no stabilization); the significance test at level 5%
-    lets at most 5% of them through (1 of 200 with this seed)."""
+    """The issue's measurement: with noise of 5% of the range, the rule alone segments 22 of
+    these 200 monotone curves (9 three_stages, 13 no_stabilization); the significance test at
+    level 5% must let at most 5% of them through (1 of 200 with this seed)."""
     rng = np.random.default_rng(16)
     plain = tested = 0
     for _ in range(200):
@@ -138,3 +138,45 @@ def test_pass_at_1_items_are_problems_resampled_within_each_benchmark():
     assert item_curves({}, "r", "cpp", "pass@1") == (None, "no per-item table (results.tsv) "
                                                             "for the pass@1 curve")
     assert item_curves({}, "r", "cpp", "loss")[0] is None
+    with pytest.raises(ValueError, match=r"results.tsv lacks the columns \['excluded'\]"):
+        item_curves({"results": pd.DataFrame(rows).drop(columns="excluded")}, "r", "cpp",
+                    "pass@1")
+
+
+def test_pass_at_1_curve_from_passk_is_reproduced_by_its_items_and_tested(tmp_path):
+    """The evaluation's own pass@1 (evaluate.summarize over results.tsv) through curves.tsv,
+    and the stage rule's per-problem items from the same results.tsv: they must agree (the
+    rule checks it), and a clear peak in the pass rate is significant."""
+    from babeltower.analysis.curves import build_curves
+    from babeltower.analysis.stages import write_stages
+    from babeltower.evaluation.evaluate import summarize
+
+    rng = np.random.default_rng(5)
+    rows = []
+    for j, step in enumerate(STEPS):
+        for bench, problems in (("humaneval", 150), ("mbxp", 250)):
+            passed = rng.random(problems) < 0.1 + 0.8 * PEAKED[j]
+            rows += [{"run": "continual-cpp", "step": int(step), "tokens": int(step) * 10,
+                      "benchmark": bench, "language": "cpp", "task_id": f"{bench}/{i}",
+                      "sample": 0, "passed": bool(p), "excluded": i == 0,
+                      "isolation": "none"} for i, p in enumerate(passed)]
+    results = pd.DataFrame(rows)
+    passk = pd.concat([summarize(g, [1], {"run": "continual-cpp", "step": s, "tokens": s * 10})
+                       for s, g in results.groupby("step")], ignore_index=True)
+    build_curves({"passk": passk}, "python").to_csv(tmp_path / "curves.tsv", sep="\t",
+                                                    index=False)
+    results.to_csv(tmp_path / "results.tsv", sep="\t", index=False)
+    analysis = {"capability_signal": "auto", "min_problems": 20, "smoothing_window": 3,
+                "min_dip": 0.1, "tolerance": 0.05, "final_points": 3, "bootstrap_samples": 200,
+                "significance_level": 0.05, "bootstrap_seed": 0}
+    row = write_stages(tmp_path / "curves.tsv", analysis, {"continual-cpp": "cpp"},
+                       tmp_path / "stages.tsv", {"results": tmp_path / "results.tsv"}).iloc[0]
+    assert (row.capability_signal, row.significance) == ("pass@1", "significant")
+    assert row.peak_step_low <= row.peak_step <= row.peak_step_high
+    assert abs(list(STEPS).index(row.peak_step) - 10) <= 1
+    # Items that do not match the curve (the excluded problems counted) are refused.
+    results.assign(excluded=False).to_csv(tmp_path / "results.tsv", sep="\t", index=False)
+    with pytest.raises(ValueError, match="run 'continual-cpp' .pass@1.: the per-item values "
+                                         "do not average to the capability curve"):
+        write_stages(tmp_path / "curves.tsv", analysis, {"continual-cpp": "cpp"},
+                     tmp_path / "stages.tsv", {"results": tmp_path / "results.tsv"})

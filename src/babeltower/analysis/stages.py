@@ -199,6 +199,11 @@ def item_curves(items: dict[str, pd.DataFrame], run: str, language: str, signal:
     table = items.get(name)
     if table is None or not len(table):
         return None, f"no per-item table ({name}.tsv) for the {signal} curve"
+    need = {"run", "step", "language", "benchmark", "task_id", value} | (
+        {"excluded"} if signal == "pass@1" else set())
+    if not need <= set(table.columns):
+        raise ValueError(f"{name}.tsv lacks the columns {sorted(need - set(table.columns))} "
+                         f"that the stage rule's bootstrap reads")
     rows = table[(table["run"] == run) & (table["language"] == language)]
     if signal == "pass@1":
         rows = rows[~rows["excluded"].astype(bool)]
