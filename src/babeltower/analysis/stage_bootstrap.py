@@ -4,8 +4,8 @@ interval for each boundary, both from a bootstrap over benchmark items.
 A run's capability at a checkpoint is a mean over benchmark items (the canonical-solution NLL
 of each problem, or each problem's pass@1), so its noise can be measured: resample the items
 with replacement, the same items at every checkpoint (an item's difficulty is shared by all
-checkpoints, so only the noise of the differences between checkpoints is resampled), and
-recompute the mean curve. `samples` resampled curves are drawn with a generator seeded by
+checkpoints: it moves a resampled curve as a whole, not its shape), and recompute the mean
+curve. `samples` resampled curves are drawn with a generator seeded by
 `seed`, so the table is reproducible. Where the curve is a mean of per-group means (pass@1 is
 the mean over benchmarks of each benchmark's mean), the items are resampled within each group.
 
