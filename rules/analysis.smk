@@ -29,7 +29,7 @@ rule collect_curves:
 
 rule segment_stages:
     input:
-        curves=f"{RESULTS}/analysis/curves.tsv",
+        unpack(stage_inputs),
     output:
         report(f"{RESULTS}/analysis/stages.tsv", caption="../report/stages.rst", category="Tables"),
     log:

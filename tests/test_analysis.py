@@ -17,7 +17,8 @@ from babeltower.runs import read_budgets
 STEPS = [0, 2, 4, 8, 16, 32, 64, 128, 192, 256, 320, 384]
 TOKENS_PER_STEP = 1000
 ANALYSIS = {"capability_signal": "auto", "min_problems": 20, "smoothing_window": 1,
-            "min_dip": 0.1, "tolerance": 0.05, "final_points": 3}
+            "min_dip": 0.1, "tolerance": 0.05, "final_points": 3, "bootstrap_samples": 200,
+            "significance_level": 0.05, "bootstrap_seed": 0}
 
 
 def _rows(run, language, metric, values, detail=""):

@@ -296,8 +296,11 @@ def test_stages_table():
     assert list(df.columns) == list(TABLE_COLUMNS)
     assert list(df.columns) == [
         "run", "status", "has_peak", "peak_step", "peak_tokens", "dip_step", "dip_tokens",
-        "stable_step", "stable_tokens", "wl_cross_step", "wl_agrees", "neurons_peak_step",
-        "neurons_agree", "agree_all", "rule"]
+        "stable_step", "stable_tokens", "significance", "significance_level",
+        "candidate_peak_step", "dip_depth",
+        "noise_depth", "p_value", "bootstrap_samples", "peak_support", "peak_step_low",
+        "peak_step_high", "dip_step_low", "dip_step_high", "stable_step_low", "stable_step_high",
+        "wl_cross_step", "wl_agrees", "neurons_peak_step", "neurons_agree", "agree_all", "rule"]
     assert df["run"].tolist() == ["continual-lua", "continual-r"]
     assert df["status"].tolist() == ["three_stages", "no_peak"]
     assert df["has_peak"].tolist() == [True, False]
@@ -312,6 +315,8 @@ def test_stages_table():
                            "stable within 5% of final level (mean of last 3)")
     r = df.iloc[1]
     assert pd.isna(r["peak_step"]) and pd.isna(r["agree_all"])
+    # Without a bootstrap (2-tuples) the significance columns are empty, not made up.
+    assert df[["significance", "p_value", "peak_step_low"]].isna().all().all()
     assert r["rule"] == ("no smoothing; peak dip >= 20% of range; "
                          "stable within 5% of final level (mean of last 3)")
     assert str(df["peak_step"].dtype) == "Int64"

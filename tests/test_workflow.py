@@ -585,6 +585,7 @@ def test_analysis_mixtures_comparison_figures_and_summary(micro_run):
     assert (row.capability_signal, row.checkpoints) == ("canonical_nll", len(steps))
     assert (row.status, row.has_peak) == ("too_few_checkpoints", False)
     assert row[["peak_step", "dip_step", "stable_step"]].isna().all()
+    assert row.significance == "no peak to test" and row[["p_value", "peak_step_low"]].isna().all()
     # Baselines and Algorithm 1 (natural token counts scaled by comparison.token_scale).
     natural = {lang: int(json.loads((res / f"tokens/{lang}/train.json").read_text())["tokens"]
                          * 0.2) for lang in ("python", "cpp")}

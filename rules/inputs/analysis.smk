@@ -11,6 +11,17 @@ def curve_inputs(wildcards):
     return inputs
 
 
+def stage_inputs(wildcards):
+    """curves.tsv, and the per-item tables behind its capability curves (the stage rule's
+    bootstrap resamples their items)."""
+    inputs = {"curves": f"{RESULTS}/analysis/curves.tsv"}
+    if config["probes"]["enabled"]:
+        inputs["canonical_nll"] = f"{RESULTS}/probes/canonical_nll.tsv"
+    if evaluation_targets():
+        inputs["results"] = f"{RESULTS}/evaluation/results.tsv"
+    return inputs
+
+
 def analysis_targets():
     if not analysis_enabled():
         return []

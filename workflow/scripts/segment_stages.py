@@ -7,4 +7,6 @@ setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)
 from babeltower.analysis.stages import write_stages  # noqa: E402
 
 sm = snakemake  # noqa: F821
-write_stages(sm.input.curves, sm.params.analysis, sm.params.runs, sm.output[0])
+items = {name: sm.input[name] for name in ("canonical_nll", "results")
+         if name in sm.input.keys()}
+write_stages(sm.input.curves, sm.params.analysis, sm.params.runs, sm.output[0], items)

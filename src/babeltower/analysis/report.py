@@ -56,24 +56,55 @@ def _first_last(curves: pd.DataFrame, run: str, language: str, metric: str):
     return (d.iloc[0], d.iloc[-1]) if len(d) else (None, None)
 
 
+def _steps(r: pd.Series, name: str) -> str:
+    """A boundary's step with its bootstrap interval where the table has one."""
+    low, high = r.get(f"{name}_step_low"), r.get(f"{name}_step_high")
+    interval = "" if pd.isna(low) else \
+        f" [{1 - r['significance_level']:.0%} interval {int(low)}-{int(high)}]"
+    return f"step {int(r[f'{name}_step'])}{interval}"
+
+
+def _significance(r: pd.Series) -> str:
+    """What the bootstrap over benchmark items says about the rule's peak."""
+    sig = str(r.get("significance", ""))
+    if sig == "significant":
+        return (f"The dip ({_fmt(r['dip_depth'])}) is deeper than the {_fmt(r['noise_depth'])} "
+                f"that noise of the benchmark items exceeds with probability "
+                f"{_fmt(r['significance_level'])} (p = {_fmt(r['p_value'])}, "
+                f"{_fmt(r['bootstrap_samples'])} bootstrap samples, a peak in "
+                f"{r['peak_support']:.0%} of them).")
+    if sig.startswith("untested"):
+        return f"The peak's significance is untested ({sig.removeprefix('untested: ')})."
+    return ""
+
+
 def stage_lines(stages: pd.DataFrame) -> list[str]:
     lines = []
     for _, r in stages.iterrows():
         head = f"- **{r['run']}** (capability signal: {r['capability_signal']}, " \
                f"{r['checkpoints']} checkpoints): "
         if r["status"] == "three_stages":
-            lines.append(head + f"three stages. Translation ends at step {r['peak_step']} "
-                         f"({_fmt(int(r['peak_tokens']))} tokens), the dip bottoms at step "
-                         f"{r['dip_step']}, stabilization starts at step {r['stable_step']} "
-                         f"({_fmt(int(r['stable_tokens']))} tokens).")
+            lines.append(head + f"three stages. Translation ends at {_steps(r, 'peak')} "
+                         f"({_fmt(int(r['peak_tokens']))} tokens), the dip bottoms at "
+                         f"{_steps(r, 'dip')}, stabilization starts at {_steps(r, 'stable')} "
+                         f"({_fmt(int(r['stable_tokens']))} tokens). " + _significance(r))
         elif r["status"] == "no_stabilization":
-            lines.append(head + f"a translation-stage peak at step {r['peak_step']} "
-                         f"({_fmt(int(r['peak_tokens']))} tokens) and a dip, but the curve does "
-                         "not settle before the run ends: no stabilization stage.")
-        elif r["status"] == "no_peak":
-            lines.append(head + "**no translation-stage peak**: the capability curve rises "
-                         "without the dip the Babel Tower hypothesis predicts, so the run is not "
+            lines.append(head + f"a translation-stage peak at {_steps(r, 'peak')} "
+                         f"({_fmt(int(r['peak_tokens']))} tokens) and a dip at "
+                         f"{_steps(r, 'dip')}, but the curve does not settle before the run "
+                         "ends: no stabilization stage. " + _significance(r))
+        elif r["status"] == "peak_not_significant":
+            lines.append(head + f"**no significant translation-stage peak**: the rule's "
+                         f"candidate peak at step {int(r['candidate_peak_step'])} has a dip "
+                         f"({_fmt(r['dip_depth'])}) that noise of the benchmark items exceeds "
+                         f"with probability {_fmt(r['p_value'])} (noise depth at level "
+                         f"{_fmt(r['significance_level'])}: {_fmt(r['noise_depth'])}, "
+                         f"{_fmt(r['bootstrap_samples'])} bootstrap samples), so the run is not "
                          "split into stages.")
+        elif r["status"] == "no_peak":
+            lines.append(head + "**no translation-stage peak**: the smoothed capability curve "
+                         f"has no rise followed by a dip of the rule's size ({r['rule']}), so "
+                         "the run is not split into stages.")
         else:
             lines.append(head + f"not segmented ({r['status'].replace('_', ' ')}).")
         checks = []
@@ -118,6 +149,79 @@ def neuron_lines(curves: pd.DataFrame, stages: pd.DataFrame, primary: str) -> li
     return lines
 
 
+# Why a new language without a usable peak keeps its natural amount, by its run's stage status.
+NO_PEAK_REASONS = {
+    "no_peak": "no translation-stage peak",
+    "peak_not_significant": "its candidate peak is not significant",
+    "too_few_checkpoints": "too few checkpoints to segment its continual run",
+    "flat": "a flat capability curve",
+}
+
+
+def _kept_natural_reason(r: pd.Series, stages: pd.DataFrame) -> str:
+    """Why Algorithm 1 left a new language without a peak at its natural amount."""
+    runs = stages[stages["language"] == r["language"]] if len(stages) else stages
+    if not len(runs):
+        return "no continual run was analysed"
+    return "; ".join(NO_PEAK_REASONS.get(s, s.replace("_", " ")) for s in runs["status"])
+
+
+def _budget_reason(r: pd.Series, stages: pd.DataFrame) -> str:
+    """How Algorithm 1 reached one language's budget (a row of algorithm1.tsv)."""
+    natural = _fmt(int(r["natural_tokens"]))
+    if r["role"] == "primary":
+        return f"the primary language, keeps its natural {natural} tokens"
+    if not bool(r["has_peak"]):
+        return f"{_kept_natural_reason(r, stages)}: keeps its natural {natural} tokens"
+    q = f"Q* = {_fmt(r['q_star_used'])}"
+    if bool(r["q_clipped"]):
+        q += f" (clipped from {_fmt(r['q_star_raw'])})"
+    eta = f"eta_P*Q*/(1-Q*) = {_fmt(int(r['eta_uncapped']))}"
+    if bool(r["capped"]):
+        return f"{q}: {eta} exceeds the {natural} tokens available, capped at them"
+    return f"{q}: {eta} of the {natural} tokens available"
+
+
+def mixture_lines(algorithm: pd.DataFrame, stages: pd.DataFrame) -> list[str]:
+    """Algorithm 1, a line per language, every number from algorithm1.tsv (and the reason for a
+    missing peak from stages.tsv)."""
+    lines = []
+    for _, r in algorithm.iterrows():
+        line = f"- {r['language']}: {_budget_reason(r, stages)}"
+        if bool(r["has_peak"]):
+            line += (f" ({r['source']}; alpha {_fmt(r['alpha'])}, beta {_fmt(r['beta'])}, "
+                     f"loss at t* {_fmt(r['loss_at_peak'])}, step {int(r['peak_step'])})")
+        lines.append(line + f" -> {_fmt(int(r['budget_tokens']))} tokens.")
+    return lines
+
+
+def equal_mixture_lines(mixtures: pd.DataFrame, algorithm: pd.DataFrame,
+                        stages: pd.DataFrame, paired: pd.DataFrame) -> list[str]:
+    """Where the optimized mixture equals the natural one: why (per language, from Algorithm
+    1's table) and what that does to the paired differences (from paired.tsv)."""
+    same = mixtures.pivot_table(index="mixture", columns="language", values="budget_tokens") \
+        if len(mixtures) else pd.DataFrame()
+    if not ("optimized" in same.index and "natural" in same.index
+            and same.loc["optimized"].equals(same.loc["natural"])):
+        return []
+    if len(algorithm):
+        why = "; ".join(f"{r['language']}: {_budget_reason(r, stages)}"
+                        for _, r in algorithm.iterrows())
+    else:
+        why = "Algorithm 1's table is missing, so why is not known"
+    text = f"The optimized mixture equals the natural one ({why})."
+    if len(paired):
+        diffs = paired["mean_diff"].astype(float).abs()
+        if (diffs == 0).all():
+            text += (f" All {len(paired)} paired differences "
+                     f"({', '.join(sorted(set(paired['a'])))} - natural) are 0: the runs share "
+                     "budgets and seeds.")
+        else:
+            text += (f" The paired differences (up to {_fmt(diffs.max())} in absolute value) "
+                     "come from run-to-run nondeterminism only: the mixtures are the same.")
+    return ["", text]
+
+
 def write_summary(inputs: dict, primary: str, out: str | Path) -> str:
     curves, stages = read_tsv(inputs.get("curves")), read_tsv(inputs.get("stages"))
     algorithm, fits = read_tsv(inputs.get("algorithm")), read_tsv(inputs.get("calibration"))
@@ -155,19 +259,7 @@ def write_summary(inputs: dict, primary: str, out: str | Path) -> str:
                       f"{share['step'].iloc[0]} (first with correct answers), "
                       f"{_fmt(share['value'].iloc[-1])} at step {share['step'].iloc[-1]}.")
     md += ["", "## Optimized mixture (Algorithm 1)", ""]
-    if len(algorithm):
-        for _, r in algorithm.iterrows():
-            if r["role"] == "primary":
-                md.append(f"- {r['language']} (primary) keeps its natural "
-                          f"{_fmt(int(r['natural_tokens']))} tokens.")
-            elif not bool(r["has_peak"]):
-                md.append(f"- {r['language']}: no translation-stage peak, keeps its natural "
-                          f"{_fmt(int(r['natural_tokens']))} tokens.")
-            else:
-                md.append(f"- {r['language']}: Q* = {_fmt(r['q_star_used'])} ({r['source']}; "
-                          f"alpha {_fmt(r['alpha'])}, beta {_fmt(r['beta'])}, loss at t* "
-                          f"{_fmt(r['loss_at_peak'])}) -> {_fmt(int(r['budget_tokens']))} of "
-                          f"{_fmt(int(r['natural_tokens']))} tokens ({r['rule']}).")
+    md += mixture_lines(algorithm, stages) if len(algorithm) else []
     if len(fits):
         for _, r in fits.iterrows():
             md.append(f"- Loss-proxy calibration for {r['language']}: R² = {_fmt(r['r2'])}, "
@@ -206,13 +298,7 @@ def write_summary(inputs: dict, primary: str, out: str | Path) -> str:
                 md.append(f"| {protocol} | {mixture} | " + " | ".join(cells) + " |")
         if len(paired) and (paired["warning"].fillna("") != "").any():
             md += ["", "Caveat: " + "; ".join(sorted(set(paired["warning"].dropna()) - {""}))]
-        same = mixtures.pivot_table(index="mixture", columns="language", values="budget_tokens") \
-            if len(mixtures) else pd.DataFrame()
-        if "optimized" in same.index and "natural" in same.index and \
-                same.loc["optimized"].equals(same.loc["natural"]):
-            md += ["", "The optimized mixture equals the natural one (no language had a "
-                   "translation-stage peak): with the same seed the two runs are identical, so "
-                   "their differences are zero by construction."]
+        md += equal_mixture_lines(mixtures, algorithm, stages, paired)
     else:
         md.append("No comparison runs.")
     text = "\n".join(md) + "\n"

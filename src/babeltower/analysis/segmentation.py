@@ -24,7 +24,8 @@ Input: one capability value per checkpoint, higher is better (callers negate los
      (a) i is not the first checkpoint and s[i] > s[i-1] (the curve rose into it: a maximum at
          the first checkpoint is not a translation peak, nothing rose), and
      (b) going forward from i, s falls to s[i] - `min_dip` [0.1] x R or lower before it ever
-         rises strictly above s[i] (and before the run ends).
+         rises strictly above s[i] (and before the run ends), and, where `segment` is given a
+         noise floor (stage_bootstrap.py's noise depth), by strictly more than that floor.
    (b) is a one-sided prominence: a noise wiggle on the rising flank is not a peak even though
    the later transition dip falls below it, because the curve climbs past it first. On a
    plateau the peak is the plateau's first checkpoint. The peak t* is the first qualifying
@@ -42,8 +43,9 @@ Stages (for `Segmentation.stage_of`): translation = [first checkpoint, t*], tran
 (t*, stable), stabilization = [stable, last checkpoint]; with no stabilization the transition
 runs to the last checkpoint. Steps between checkpoints belong to the interval they fall in.
 
-The cross-checks against the internal signals, the stages table and the rule segment_stages
-are in stages.py.
+The significance test of the peak and the boundaries' intervals (a bootstrap over benchmark
+items) are in stage_bootstrap.py; the cross-checks against the internal signals, the stages
+table and the rule segment_stages in stages.py.
 """
 
 from __future__ import annotations
@@ -161,17 +163,20 @@ def check_duplicate_steps(steps: np.ndarray) -> None:
                          f"(appears {int(counts[counts > 1][0])} times)")
 
 
-def smooth(values: Sequence[float], window: int) -> np.ndarray:
-    """Centered moving average over `window` neighbouring points, truncated at the edges."""
+def smooth(values: Sequence[float] | np.ndarray, window: int) -> np.ndarray:
+    """Centered moving average over `window` neighbouring points, truncated at the edges.
+
+    Along the last axis, so a matrix of bootstrap curves (one per row) is smoothed at once."""
     v = np.asarray(values, dtype=float)
     half = window // 2
-    n = len(v)
+    n = v.shape[-1]
     # A plain loop, not a cumsum: cumsum's rounding can break exact ties between neighbours,
     # and ties decide which checkpoint is the peak or the dip.
-    return np.array([v[max(0, i - half):min(n, i + half + 1)].mean() for i in range(n)])
+    return np.stack([v[..., max(0, i - half):min(n, i + half + 1)].mean(axis=-1)
+                     for i in range(n)], axis=-1)
 
 
-def _find_peak(s: np.ndarray, drop: float) -> int | None:
+def _find_peak(s: np.ndarray, drop: float, noise: float | None) -> int | None:
     n = len(s)
     for i in range(1, n - 1):
         if not s[i] > s[i - 1]:
@@ -179,52 +184,24 @@ def _find_peak(s: np.ndarray, drop: float) -> int | None:
         for j in range(i + 1, n):
             if s[j] > s[i]:
                 break
-            if s[j] <= s[i] - drop:
+            if s[j] <= s[i] - drop and (noise is None or s[i] - s[j] > noise):
                 return i
     return None
 
 
-def segment(steps: Sequence[int], tokens: Sequence[int], capability: Sequence[float],
-            rule: StageRule = StageRule()) -> Segmentation:
-    """Segment one continual run by the rule in the module docstring.
-
-    steps, tokens, capability: one entry per checkpoint, any order; capability is "higher is
-    better" and may hold NaN for checkpoints that were not measured.
-    """
-    step_arr = as_int_array(steps, "steps")
-    tok_arr = as_int_array(tokens, "tokens")
-    cap = np.asarray(capability, dtype=float).ravel()
-    if not len(step_arr) == len(tok_arr) == len(cap):
-        raise ValueError(f"steps, tokens and capability differ in length "
-                         f"({len(step_arr)}, {len(tok_arr)}, {len(cap)})")
-    check_duplicate_steps(step_arr)
-    inf = np.isinf(cap)
-    if inf.any():
-        raise ValueError(f"capability is infinite at step {int(step_arr[inf][0])}")
-
-    order = np.argsort(step_arr, kind="stable")
-    step_arr, tok_arr, cap = step_arr[order], tok_arr[order], cap[order]
-    measured = ~np.isnan(cap)
-    n_dropped = int((~measured).sum())
-    step_arr, tok_arr, cap = step_arr[measured], tok_arr[measured], cap[measured]
-
-    s = smooth(cap, rule.window)
+def locate(s: np.ndarray, rule: StageRule, noise: float | None = None
+           ) -> tuple[str, int | None, int | None, int | None]:
+    """Steps 2-5 of the rule on a smoothed curve: (status, peak, dip, stable) as indices into s,
+    None where not defined. `noise`: a peak's dip must also be deeper than this (absolute)."""
     n = len(s)
-    base = {"smoothed": [float(x) for x in s], "steps": [int(x) for x in step_arr],
-            "tokens": [int(x) for x in tok_arr], "n_dropped": n_dropped, "rule": rule}
-    none = {"peak_step": None, "peak_tokens": None, "dip_step": None, "dip_tokens": None,
-            "stable_step": None, "stable_tokens": None}
-
     if n < rule.min_points:
-        return Segmentation(status="too_few_checkpoints", has_peak=False, **none, **base)
+        return "too_few_checkpoints", None, None, None
     rng = float(s.max() - s.min())
     if rng < rule.flat:
-        return Segmentation(status="flat", has_peak=False, **none, **base)
-
-    peak = _find_peak(s, rule.min_dip * rng)
+        return "flat", None, None, None
+    peak = _find_peak(s, rule.min_dip * rng, noise)
     if peak is None:
-        return Segmentation(status="no_peak", has_peak=False, **none, **base)
-
+        return "no_peak", None, None, None
     above = np.nonzero(s[peak + 1:] > s[peak])[0]
     end = peak + 1 + int(above[0]) if above.size else n
     dip = peak + 1 + int(np.argmin(s[peak + 1:end]))
@@ -235,12 +212,67 @@ def segment(steps: Sequence[int], tokens: Sequence[int], capability: Sequence[fl
     # suffix_ok[j]: every checkpoint from j to the end is within the band.
     suffix_ok = np.flip(np.logical_and.accumulate(np.flip(within)))
     stable = next((j for j in range(dip, n - fp + 1) if suffix_ok[j]), None)
+    return ("three_stages" if stable is not None else "no_stabilization"), peak, dip, stable
+
+
+def dip_depths(s: np.ndarray) -> np.ndarray:
+    """Per row of a matrix of smoothed curves, the deepest fall after any checkpoint the curve
+    rose into (not the first, not the last), before it climbs above that checkpoint again:
+    the largest dip step 3 could see, whatever min_dip. 0 for a curve without one."""
+    s = np.atleast_2d(np.asarray(s, dtype=float))
+    n = s.shape[1]
+    best = np.zeros(s.shape[0])
+    for i in range(1, n - 1):
+        top = s[:, i:i + 1]
+        after = s[:, i + 1:]
+        # Checkpoints after i up to (not including) the first one above s[i].
+        before_recovery = ~np.logical_or.accumulate(after > top, axis=1)
+        low = np.where(before_recovery, after, np.inf).min(axis=1)
+        depth = np.where((s[:, i] > s[:, i - 1]) & np.isfinite(low), s[:, i] - low, 0.0)
+        best = np.maximum(best, depth)
+    return best
+
+
+def segment(steps: Sequence[int], tokens: Sequence[int], capability: Sequence[float],
+            rule: StageRule = StageRule(), noise: float | None = None) -> Segmentation:
+    """Segment one continual run by the rule in the module docstring.
+
+    steps, tokens, capability: one entry per checkpoint, any order; capability is "higher is
+    better" and may hold NaN for checkpoints that were not measured. noise: a peak's dip must
+    also be deeper than this (stage_bootstrap.py's noise depth); None = no such floor.
+    """
+    step_arr, tok_arr, cap, n_dropped = measured_checkpoints(steps, tokens, capability)
+    s = smooth(cap, rule.window)
+    status, peak, dip, stable = locate(s, rule, noise)
+
+    def at(arr, i):
+        return None if i is None else int(arr[i])
 
     return Segmentation(
-        status="three_stages" if stable is not None else "no_stabilization",
-        has_peak=True,
-        peak_step=int(step_arr[peak]), peak_tokens=int(tok_arr[peak]),
-        dip_step=int(step_arr[dip]), dip_tokens=int(tok_arr[dip]),
-        stable_step=None if stable is None else int(step_arr[stable]),
-        stable_tokens=None if stable is None else int(tok_arr[stable]),
-        **base)
+        status=status, has_peak=peak is not None,
+        peak_step=at(step_arr, peak), peak_tokens=at(tok_arr, peak),
+        dip_step=at(step_arr, dip), dip_tokens=at(tok_arr, dip),
+        stable_step=at(step_arr, stable), stable_tokens=at(tok_arr, stable),
+        smoothed=[float(x) for x in s], steps=[int(x) for x in step_arr],
+        tokens=[int(x) for x in tok_arr], n_dropped=n_dropped, rule=rule)
+
+
+def measured_checkpoints(steps: Sequence[int], tokens: Sequence[int],
+                         capability: Sequence[float]
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Step 0 of the rule: (steps, tokens, capability) of the measured checkpoints in step
+    order, and how many NaN checkpoints were dropped."""
+    step_arr = as_int_array(steps, "steps")
+    tok_arr = as_int_array(tokens, "tokens")
+    cap = np.asarray(capability, dtype=float).ravel()
+    if not len(step_arr) == len(tok_arr) == len(cap):
+        raise ValueError(f"steps, tokens and capability differ in length "
+                         f"({len(step_arr)}, {len(tok_arr)}, {len(cap)})")
+    check_duplicate_steps(step_arr)
+    inf = np.isinf(cap)
+    if inf.any():
+        raise ValueError(f"capability is infinite at step {int(step_arr[inf][0])}")
+    order = np.argsort(step_arr, kind="stable")
+    step_arr, tok_arr, cap = step_arr[order], tok_arr[order], cap[order]
+    measured = ~np.isnan(cap)
+    return step_arr[measured], tok_arr[measured], cap[measured], int((~measured).sum())
