@@ -9,7 +9,7 @@
 | canonical_nll | benchmark language | | mean NLL per token of the canonical solutions |
 | pass@k | benchmark language | benchmark | pass@k on that benchmark |
 | benchmark_problems | benchmark language | benchmark | problems scored for pass@k |
-| working_language | new language L | | fraction of lens items whose working language is P (kept pairs) |
+| working_language | new language L | | fraction of items with working language P (kept pairs) |
 | working_language_layer | new language L | layer | the same fraction at one layer (kept pairs) |
 | working_language_all_pairs | new language L | | the fraction over every identifier pair |
 | language_neurons | each language | | LAPE neurons assigned to the language (all layers) |
