@@ -10,7 +10,14 @@ rule collect_curves:
     input:
         unpack(curve_inputs),
     output:
-        report(f"{RESULTS}/analysis/curves.tsv", caption="../report/curves.rst", category="Tables"),
+        curves=report(
+            f"{RESULTS}/analysis/curves.tsv", caption="../report/curves.rst", category="Tables"
+        ),
+        lens_pairs=report(
+            f"{RESULTS}/analysis/lens_pairs.tsv",
+            caption="../report/lens_pairs.rst",
+            category="Tables",
+        ),
     log:
         f"{RESULTS}/logs/analysis/collect_curves.log",
     conda:
@@ -23,6 +30,7 @@ rule collect_curves:
         primary=PRIMARY,
         # Language -> its continual run (attaches the knowledge table, which has no run).
         continual_runs={lang: run for run, lang in continual_run_languages().items()},
+        keep_pairs_above=config["analysis"]["lens_keep_pairs_above"],
     script:
         "../workflow/scripts/collect_curves.py"
 

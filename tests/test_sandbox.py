@@ -220,30 +220,6 @@ def test_stop_sequences_truncate_like_mxeval_canonical_solutions():
     assert truncate(cs, "csharp") == "            return 1;\n        }"
 
 
-def test_knowledge_dependence_share_on_a_known_table():
-    import pandas as pd
-
-    from babeltower.evaluation.knowledge import knowledge_dependence
-
-    def rows(run, lang, step, passed):
-        prefix = {"python": "MBPP", "cpp": "MBCPP"}[lang]
-        return [{"run": run, "language": lang, "step": step, "tokens": step * 10,
-                 "benchmark": "mbxp", "task_id": f"{prefix}/{i}", "sample": 0,
-                 "passed": i in passed, "excluded": False} for i in range(1, 7)]
-
-    table = pd.DataFrame(
-        rows("primary", "python", 9, {1, 2, 3, 4})        # M_P solves 1-4 in Python
-        + rows("monolingual-cpp", "cpp", 9, {3, 5})        # M_L solves 3 and 5 in C++
-        + rows("continual-cpp", "cpp", 0, set())           # nothing solved yet
-        + rows("continual-cpp", "cpp", 5, {1, 2, 5})       # S = {1, 2, 4}: 2 of 3 in S
-        + rows("continual-cpp", "cpp", 9, {4, 5, 6}))      # 1 of 3 in S
-    kd = knowledge_dependence(table, "python", ["cpp"]).set_index("step")
-    assert (kd.s_size == 3).all()
-    assert pd.isna(kd.loc[0, "share"])
-    assert kd.loc[5, "share"] == pytest.approx(2 / 3)
-    assert kd.loc[9, "share"] == pytest.approx(1 / 3)
-
-
 @pytest.mark.parametrize("spawn", ["prlimit", "preexec_fn"])
 def test_limits_apply_inside_the_sandbox(spawn, monkeypatch):
     """The limits reach the program, both through `prlimit` and through the slower fallback

@@ -50,8 +50,9 @@ def test_mean_ci_degenerate():
     assert math.isnan(low) and math.isnan(high)
     mean, low, high, n = mean_ci([])
     assert n == 0 and math.isnan(mean) and math.isnan(low) and math.isnan(high)
-    # Identical values: zero-width interval.
+    # Identical values: zero-width interval at exactly the value (0.1 * 3 / 3 is not 0.1).
     assert mean_ci([5.0, 5.0, 5.0]) == (5.0, 5.0, 5.0, 3)
+    assert mean_ci([0.1, 0.1, 0.1]) == (0.1, 0.1, 0.1, 3)
     with pytest.raises(ValueError, match="confidence"):
         mean_ci([1.0, 2.0], confidence=95)
 
@@ -102,6 +103,46 @@ def test_paired_test_warning_paths():
     assert res["n"] == 3
     assert res["statistic"] == pytest.approx(11 / math.sqrt(13))
     assert "1 pair(s) with NaN dropped" in res["warning"]
+
+
+@pytest.mark.parametrize("values", [
+    [1.0, 2.0, 3.0], [0.31, 0.27, 0.4, 0.35, 0.29], [5.0, 5.0, 5.0], [0.1, 0.1, 0.1, 0.1],
+    [0.0, 0.0], [-2.5, 7.0]])
+@pytest.mark.parametrize("confidence", [0.95, 0.8])
+def test_mean_ci_agrees_with_scipy(values, confidence):
+    """scipy's one-sample t-test interval is the reference, identical values included (it gives
+    a zero-width interval there; scipy.stats.t.interval with scale 0 gives NaN, see the module
+    docstring)."""
+    import warnings
+
+    import numpy as np
+    from scipy import stats
+
+    with warnings.catch_warnings():  # scipy warns of precision loss on identical values
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ref = stats.ttest_1samp(np.array(values), 0.0).confidence_interval(confidence)
+    mean, low, high, n = mean_ci(values, confidence)
+    assert n == len(values) and mean == pytest.approx(np.mean(values), abs=1e-12)
+    assert low == pytest.approx(ref.low, abs=1e-12)
+    assert high == pytest.approx(ref.high, abs=1e-12)
+
+
+def test_paired_interval_agrees_with_scipy():
+    import numpy as np
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=6), rng.normal(size=6)
+    ref = stats.ttest_rel(a, b)
+    res = paired_test(a, b, confidence=0.9)
+    ci = ref.confidence_interval(0.9)
+    assert (res["ci_low"], res["ci_high"]) == (pytest.approx(ci.low), pytest.approx(ci.high))
+    assert res["p_value"] == pytest.approx(ref.pvalue)
+    # Identical differences: the interval is zero-width (as scipy's), the test is undefined
+    # (scipy: inf and p = 0, a deviation the module docstring states).
+    res = paired_test([2.0, 3.0, 4.0], [1.0, 2.0, 3.0])
+    assert (res["ci_low"], res["ci_high"]) == (1.0, 1.0)
+    assert math.isnan(res["p_value"])
 
 
 def test_paired_test_length_mismatch():

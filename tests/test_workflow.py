@@ -569,8 +569,15 @@ def test_analysis_mixtures_comparison_figures_and_summary(micro_run):
     ws, cfg, _ = micro_run
     res = ws / "results"
     curves = pd.read_csv(res / "analysis/curves.tsv", sep="\t")
-    assert {"loss", "canonical_nll", "working_language", "transfer_neurons",
+    assert {"loss", "canonical_nll", "working_language_all_pairs", "transfer_neurons",
             "pass@1"} <= set(curves.metric)
+    # Every measured identifier pair is kept or flagged, read at M_P (continual-cpp step 0);
+    # the working-language curve exists exactly when a pair is kept.
+    lens = pd.read_csv(res / "probes/lens.tsv", sep="\t")
+    pairs = pd.read_csv(res / "analysis/lens_pairs.tsv", sep="\t")
+    assert set(pairs.pair) == set(lens.pair.dropna()) - {"*"}
+    assert set(zip(pairs.reference_run, pairs.reference_step)) == {("continual-cpp", 0)}
+    assert pairs.kept.any() == ("working_language" in set(curves.metric))
     # The continual run's capability: pass@1 is measured at its final checkpoint only, too few
     # points, so the canonical-solution NLL, measured at each of its checkpoints; there are
     # fewer of them than the stage rule needs, so the run has no stages.

@@ -9,4 +9,4 @@ from babeltower.analysis.curves import write_curves  # noqa: E402
 
 sm = snakemake  # noqa: F821
 write_curves(dict(sm.input.items()), sm.params.primary, sm.params.get("continual_runs", {}),
-             sm.output[0])
+             sm.output[0], sm.params.get("keep_pairs_above"), sm.output.get("lens_pairs"))

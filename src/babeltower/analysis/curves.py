@@ -9,8 +9,9 @@
 | canonical_nll | benchmark language | | mean NLL per token of the canonical solutions |
 | pass@k | benchmark language | benchmark | pass@k on that benchmark |
 | benchmark_problems | benchmark language | benchmark | problems scored for pass@k |
-| working_language | new language L | | fraction of lens items whose working language is P |
-| working_language_layer | new language L | layer | the same fraction at one layer |
+| working_language | new language L | | fraction of items with working language P (kept pairs) |
+| working_language_layer | new language L | layer | the same fraction at one layer (kept pairs) |
+| working_language_all_pairs | new language L | | the fraction over every identifier pair |
 | language_neurons | each language | | LAPE neurons assigned to the language (all layers) |
 | transfer_neurons | new language L | | neurons assigned to both P and L, not to every language |
 | shared_neurons | * | | neurons assigned to every language probed (all layers) |
@@ -21,9 +22,13 @@ The working-language fraction of a checkpoint is our definition (the paper shows
 the item-weighted mean over identifier pairs of the per-layer fraction, averaged over all layers
 but the last. The last layer's distribution is the model's output, which is in L by
 construction once L is learned; the working language shows in the layers before it.
+`working_language` and its layers use the pairs that analysis/lens_pairs.py keeps (those whose
+primary word the primary model itself writes; the kept / flagged table is
+`analysis/lens_pairs.tsv`); without that selection (a comparison run's own curves, which do not
+hold M_P) or where no pair is kept, only `working_language_all_pairs` is reported.
 
 `write_curves` is rules collect_curves and collect_run_curves: the probe and evaluation tables
-in, `curves.tsv` out.
+in, `curves.tsv` (and, for collect_curves, `lens_pairs.tsv`) out.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .lens_pairs import COLUMNS as PAIR_COLUMNS
+from .lens_pairs import kept_rows, pair_rows, select_pairs
 from .tables import read_tsv, write_tsv
 
 KEY = ["run", "step", "tokens"]
@@ -51,10 +58,12 @@ def _long(df: pd.DataFrame, metric: str, value: str, detail: str | None = None) 
 
 
 def working_language_by_layer(lens: pd.DataFrame) -> pd.DataFrame:
-    """Item-weighted fraction of items with the primary as working language, per layer."""
+    """Item-weighted fraction of items with the primary as working language, per layer, over
+    the per-pair rows of `lens` (the probe's `pair = *` aggregates are left out)."""
     if not {"layer", "items", "primary_fraction"} <= set(lens.columns):
         # Only warning rows (e.g. no identifier pairs for this language pair): nothing measured.
         return pd.DataFrame(columns=KEY + ["language", "layer", "items", "fraction"])
+    lens = pair_rows(lens)
     ok = lens[(lens["layer"] >= 0) & (lens["items"] > 0)].copy()
     ok["weighted"] = ok["primary_fraction"] * ok["items"]
     g = ok.groupby(KEY + ["language", "layer"], as_index=False)[["weighted", "items"]].sum()
@@ -93,13 +102,29 @@ def neuron_counts(neurons: pd.DataFrame, primary: str) -> pd.DataFrame:
                       _long(saturated, "neurons_saturated", "value")])
 
 
+def _working_language_parts(lens: pd.DataFrame, selection: pd.DataFrame | None) -> list:
+    parts = []
+    every = working_language_by_layer(lens)
+    if len(every):
+        parts.append(_long(working_language(every), "working_language_all_pairs", "fraction"))
+    kept = working_language_by_layer(kept_rows(lens, selection)) if selection is not None \
+        else None
+    if kept is not None and len(kept):
+        parts += [_long(working_language(kept), "working_language", "fraction"),
+                  _long(kept, "working_language_layer", "fraction", detail="layer")]
+    return parts
+
+
 def build_curves(tables: dict[str, pd.DataFrame], primary: str,
-                 continual_runs: dict[str, str] | None = None) -> pd.DataFrame:
+                 continual_runs: dict[str, str] | None = None,
+                 lens_pairs: pd.DataFrame | None = None) -> pd.DataFrame:
     """The tidy table from the collected probe and evaluation tables.
 
     `tables` may hold loss, canonical_nll, lens, neurons (probes), passk and knowledge
     (evaluation); missing or empty ones are skipped. `continual_runs` maps a new language to its
     continual run, to attach the knowledge-dependence table (which has no run column).
+    `lens_pairs` is `lens_pairs.select_pairs` of the lens table: the working-language curve
+    uses its kept pairs (None: only the all-pairs fraction).
     """
     parts = []
     loss = tables.get("loss")
@@ -111,10 +136,8 @@ def build_curves(tables: dict[str, pd.DataFrame], primary: str,
         mean = nll.groupby(KEY + ["language"], as_index=False)["nll_per_token"].mean()
         parts.append(_long(mean, "canonical_nll", "nll_per_token"))
     lens = tables.get("lens")
-    by_layer = working_language_by_layer(lens) if lens is not None and len(lens) else None
-    if by_layer is not None and len(by_layer):
-        parts += [_long(working_language(by_layer), "working_language", "fraction"),
-                  _long(by_layer, "working_language_layer", "fraction", detail="layer")]
+    if lens is not None and len(lens):
+        parts += _working_language_parts(lens, lens_pairs)
     neurons = tables.get("neurons")
     if neurons is not None and len(neurons):
         parts.append(neuron_counts(neurons, primary))
@@ -196,8 +219,21 @@ def run_signals(curves: pd.DataFrame, run: str, language: str, signal: str = "au
 
 
 def write_curves(inputs: dict[str, str | list[str]], primary: str,
-                 continual_runs: dict[str, str], out: str | Path) -> pd.DataFrame:
-    curves = build_curves({name: read_tsv(p) for name, p in inputs.items()}, primary,
-                          continual_runs)
+                 continual_runs: dict[str, str], out: str | Path,
+                 keep_pairs_above: float | None = None,
+                 pairs_out: str | Path | None = None) -> pd.DataFrame:
+    """`keep_pairs_above` (analysis.lens_keep_pairs_above) selects the lens pairs, written to
+    `pairs_out`; None (collect_run_curves) selects none."""
+    tables = {name: read_tsv(p) for name, p in inputs.items()}
+    selection = None
+    if keep_pairs_above is not None:
+        lens = tables.get("lens")
+        selection = (select_pairs(lens, keep_pairs_above) if lens is not None
+                     else pd.DataFrame(columns=PAIR_COLUMNS))
+    if pairs_out is not None:
+        if selection is None:
+            raise ValueError(f"{pairs_out}: the lens pair table needs keep_pairs_above")
+        write_tsv(selection, pairs_out)
+    curves = build_curves(tables, primary, continual_runs, selection)
     write_tsv(curves, out)
     return curves

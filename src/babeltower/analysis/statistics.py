@@ -1,8 +1,17 @@
 """Small-sample statistics over seeds: Student-t confidence intervals and paired t-tests.
 
 The study repeats runs over a handful of seeds, so intervals use Student's t with n - 1 degrees
-of freedom (not the normal approximation), and degenerate cases (n < 2, identical values)
-return NaN with a warning instead of raising, so a report over a partial sweep still renders.
+of freedom (not the normal approximation). Degenerate cases return values instead of raising,
+so a report over a partial sweep still renders:
+
+* n < 2: the interval is NaN (one value has no spread estimate); n = 0: the mean too.
+* Identical values (s = 0): the interval is zero-width at that value, as scipy's
+  ``ttest_1samp(x).confidence_interval()`` gives (``scipy.stats.t.interval`` with ``scale=0``
+  returns NaN only because 0 is not a valid scale). The interval then says what the seeds say:
+  they all agree; it does not say the spread over seeds is zero. We return the value exactly,
+  where scipy's rounding can give a width of 1e-16.
+* The paired test of identical differences: the t statistic and p-value are NaN with a
+  warning (scipy returns inf and p = 0, or NaN with a RuntimeWarning).
 
 NaN values (e.g. a seed whose run failed) are dropped; the returned n says how many values
 were actually used.
@@ -23,14 +32,16 @@ def _check_confidence(confidence: float) -> None:
 
 
 def _t_interval(x: np.ndarray, confidence: float) -> tuple[float, float, float]:
-    """(mean, low, high) of a 1-D array without NaN; low/high NaN when n < 2."""
+    """(mean, low, high) of a 1-D array without NaN; low/high NaN when n < 2, equal to the
+    value when all values are identical."""
     n = x.size
     if n == 0:
         return math.nan, math.nan, math.nan
+    if np.all(x == x[0]):
+        # Exactly the value (x.mean() of [0.1] * 3 is not 0.1), zero-width when n >= 2.
+        value = float(x[0])
+        return (value, math.nan, math.nan) if n == 1 else (value, value, value)
     mean = float(x.mean())
-    if n == 1:
-        # One value has no spread estimate: the interval is undefined, not zero-width.
-        return mean, math.nan, math.nan
     half = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1)) * float(x.std(ddof=1)) / math.sqrt(n)
     return mean, mean - half, mean + half
 
@@ -40,7 +51,8 @@ def mean_ci(values: Sequence[float] | np.ndarray,
     """Mean and two-sided Student-t confidence interval: (mean, low, high, n).
 
     ``mean -/+ t_{(1+confidence)/2, n-1} * s / sqrt(n)`` with s the sample standard deviation
-    (ddof=1). n = 1: (value, nan, nan, 1). n = 0: (nan, nan, nan, 0). NaN values are dropped.
+    (ddof=1). n = 1: (value, nan, nan, 1). n = 0: (nan, nan, nan, 0). Identical values:
+    (value, value, value, n), zero-width. NaN values are dropped.
     """
     _check_confidence(confidence)
     x = np.asarray(values, dtype=float).ravel()
