@@ -242,25 +242,22 @@ PRIMARY_OUTPUTS = ("runs/primary", "probes/primary", "evaluation/primary",
 
 def test_primary_run_on_a_real_slurm_equals_the_local_run(micro_run, tmp_path):
     """The default suite's real-Slurm run (the whole study through Slurm is the slow test
-    below): from the local run's data, M_P is trained through Slurm, then the batches of its
-    probes (5 checkpoints in batches of 4: a whole and a partial batch) and of its final
-    evaluation, each batch ONE Slurm job; the results equal the local run's."""
+    below): from the local run's data, M_P is trained through Slurm, then the last batch of its
+    probes (5 checkpoints in batches of 4: the partial batch, its final checkpoint) as ONE
+    Slurm job holding the probe job and the joining job; the results equal the local run's."""
     local_ws = micro_run[0]
-    targets = [f"results/timings/probes/primary/batch{b}.tsv" for b in (0, 1)] + \
-        ["results/timings/evaluation/primary/batch0.tsv"]
-    ws, configfile, comments = _run_on_slurm(micro_run, tmp_path, *targets,
-                                             prepare=lambda ws: copy_workdir_without(local_ws, ws, PRIMARY_OUTPUTS))
-    # Only what was removed ran, all of it on Slurm: no per-checkpoint job on its own.
-    assert sorted(comments) == [
-        "rule_evaluation-primary-batch0_batch_timings_evaluate_checkpoint",
-        "rule_probes-primary-batch0_batch_timings_probe_checkpoint",
-        "rule_probes-primary-batch1_batch_timings_probe_checkpoint",
-        "rule_train_wildcards_primary"], comments
+    targets = ["results/timings/probes/primary/batch1.tsv"]
+    ws, configfile, comments = _run_on_slurm(
+        micro_run, tmp_path, *targets,
+        prepare=lambda ws: copy_workdir_without(local_ws, ws, PRIMARY_OUTPUTS))
+    # Only what was removed and asked for ran, all of it on Slurm.
+    assert sorted(comments) == ["rule_probes-primary-batch1_batch_timings_probe_checkpoint",
+                                "rule_train_wildcards_primary"], comments
     compared = _assert_same_results(local_ws / "results", ws / "results",
-                                    ("probes/primary/*/*.tsv", "evaluation/primary/*/*.tsv",
-                                     "runs/primary/metrics.csv"), runs="primary")
-    # M_P's 5 checkpoints, 5 probe tables at each, its final evaluation's 2 tables, metrics.
-    assert compared == (5, 5 * 5 + 2 + 1)
+                                    ("probes/primary/*/*.tsv", "runs/primary/metrics.csv"),
+                                    runs="primary")
+    # M_P's 5 checkpoints, the 5 probe tables of the one probed, its metrics.
+    assert compared == (5, 5 + 1)
     assert planned_jobs(snakemake(ws, configfile, "-n", *targets)) == {}
 
 

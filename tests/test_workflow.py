@@ -478,11 +478,15 @@ def test_final_checkpoints_are_evaluated_in_the_sandbox(micro_run):
     for table in (results, passk):
         assert list(table.columns[-2:]) == ["device", "dtype"]
         assert table[["device", "dtype"]].drop_duplicates().values.tolist() == [RAN_ON]
-    # S (solved by M_P in Python, failed by M_L in C++) is empty, as M_P fails MBPP/2; the
-    # continual run's final checkpoint solves MBCPP/1, which is not in S.
+    # M_P attempted only MBPP/2 and M_L only MBCPP/1: no problem was attempted by both, so S
+    # (solved by M_P in Python, failed by M_L in C++) is empty and the continual run's solved
+    # MBCPP/1 is counted outside the comparable problems, with no share.
     kd = pd.read_csv(ws / "results/evaluation/knowledge_dependence.tsv", sep="\t")
-    assert kd[["language", "s_size", "solved", "solved_in_s", "share"]].to_dict("records") == [
-        {"language": "cpp", "s_size": 0, "solved": 1, "solved_in_s": 0, "share": 0.0}]
+    row = kd[["language", "s_size", "solved", "solved_in_s", "solved_outside"]]
+    assert row.to_dict("records") == [{"language": "cpp", "s_size": 0, "solved": 0,
+                                       "solved_in_s": 0, "solved_outside": 1}]
+    assert kd["share"].isna().all()
+    assert kd["warning"].str.startswith("no comparable problem solved").all()
 
 
 def test_every_checkpoint_is_probed(micro_run):

@@ -251,8 +251,9 @@ def write_summary(inputs: dict, primary: str, out: str | Path) -> str:
         share = curves[(curves["run"] == r["run"]) & (curves["metric"] == "knowledge_share")]
         share = share.dropna(subset=["value"]).sort_values("step")
         if share.empty:
-            md.append(f"- {r['run']}: not measured (no correct {r['language']} answers at any "
-                      "checkpoint, or no evaluation).")
+            md.append(f"- {r['run']}: no share at any checkpoint: no {r['language']} problem "
+                      f"that both M_P and M_L attempted was solved (or no evaluation); the "
+                      "reasons per checkpoint are in `evaluation/knowledge_dependence.tsv`.")
         else:
             md.append(f"- {r['run']}: share of correct {r['language']} answers that need "
                       f"{primary}'s knowledge: {_fmt(share['value'].iloc[0])} at step "
