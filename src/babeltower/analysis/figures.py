@@ -149,7 +149,7 @@ def working_language(curves, stages, path) -> None:
 
 
 def transfer_neurons(curves, stages, path) -> None:
-    _curve_per_run(curves, stages, "transfer_neurons", "neurons shared by primary and new",
+    _curve_per_run(curves, stages, "transfer_neurons", "transfer neurons (P and L, not all)",
                    "Language-transferring neurons (LAPE) over the continual run", path)
 
 

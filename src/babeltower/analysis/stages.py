@@ -23,11 +23,12 @@ signal that is None or all NaN is "not measured" and its entries are None.
   (final >= initial) there is no crossing: wl_cross_step is None and the signal disagrees.
   wl_agrees = wl_cross_step lies in [peak, stable] widened by one checkpoint on each side
   (without a stable step: from one checkpoint before the peak to the end).
-* Transfer-neuron count c (neurons shared by P and L; expected to rise during translation and
-  fall later). neurons_peak_step = the step of max(c) (first on ties). If c never rises above
-  its first measured value it has no peak and disagrees. neurons_agree = neurons_peak_step
-  lies in [first checkpoint, stable] widened by one checkpoint, i.e. the shared neurons peak no
-  later than the transition (without a stable step any step qualifies: a weak check).
+* Transfer-neuron count c (neurons assigned to P and L but not to every language; expected to
+  rise during translation and fall later). neurons_peak_step = the step of max(c) (first on
+  ties). If c never rises above its first measured value it has no peak and disagrees.
+  neurons_agree = neurons_peak_step lies in [first checkpoint, stable] widened by one
+  checkpoint, i.e. the transfer neurons peak no later than the transition (without a stable
+  step any step qualifies: a weak check).
 * agree flags are None when the run has no peak. agree_all = the conjunction of the agree flags
   of the measured signals; None when no signal is measured or the run has no peak.
 """
