@@ -343,6 +343,9 @@ def test_generated_canonical_defects_hold():
 
     generated = generated_wrong_canonical()
     assert len(generated) > 100 and set(generated) <= set(wrong_canonical())
+    missing = [str(SOURCES[lang]) for lang in ("javascript", "php") if not SOURCES[lang].exists()]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not available")
     problems = {p.task_id: p for lang in ("javascript", "php")
                 for p in load_problems("mbxp", {"source": str(SOURCES[lang])})}
     undeclared = {t: re.search(r"uses `(\w+)`", r).group(1) for t, r in generated.items()
