@@ -5,7 +5,7 @@
 import re
 from pathlib import Path
 
-from babeltower import checkpoint_jobs
+from babeltower import checkpoint_jobs, specs
 from babeltower.config import enabled_benchmarks, languages_by_role, primary_language
 from babeltower.runs import (
     comparison_training,
@@ -20,6 +20,9 @@ from babeltower.runs import (
 
 RESULTS = config["results_dir"]
 LANGUAGES = list(config["languages"])
+# Languages read from sources (rule build_corpus) and derived from one of those (derive_corpus).
+DERIVED_LANGUAGES = [n for n, s in config["languages"].items() if s["derived_from"] is not None]
+SOURCED_LANGUAGES = [n for n in LANGUAGES if n not in DERIVED_LANGUAGES]
 SPLITS = ["train", "valid", "test"]
 
 

@@ -36,6 +36,8 @@ rule build_corpus:
         f"{RESULTS}/logs/build_corpus/{{lang}}.log",
     benchmark:
         f"{RESULTS}/timings/build_corpus/{{lang}}.tsv"
+    wildcard_constraints:
+        lang=one_of(SOURCED_LANGUAGES),
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -51,6 +53,33 @@ rule build_corpus:
         seed=config["seed"],
     script:
         "../workflow/scripts/build_corpus.py"
+
+
+rule derive_corpus:
+    input:
+        source=lambda wc: corpus_manifest(config["languages"][wc.lang]["derived_from"]),
+    output:
+        manifest=f"{RESULTS}/corpus/{{lang}}/manifest.json",
+        stats=f"{RESULTS}/corpus/{{lang}}/stats.tsv",
+        shards=directory(f"{RESULTS}/corpus/{{lang}}/shards"),
+    log:
+        f"{RESULTS}/logs/build_corpus/{{lang}}.log",
+    benchmark:
+        f"{RESULTS}/timings/build_corpus/{{lang}}.tsv"
+    wildcard_constraints:
+        lang=one_of(DERIVED_LANGUAGES),
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        derived=lambda wc: specs.derivation(config, wc.lang),
+        max_bytes=lambda wc: config["languages"][wc.lang]["max_bytes"],
+        shard_bytes=config["corpus"]["shard_bytes"],
+    script:
+        "../workflow/scripts/derive_corpus.py"
 
 
 rule corpus_stats:

@@ -145,6 +145,7 @@ def _check_semantics(config: dict) -> None:
                         f"found {len(primaries)} ({', '.join(primaries) or 'none'})")
     if not any(r == "new" for r in roles.values()):
         problems.append("config key 'languages': at least one language needs role 'new'")
+    problems += _derived_language_problems(config)
     required = {"files": "roots", "hf": "dataset", "jsonl": "data_files", "parquet": "data_files"}
     for name, spec in langs.items():
         for i, src in enumerate(spec["sources"]):
@@ -157,6 +158,47 @@ def _check_semantics(config: dict) -> None:
         problems.append("config key 'corpus.split': valid + test must be below 1")
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+
+
+def _derived_language_problems(config: dict) -> list[str]:
+    """A language has sources or is derived from one that has; a derived language's mapping
+    loads and maps the registry language it is derived from."""
+    from .derived import MappingError, load_mapping
+    from .specs import registry_name
+
+    problems = []
+    langs = config["languages"]
+    for name, spec in langs.items():
+        key = f"config key 'languages.{name}"
+        source = spec["derived_from"]
+        if source is None:
+            if not spec["sources"]:
+                problems.append(f"{key}.sources': language {name!r} needs at least one source "
+                                f"(or `derived_from`, for a derived language)")
+            if spec["mapping"] is not None:
+                problems.append(f"{key}.mapping': only a language with `derived_from` has a "
+                                f"mapping")
+            continue
+        given = [k for k in ("sources", "detect", "benchmark_language") if spec[k]]
+        if given:
+            problems.append(f"{key}': a derived language takes its documents, registry "
+                            f"language and benchmark problems from {source!r}; remove "
+                            f"{', '.join(given)}")
+        if spec["role"] == "primary":
+            problems.append(f"{key}.role': the primary language cannot be derived")
+        if source not in langs:
+            problems.append(f"{key}.derived_from': {source!r} is not a configured language "
+                            f"({', '.join(langs)})")
+            continue
+        if langs[source]["derived_from"] is not None:
+            problems.append(f"{key}.derived_from': {source!r} is itself derived; derive from "
+                            f"a language with sources")
+            continue
+        try:
+            load_mapping(spec["mapping"], registry_name(config, source))
+        except MappingError as err:
+            problems.append(f"{key}.mapping': {err}")
+    return problems
 
 
 def _read_yaml(path: str | Path):

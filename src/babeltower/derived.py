@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from .benchmarks import Problem, problem_number
+from .benchmarks import Problem, load_problems, problem_number
 
 _WORD = re.compile(r"[A-Za-z0-9_]+")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -110,6 +110,12 @@ def load_mapping(path: str | Path | None = None, primary: str | None = None) -> 
     return swap
 
 
+def swap_of(derivation: dict) -> WordSwap:
+    """The swap of a derived language from its job params (specs.derivation)."""
+    return WordSwap(derivation["derived_from"],
+                    tuple((p, d) for p, d in derivation["pairs"]), derivation["mapping"])
+
+
 def derived_task_id(task_id: str, language: str) -> str:
     """`MBPP/12` of the primary -> `MBPP_<language>/12`: the same problem number, so knowledge
     dependence matches it with the primary's problem (benchmarks.problem_number)."""
@@ -139,3 +145,15 @@ def underive_problem(problem: Problem, swap: WordSwap) -> Problem:
     """A derived problem as the primary's runner sees it: swapped back, in the primary
     language, under its derived task id (the verdict belongs to the derived problem)."""
     return _swapped(problem, swap, language=swap.derived_from)
+
+
+def language_problems(benchmark: str, spec: dict, language: str, lspec: dict) -> list[Problem]:
+    """Benchmark `benchmark`'s problems of configured language `language` (`lspec`: its entry of
+    specs.probe_languages): those of its benchmark language, and for a derived language those
+    problems swapped into it (`derive_problem`)."""
+    problems = load_problems(benchmark, spec, [lspec["benchmark_language"]])
+    derived = lspec.get("derived")
+    if derived is None:
+        return problems
+    swap = swap_of(derived)
+    return [derive_problem(p, swap, language) for p in problems]

@@ -24,21 +24,62 @@ def registry_name(config: dict, lang: str) -> str:
         return detect
 
 
+def derivation(config: dict, lang: str) -> dict | None:
+    """A derived language's swap, as the params of the jobs that use it (so editing the
+    mapping file reruns them): {source: the configured language it is derived from,
+    derived_from: that language's registry name, mapping: where the pairs come from, pairs};
+    None for a language read from sources."""
+    from .derived import load_mapping
+
+    source = config["languages"][lang]["derived_from"]
+    if source is None:
+        return None
+    swap = load_mapping(config["languages"][lang]["mapping"], registry_name(config, source))
+    return {"source": source, "derived_from": swap.derived_from, "mapping": swap.source,
+            "pairs": [list(p) for p in swap.pairs]}
+
+
+def syntax_language(config: dict, lang: str) -> str:
+    """The registry language whose syntax (comments, stop strings) a language's code has: a
+    derived language writes the syntax of the language it is derived from."""
+    derived = derivation(config, lang)
+    return derived["derived_from"] if derived else registry_name(config, lang)
+
+
 def lens_pairs(config: dict, lang: str) -> list[tuple[str, str]]:
-    """Identifier pairs (new-language word, primary counterpart) of a new language."""
+    """Identifier pairs (new-language word, primary counterpart) of a new language: from the
+    pairs file for a language read from sources, the mapping's pairs for a derived language."""
+    from .derived import swap_of
     from .probes.lens import load_pairs
 
-    return load_pairs(registry_name(config, primary_language(config)), registry_name(config, lang),
+    derived = derivation(config, lang)
+    primary = primary_language(config)
+    if derived is not None:
+        if derived["source"] != primary:
+            return []  # the mapping pairs its words with those of another language
+        return [tuple(p) for p in swap_of(derived).lens_pairs()]
+    return load_pairs(registry_name(config, primary), registry_name(config, lang),
                       config["probes"]["lens"]["pairs_file"])
 
 
+def benchmark_language(config: dict, lang: str) -> str:
+    """The language name of a language's problems in the benchmark data: a derived language's
+    problems are those of the language it is derived from, swapped."""
+    spec = config["languages"][lang]
+    if spec["derived_from"] is not None:
+        return benchmark_language(config, spec["derived_from"])
+    return spec["benchmark_language"] or registry_name(config, lang)
+
+
 def probe_languages(config: dict) -> dict[str, dict]:
-    """Languages the probes see: name -> role and benchmark language (no paths)."""
-    return {
-        lang: {"role": spec["role"],
-               "benchmark_language": spec["benchmark_language"] or registry_name(config, lang)}
-        for lang, spec in config["languages"].items()
-    }
+    """Languages the probes see: name -> role and benchmark language (no paths), and for a
+    derived language its `derived` swap (`derivation`)."""
+    out = {}
+    for lang, spec in config["languages"].items():
+        out[lang] = {"role": spec["role"], "benchmark_language": benchmark_language(config, lang)}
+        if spec["derived_from"] is not None:
+            out[lang]["derived"] = derivation(config, lang)
+    return out
 
 
 def evaluation_languages(config: dict) -> dict[str, str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..benchmarks import Problem
-from ..derived import WordSwap, underive_problem
+from ..derived import WordSwap, swap_of, underive_problem
 from .runners import ProgramRunner
 from .sandbox import Limits, RunResult
 
@@ -37,3 +37,15 @@ class DerivedProgramRunner:
                              f"{self.language!r}")
         return self.primary.check(underive_problem(problem, self.swap),
                                   self.swap.apply(completion))
+
+
+def language_runner(language: str, lspec: dict, limits: Limits = Limits(),
+                    isolation: str = "auto", cache_dir: str | Path | None = None,
+                    ) -> ProgramRunner | DerivedProgramRunner:
+    """The runner of configured language `language` (`lspec`: its entry of
+    specs.probe_languages): its benchmark language's, or for a derived language the one that
+    swaps its programs back first."""
+    derived = lspec.get("derived")
+    if derived is None:
+        return ProgramRunner(lspec["benchmark_language"], limits, isolation, cache_dir)
+    return DerivedProgramRunner(language, swap_of(derived), limits, isolation, cache_dir)

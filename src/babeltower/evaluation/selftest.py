@@ -21,6 +21,8 @@ from importlib import resources
 import yaml
 
 from ..benchmarks import Problem
+from ..derived import derive_problem
+from .derived_runner import DerivedProgramRunner
 from .runners import ProgramRunner, status
 
 
@@ -61,13 +63,19 @@ def _tail(text: str, n: int = 1500) -> str:
     return text[-n:].strip() or "(empty)"
 
 
-def self_test(runner: ProgramRunner) -> dict:
+def self_test(runner: ProgramRunner | DerivedProgramRunner) -> dict:
     """Run one language's self-test programs; raise SelfTestError at the first surprise.
-    Returns its cost: {"seconds", "programs"}."""
-    language = runner.runner.language
-    problem = selftest_problem(language)
+    Returns its cost: {"seconds", "programs"}. A derived language's runner runs the programs of
+    the language it is derived from, swapped into it: that tests the swap back too."""
+    swap = getattr(runner, "swap", None)
+    base = runner.primary.runner.language if swap else runner.runner.language
+    language = runner.language if swap else base
+    problem = selftest_problem(base)
     t0 = time.perf_counter()
-    todo = cases(language)
+    todo = cases(base)
+    if swap is not None:
+        problem = derive_problem(problem, swap, language)
+        todo = [(name, swap.apply(completion), expected) for name, completion, expected in todo]
     for name, completion, expected in todo:
         result = runner.check(problem, completion)
         got = status(result)
