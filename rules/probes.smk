@@ -22,9 +22,7 @@ rule mine_lens_items:
         mem_mb=2000,
         runtime=30,
     params:
-        pairs=lambda wc: specs.lens_pairs(config, wc.lang),
-        max_per_pair=config["probes"]["lens"]["max_items_per_pair"],
-        heldout_bytes=config["probes"]["heldout_bytes"],
+        mining=lambda wc: specs.lens_mining(config, wc.lang),
     script:
         "../workflow/scripts/mine_lens_items.py"
 

@@ -115,7 +115,7 @@ def _cmd_probe(args) -> int:
     """All probes on any HF causal LM (local path or hub id + revision), outside the workflow."""
     from .probes.lens import mine_lens_items
     from .probes.runner import probe_checkpoint
-    from .specs import lens_pairs, probe_languages, probe_spec
+    from .specs import lens_mining, probe_languages, probe_spec
 
     cfg = load_config(args.config)
     results = Path(args.results or cfg["results_dir"])
@@ -128,9 +128,8 @@ def _cmd_probe(args) -> int:
             continue
         items[lang] = str(out / "items" / f"{lang}.jsonl")
         if not args.print_spec:
-            mine_lens_items(manifests[lang], lang, lens_pairs(cfg, lang), items[lang],
-                            cfg["probes"]["lens"]["max_items_per_pair"],
-                            cfg["probes"]["heldout_bytes"])
+            mine_lens_items(manifests[lang], lang, out_path=items[lang],
+                            **lens_mining(cfg, lang))
     spec = probe_spec(languages, manifests, items, _section(cfg, "probes", args),
                       enabled_benchmarks(cfg),
                       run=args.run or args.model, checkpoint=args.model, threads=args.threads,

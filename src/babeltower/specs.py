@@ -62,6 +62,15 @@ def lens_pairs(config: dict, lang: str) -> list[tuple[str, str]]:
                       config["probes"]["lens"]["pairs_file"])
 
 
+def lens_mining(config: dict, lang: str) -> dict:
+    """The keyword arguments of probes.lens.mine_lens_items for a new language, besides its
+    manifest, name and output (rule mine_lens_items and `babeltower probe` alike)."""
+    return {"pairs": [list(p) for p in lens_pairs(config, lang)],
+            "max_per_pair": config["probes"]["lens"]["max_items_per_pair"],
+            "heldout_bytes": config["probes"]["heldout_bytes"],
+            "syntax": syntax_language(config, lang)}
+
+
 def benchmark_language(config: dict, lang: str) -> str:
     """The language name of a language's problems in the benchmark data: a derived language's
     problems are those of the language it is derived from, swapped."""

@@ -7,5 +7,4 @@ setup_rule_logging(snakemake)  # noqa: F821 (injected by Snakemake)
 from babeltower.probes.lens import mine_lens_items  # noqa: E402
 
 sm = snakemake  # noqa: F821
-mine_lens_items(sm.input.manifest, sm.wildcards.lang, sm.params.pairs, sm.output[0],
-                sm.params.max_per_pair, sm.params.heldout_bytes)
+mine_lens_items(sm.input.manifest, sm.wildcards.lang, out_path=sm.output[0], **sm.params.mining)

@@ -77,10 +77,13 @@ def _comment_before(text: str, start: int, hash_comments: bool) -> bool:
 
 
 def mine_items(texts: list[str], language: str, pairs: list[tuple[str, str]],
-               max_per_pair: int, context_chars: int = 2000) -> list[LensItem]:
-    """Contexts up to whole-word occurrences of each pair's new-language identifier."""
+               max_per_pair: int, context_chars: int = 2000,
+               syntax: str | None = None) -> list[LensItem]:
+    """Contexts up to whole-word occurrences of each pair's new-language identifier. `syntax`:
+    the registry language whose comments the code has (default `language`; a derived
+    language has its source's, specs.syntax_language)."""
     items: list[LensItem] = []
-    hash_comments = language in HASH_COMMENT_LANGUAGES
+    hash_comments = (syntax or language) in HASH_COMMENT_LANGUAGES
     for new_word, primary_word in pairs:
         pattern = re.compile(r"(?<![\w$])" + re.escape(new_word) + r"(?!\w)")
         found = 0
@@ -103,11 +106,12 @@ def mine_items(texts: list[str], language: str, pairs: list[tuple[str, str]],
 
 
 def mine_lens_items(manifest: str | Path, language: str, pairs: list, out_path: str | Path,
-                    max_per_pair: int, heldout_bytes: int) -> int:
+                    max_per_pair: int, heldout_bytes: int, syntax: str | None = None) -> int:
     """Mine logit-lens items from the valid and test splits of a new language's corpus."""
     texts = heldout_texts(manifest, "valid", heldout_bytes) + \
         heldout_texts(manifest, "test", heldout_bytes)
-    items = mine_items(texts, language, [tuple(p) for p in pairs], max_per_pair)
+    items = mine_items(texts, language, [tuple(p) for p in pairs], max_per_pair,
+                       syntax=syntax)
     with atomic_path(out_path) as tmp:
         tmp.write_text("".join(json.dumps(it.__dict__) + "\n" for it in items))
     counts = {}

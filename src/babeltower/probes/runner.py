@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from ..atomic import atomic_path, write_json
-from ..benchmarks import load_problems
+from ..derived import language_problems
 from ..devices import job_placement
 from ..specs import ProbeSpec
 from .heldout import heldout_texts, token_windows
@@ -159,7 +159,7 @@ def _canonical_nll_rows(pm, languages: dict, benchmarks: dict, ccfg: dict,
         if not bench_lang:
             continue
         for bname, bspec in benchmarks.items():
-            problems = [p for p in load_problems(bname, bspec, [bench_lang])
+            problems = [p for p in language_problems(bname, bspec, lang, lspec)
                         if p.canonical_solution][: ccfg["max_problems"]]
             for p in problems:
                 r = canonical_nll(pm.model, pm.tokenizer, p.prompt, p.canonical_solution,
