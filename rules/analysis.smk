@@ -55,6 +55,32 @@ rule segment_stages:
         "../workflow/scripts/segment_stages.py"
 
 
+rule known_answers:
+    input:
+        **{t: f"{RESULTS}/probes/{t}.tsv" for t in ("lens", "neurons", "deactivation")},
+    output:
+        report(
+            f"{RESULTS}/analysis/known_answers.tsv",
+            caption="../report/known_answers.rst",
+            category="Analysis",
+        ),
+    log:
+        f"{RESULTS}/logs/analysis/known_answers.log",
+    conda:
+        "../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        primary=PRIMARY,
+        derived=continual_runs_of(DERIVED_LANGUAGES),
+        real=continual_runs_of([lang for lang in NEW_LANGUAGES if lang not in DERIVED_LANGUAGES]),
+        settings=config["known_answers"],
+    script:
+        "../workflow/scripts/known_answers.py"
+
+
 checkpoint baseline_mixture:
     input:
         token_indexes=[token_index(lang, "train") for lang in CODE_LANGUAGES],

@@ -25,7 +25,17 @@ def stage_inputs(wildcards):
 def analysis_targets():
     if not analysis_enabled():
         return []
-    return [f"{RESULTS}/analysis/curves.tsv", f"{RESULTS}/analysis/stages.tsv"]
+    return [
+        f"{RESULTS}/analysis/curves.tsv",
+        f"{RESULTS}/analysis/stages.tsv",
+        f"{RESULTS}/analysis/known_answers.tsv",
+    ]
+
+
+def continual_runs_of(languages):
+    """Language -> its continual run, for those of `languages` that have one."""
+    runs = {lang: run for run, lang in continual_run_languages().items()}
+    return {lang: runs[lang] for lang in languages if lang in runs}
 
 
 def baseline_mixture_settings(mixture):

@@ -6,7 +6,9 @@ def figure_inputs(wildcards):
     inputs = {}
     if analysis_enabled():
         inputs.update(
-            curves=f"{RESULTS}/analysis/curves.tsv", stages=f"{RESULTS}/analysis/stages.tsv"
+            curves=f"{RESULTS}/analysis/curves.tsv",
+            stages=f"{RESULTS}/analysis/stages.tsv",
+            known_answers=f"{RESULTS}/analysis/known_answers.tsv",
         )
     if comparison_enabled():
         inputs.update(

@@ -17,6 +17,7 @@ import pandas as pd
 from ..atomic import atomic_path
 from . import figures as fg
 from .curves import metric_series
+from .known_answers import known_answer_lines
 from .tables import read_tsv
 
 # Every figure rule `figures` writes (figures/<name>.png) -> its caption in report/<caption>.rst.
@@ -231,7 +232,9 @@ def write_summary(inputs: dict, primary: str, out: str | Path) -> str:
           "Generated from the result tables by the `summary` rule; definitions in PAPER.md and "
           "`src/babeltower/analysis/`. Figures and tables with captions: "
           "`snakemake --report report.html`.", ""]
-    md += ["## Stages of the continual runs", ""]
+    md += ["## Known answers (derived languages)", ""]
+    md += known_answer_lines(read_tsv(inputs.get("known_answers")))
+    md += ["", "## Stages of the continual runs", ""]
     md += stage_lines(stages) if len(stages) else ["No continual run was analysed."]
     if len(stages) and not (stages["status"] == "three_stages").any():
         md += ["", "**The data of this run do not show the three stages** of the Babel Tower "
