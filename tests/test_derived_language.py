@@ -14,7 +14,9 @@ from babeltower.config import ConfigError, validate_config
 from babeltower.corpus import build_language_corpus
 from babeltower.derived import language_problems, load_mapping
 from babeltower.derived_corpus import build_derived_corpus
-from babeltower.evaluation.derived_runner import DerivedProgramRunner, language_runner
+from babeltower.evaluation.derived_runner import (DerivedProgramRunner, language_runner,
+                                                  language_stop_rule)
+from babeltower.evaluation.generate import STOP_RULES
 from babeltower.evaluation.runners import ProgramRunner
 from babeltower.evaluation.sandbox import Limits
 from babeltower.evaluation.selftest import SelfTestError, self_test
@@ -143,3 +145,11 @@ def test_the_self_test_catches_a_runner_that_does_not_swap_back(cfg):
     with pytest.raises(SelfTestError, match="pyswap self-test: the good program should be "
                                             "passed but is failed"):
         self_test(broken)
+
+
+def test_a_derived_completion_stops_at_the_swapped_stop_strings(cfg):
+    languages = specs.probe_languages(cfg)
+    assert language_stop_rule(languages["python"]) == STOP_RULES["python"]
+    rule = language_stop_rule(languages["pyswap"])
+    assert rule.strings[0] == "\nfun " and "\nshow(" in rule.strings
+    assert rule.keep is STOP_RULES["python"].keep

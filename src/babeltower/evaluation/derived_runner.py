@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..benchmarks import Problem
 from ..derived import WordSwap, swap_of, underive_problem
+from .generate import STOP_RULES, StopRule
 from .runners import ProgramRunner
 from .sandbox import Limits, RunResult
 
@@ -49,3 +50,14 @@ def language_runner(language: str, lspec: dict, limits: Limits = Limits(),
     if derived is None:
         return ProgramRunner(lspec["benchmark_language"], limits, isolation, cache_dir)
     return DerivedProgramRunner(language, swap_of(derived), limits, isolation, cache_dir)
+
+
+def language_stop_rule(lspec: dict) -> StopRule | None:
+    """Where a completion of the language ends: its benchmark language's stop rule, for a
+    derived language with the stop strings swapped (Python's "\ndef " is "\nfun " there)."""
+    rule = STOP_RULES.get(lspec["benchmark_language"])
+    derived = lspec.get("derived")
+    if rule is None or derived is None:
+        return rule
+    swap = swap_of(derived)
+    return StopRule(tuple(swap.apply(s) for s in rule.strings), rule.keep)
