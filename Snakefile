@@ -14,6 +14,7 @@ sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 from snakemake.logging import logger
 
 from babeltower.config import validate_config
+from babeltower.smk import SideOutputNotice
 from babeltower.upgrade import check_results_layout
 
 
@@ -23,14 +24,13 @@ configfile: "config.yaml"
 validate_config(config)
 for warning in check_results_layout(config["results_dir"]):
     logger.warning(warning)
+logger.addFilter(SideOutputNotice(["probed_checkpoint", "evaluated_checkpoint"]))
 
 
 include: "rules/common.smk"
 include: "rules/corpus.smk"
 include: "rules/tokenizer.smk"
 include: "rules/train.smk"
-# Before the per-checkpoint stages: their rules' `group:` comes from its functions.
-include: "rules/batches.smk"
 include: "rules/probes.smk"
 include: "rules/evaluate.smk"
 include: "rules/analysis.smk"
@@ -62,4 +62,3 @@ rule all:
     default_target: True
     input:
         all_targets,
-        comparison_batch_targets,

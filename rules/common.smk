@@ -103,6 +103,10 @@ def probe_dir(run, ckpt):
     return f"{RESULTS}/probes/{run}/{ckpt}"
 
 
+def evaluation_dir(run, ckpt):
+    return f"{RESULTS}/evaluation/{run}/{ckpt}"
+
+
 def mixture_table(mixture):
     name = mixture if mixture in BASELINE_MIXTURES else "optimized"
     return f"{RESULTS}/mixtures/{name}.tsv"
@@ -122,8 +126,10 @@ def all_targets(wildcards):
         targets
         + probe_targets()
         + evaluation_targets()
-        + study_batch_targets()
         + analysis_targets()
         + comparison_targets()
         + report_targets()
     )
+
+
+include: "inputs/batches.smk"

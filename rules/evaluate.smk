@@ -1,40 +1,51 @@
 # Evaluation stage: generate completions for benchmark prompts at checkpoints and run them in
-# the sandbox; pass@k per language and checkpoint, per-problem results kept. On a cluster,
-# batches of checkpoints are one job (rules/batches.smk).
+# the sandbox; pass@k per language and checkpoint, per-problem results kept.
+# `cluster.checkpoints_per_job` consecutive checkpoints of a run are one job (one process:
+# evaluate_batch).
 
 
 include: "inputs/evaluate.smk"
 
 
-rule evaluate_checkpoint:
+rule evaluate_batch:
     input:
         checkpoints=f"{RESULTS}/runs/{{run}}/checkpoints",
         benchmarks=benchmark_files,
     output:
-        results=f"{RESULTS}/evaluation/{{run}}/{{ckpt}}/results.tsv",
-        passk=f"{RESULTS}/evaluation/{{run}}/{{ckpt}}/passk.tsv",
+        batch_table("evaluation", "{run}", "{batch}"),
     log:
-        f"{RESULTS}/logs/evaluation/{{run}}/{{ckpt}}.log",
+        f"{RESULTS}/logs/evaluation/{{run}}/batch{{batch}}.log",
     benchmark:
-        f"{RESULTS}/timings/evaluation/{{run}}/{{ckpt}}.tsv"
+        f"{RESULTS}/timings/evaluation/{{run}}/batch{{batch}}.tsv"
     wildcard_constraints:
         run=one_of(ALL_RUNS),
-        ckpt=r"step\d{8}",
-    group:
-        checkpoint_group("evaluation")
+        batch=r"\d+",
     conda:
         "../envs/evaluate.yaml"
     threads: config["evaluation"]["workers"]
     resources:
         mem_mb=4000,
-        runtime=120,
+        runtime=lambda wc: batch_runtime("evaluation", wc),
     params:
         evaluation=config["evaluation"],
         languages=EVALUATION_LANGUAGES,
         benchmarks=enabled_benchmarks(config),
         seed=config["seed"],
+        checkpoints=lambda wc: batch_outputs("evaluation", wc.run, wc.batch, evaluation_dir),
     script:
-        "../workflow/scripts/evaluate_checkpoint.py"
+        "../workflow/scripts/evaluate_batch.py"
+
+
+# No action: names the tables of one checkpoint, which its batch job wrote.
+rule evaluated_checkpoint:
+    input:
+        lambda wc: batch_table("evaluation", wc.run, batch_of("evaluation", wc.run, wc.ckpt)),
+    output:
+        results=f"{RESULTS}/evaluation/{{run}}/{{ckpt}}/results.tsv",
+        passk=f"{RESULTS}/evaluation/{{run}}/{{ckpt}}/passk.tsv",
+    wildcard_constraints:
+        run=one_of(ALL_RUNS),
+        ckpt=r"step\d{8}",
 
 
 rule collect_evaluation:

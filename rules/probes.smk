@@ -1,6 +1,6 @@
-# Probe stage: every checkpoint of every run gets one job running all probes (on a cluster,
-# batches of them are one job: rules/batches.smk); per-run and workflow-wide tables collect
-# the results.
+# Probe stage: every checkpoint of every run is probed, `cluster.checkpoints_per_job`
+# consecutive checkpoints of a run in one job (one process: probe_batch); per-run and
+# workflow-wide tables collect the results.
 
 
 include: "inputs/probes.smk"
@@ -27,36 +27,46 @@ rule mine_lens_items:
         "../workflow/scripts/mine_lens_items.py"
 
 
-rule probe_checkpoint:
+rule probe_batch:
     input:
         checkpoints=f"{RESULTS}/runs/{{run}}/checkpoints",
         manifests=[corpus_manifest(lang) for lang in LANGUAGES],
         lens_items=[f"{RESULTS}/probes/items/{lang}.jsonl" for lang in NEW_LANGUAGES],
         benchmarks=benchmark_files,
     output:
-        tables=[f"{RESULTS}/probes/{{run}}/{{ckpt}}/{table}.tsv" for table in PROBE_TABLES],
-        neuron_sets=f"{RESULTS}/probes/{{run}}/{{ckpt}}/neuron_sets.json",
+        batch_table("probes", "{run}", "{batch}"),
     log:
-        f"{RESULTS}/logs/probes/{{run}}/{{ckpt}}.log",
+        f"{RESULTS}/logs/probes/{{run}}/batch{{batch}}.log",
     benchmark:
-        f"{RESULTS}/timings/probes/{{run}}/{{ckpt}}.tsv"
+        f"{RESULTS}/timings/probes/{{run}}/batch{{batch}}.tsv"
     wildcard_constraints:
         run=one_of(ALL_RUNS),
-        ckpt=r"step\d{8}",
-    group:
-        checkpoint_group("probes")
+        batch=r"\d+",
     conda:
         "../envs/train.yaml"
     threads: config["probes"]["threads"]
     resources:
         mem_mb=4000,
-        runtime=60,
+        runtime=lambda wc: batch_runtime("probes", wc),
     params:
         probes=config["probes"],
         languages=PROBE_LANGUAGES,
         benchmarks=enabled_benchmarks(config),
+        checkpoints=lambda wc: batch_outputs("probes", wc.run, wc.batch, probe_dir),
     script:
-        "../workflow/scripts/probe_checkpoint.py"
+        "../workflow/scripts/probe_batch.py"
+
+
+# No action: names the tables of one checkpoint, which its batch job wrote.
+rule probed_checkpoint:
+    input:
+        lambda wc: batch_table("probes", wc.run, batch_of("probes", wc.run, wc.ckpt)),
+    output:
+        tables=[f"{RESULTS}/probes/{{run}}/{{ckpt}}/{table}.tsv" for table in PROBE_TABLES],
+        neuron_sets=f"{RESULTS}/probes/{{run}}/{{ckpt}}/neuron_sets.json",
+    wildcard_constraints:
+        run=one_of(ALL_RUNS),
+        ckpt=r"step\d{8}",
 
 
 rule neuron_overlap:

@@ -209,6 +209,8 @@ def micro_config(root: Path, **overrides) -> dict:
             "cpp": {"role": "new", "sources": [
                 {"kind": "files", "roots": [str(dirs["cpp"])],
                  "include": ["*.cpp", "*.hpp", "*.h"]}]},
+            # The positive control: the micro Python corpus with its words swapped.
+            "pyswap": {"role": "new", "derived_from": "python"},
             "english": {"role": "control", "filters": {"max_line_length": 4000}, "sources": [
                 {"kind": "files", "roots": [str(dirs["english"])],
                  "include": ["*.md", "*.txt", "METADATA"]}]},

@@ -1,8 +1,8 @@
-"""Tables joined across the per-checkpoint jobs (probe_checkpoint, evaluate_checkpoint).
+"""Tables joined across the checkpoints that the batch jobs (probe_batch, evaluate_batch) write.
 
 `concat_checkpoint_tables`: each checkpoint's table of one kind, every run, as one table (rules
-collect_probe_table and collect_evaluation). `batch_timing_table`: the Snakemake benchmark
-records of one batch of checkpoint jobs (rule batch_timings; batches: checkpoint_jobs.py).
+collect_probe_table and collect_evaluation). `write_batch_table`: a batch job's seconds and
+memory per checkpoint (batches: checkpoint_jobs.py, checkpoint_batch.py).
 """
 
 from __future__ import annotations
@@ -23,17 +23,18 @@ def concat_checkpoint_tables(inputs: list[str], out_path: str | Path) -> pd.Data
     return df
 
 
-def batch_timing_table(inputs: list[str], out_path: str | Path) -> pd.DataFrame:
-    """The Snakemake benchmark records (run time, memory, I/O) of one batch of per-checkpoint
-    jobs, one row per checkpoint (named by its file, e.g. step00001024.tsv)."""
-    frames = []
-    for path in inputs:
-        frame = pd.read_csv(path, sep="\t")
-        frame.insert(0, "checkpoint", Path(path).stem)
-        frames.append(frame)
-    if not frames:
-        raise ValueError(f"{out_path}: a batch needs at least one timing record")
-    df = pd.concat(frames, ignore_index=True)
+def write_batch_table(prepare_seconds: float, rows: list[dict], out_path: str | Path
+                      ) -> pd.DataFrame:
+    """The record of one probe_batch / evaluate_batch job, written after its last checkpoint
+    (so it exists only for a finished batch): one row per checkpoint (checkpoint, run, step,
+    tokens, seconds, peak_rss_mb: the process's peak resident memory up to the end of that
+    checkpoint) and, on every row, the seconds the batch spent once on what its checkpoints
+    share (prepare_seconds; the process start and imports are in the Snakemake benchmark
+    record only)."""
+    if not rows:
+        raise ValueError(f"{out_path}: a batch needs at least one checkpoint")
+    df = pd.DataFrame(rows)
+    df["prepare_seconds"] = round(prepare_seconds, 3)
     with atomic_path(out_path) as tmp:
         df.to_csv(tmp, sep="\t", index=False)
     return df

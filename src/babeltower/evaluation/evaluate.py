@@ -9,9 +9,14 @@ Tables (columns run, step, tokens first):
 
 Both end with the columns device (cpu / cuda) and dtype (float32 / bfloat16) that the
 generation ran in (babeltower.devices); a checkpoint without problems writes their headers.
-* selftest.json: the cost of the harness self-test (selftest.py) that every job runs, per
-  language it will score, before loading the model (seconds per language and in all); a
+* selftest.json: the cost of the harness self-test (selftest.py) that every job runs once,
+  per language it will score, before loading any model (seconds per language and in all); a
   failing self-test stops the job with an error naming the language and the runner's output.
+
+`evaluate_checkpoint(spec, out_dir)` evaluates one checkpoint (CLI, tests); `evaluate_batch`
+the checkpoints of one batch in one process (rule evaluate_batch), with the problems, runners
+and self-test prepared once (`prepare_evaluation`; checkpoint_batch.py) and the same
+per-checkpoint code.
 """
 
 from __future__ import annotations
@@ -19,13 +24,15 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from ..atomic import atomic_path, write_json
 from ..benchmarks import load_problems
-from ..devices import job_placement
+from ..checkpoint_batch import check_shared, run_batch, shared_fields
+from ..devices import Placement, job_placement
 from ..specs import EvaluationSpec
 from .generate import StopRule, generate
 from .harness import build_program, exclusion_reason
@@ -45,30 +52,32 @@ RESULT_COLUMNS = ["benchmark", "language", "benchmark_language", "task_id", "sam
 PLACEMENT_COLUMNS = ["device", "dtype"]
 
 
-def evaluate_checkpoint(spec: EvaluationSpec, out_dir: str | Path,
-                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from ..probes.model_access import load_probed_model
+@dataclass
+class EvaluationContext:
+    """What every checkpoint of an evaluation job shares, built once (`prepare_evaluation`):
+    the placement, the problems with their test fixes, a runner per benchmark language and the
+    cost of the harness self-test that ran through those runners."""
+    shared: dict        # the spec fields it was prepared from
+    placement: Placement
+    tasks: list         # (language, benchmark language, benchmark, problems, fixes per task)
+    runners: dict[str, ProgramRunner]
+    selftest: dict      # selftest.self_test_all's cost record
 
-    if not isinstance(spec, EvaluationSpec):
-        raise TypeError("evaluate_checkpoint takes an EvaluationSpec: build it with "
-                        "babeltower.specs.evaluation_spec (as the workflow and the CLI do)")
-    spec = spec.as_dict()
 
-    t0 = time.perf_counter()
-    cfg = spec["evaluation"]
-    placement = job_placement(spec, cfg, "evaluation")  # a missing booked GPU fails first
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "spec.json", spec)  # what this job was asked to do, next to what it found
-    key = spec["key"]
-    languages = spec["languages"]  # our name -> benchmark language
+def prepare_evaluation(spec: EvaluationSpec) -> EvaluationContext:
+    """Check the placement and the toolchains, load the problems, and self-test the harness
+    through the runners: all before any model is loaded."""
+    d = _spec_dict(spec)
+    cfg = d["evaluation"]
+    placement = job_placement(d, cfg, "evaluation")  # a missing booked GPU fails first
+    languages = d["languages"]  # our name -> benchmark language
     check_toolchains(set(languages.values()))  # before any generation
     isolation = resolve_isolation(cfg["isolation"])
     limits = Limits(timeout_s=cfg["timeout_s"], cpu_s=int(cfg["timeout_s"]),
                     memory_mb=cfg["memory_mb"])
     tasks = []  # (language, benchmark language, benchmark, problems, test fixes per task)
     for lang, bench_lang in languages.items():
-        for bname, bspec in spec["benchmarks"].items():
+        for bname, bspec in d["benchmarks"].items():
             problems = load_problems(bname, bspec, [bench_lang])[: cfg["max_problems"]]
             if not problems:
                 continue
@@ -78,27 +87,69 @@ def evaluate_checkpoint(spec: EvaluationSpec, out_dir: str | Path,
                 build_program(p, "")
             tasks.append((lang, bench_lang, bname, problems,
                           {p.task_id: ",".join(names) for p, names in fixed}))
-    runners = {b: ProgramRunner(b, limits, isolation, spec["cache_dir"])
+    runners = {b: ProgramRunner(b, limits, isolation, d["cache_dir"])
                for b in sorted({t[1] for t in tasks})}
     # The harness itself, through these very runners, before the model is even loaded.
-    cost = self_test_all(runners, spec["workers"])
+    cost = self_test_all(runners, d["workers"])
     log.info("harness self-test passed in %.1f s: %s", cost["seconds"],
              {lang: c["seconds"] for lang, c in cost["languages"].items()})
-    write_json(out / "selftest.json", cost)
-    pm = load_probed_model(spec["checkpoint"], spec["revision"], placement.device,
-                           placement.dtype)
+    return EvaluationContext(shared_fields(d), placement, tasks, runners, cost)
+
+
+def _spec_dict(spec: EvaluationSpec) -> dict:
+    if not isinstance(spec, EvaluationSpec):
+        raise TypeError("evaluate_checkpoint takes an EvaluationSpec: build it with "
+                        "babeltower.specs.evaluation_spec (as the workflow and the CLI do)")
+    return spec.as_dict()
+
+
+def evaluate_batch(specs: list[EvaluationSpec], out_dirs: list[str | Path]
+                   ) -> tuple[float, list[dict]]:
+    """`evaluate_checkpoint` on each checkpoint of a batch (rule evaluate_batch), the problems,
+    runners and self-test prepared once: the preparation's seconds and a timing row per
+    checkpoint (checkpoint_batch.run_batch)."""
+    return run_batch(specs, out_dirs, prepare_evaluation, _evaluate_one, "evaluation")
+
+
+def _evaluate_one(spec: EvaluationSpec, out_dir: str | Path, context: EvaluationContext) -> dict:
+    evaluate_checkpoint(spec, out_dir, context)
+    return dict(spec.key)
+
+
+def evaluate_checkpoint(spec: EvaluationSpec, out_dir: str | Path,
+                        context: EvaluationContext | None = None,
+                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Generate, run and score one checkpoint. `context`: the shared part of a batch
+    (`prepare_evaluation`); without it it is prepared for this checkpoint alone."""
+    from ..probes.model_access import load_probed_model
+
+    d = _spec_dict(spec)
+    t0 = time.perf_counter()
+    if context is None:
+        context = prepare_evaluation(spec)
+    else:
+        check_shared(context.shared, d, "evaluation")
+    cfg = d["evaluation"]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "spec.json", d)  # what this job was asked to do, next to what it found
+    key = d["key"]
+    # The self-test of the job that evaluated this checkpoint (once per batch).
+    write_json(out / "selftest.json", context.selftest)
+    pm = load_probed_model(d["checkpoint"], d["revision"], context.placement.device,
+                           context.placement.dtype)
     ran_on = pm.placement()  # the device type and dtype that generated, in both tables
     rows = []
-    for lang, bench_lang, bname, problems, fixes_of in tasks:
-        runner = runners[bench_lang]
+    for lang, bench_lang, bname, problems, fixes_of in context.tasks:
+        runner = context.runners[bench_lang]
         stop = (StopRule(problems[0].stop_tokens, keep=False)
                 if problems[0].stop_tokens else None)
         completions = generate(pm.model, pm.tokenizer, [p.prompt for p in problems],
                                bench_lang, cfg["max_new_tokens"], cfg["n_samples"],
-                               cfg["temperature"], cfg["top_p"], spec["seed"],
+                               cfg["temperature"], cfg["top_p"], d["seed"],
                                cfg["batch_size"], stop)
         jobs = [(p, s, c) for p, cs in zip(problems, completions) for s, c in enumerate(cs)]
-        with ThreadPoolExecutor(max_workers=spec["workers"]) as pool:
+        with ThreadPoolExecutor(max_workers=d["workers"]) as pool:
             results = list(pool.map(lambda j: runner.check(j[0], j[2]), jobs))
         for (p, s, completion), r in zip(jobs, results):
             reason = exclusion_reason(p)

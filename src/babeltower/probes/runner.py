@@ -1,5 +1,10 @@
 """All probes of one checkpoint, in batches, written as tidy TSV tables.
 
+`probe_checkpoint(spec, out_dir)` probes one checkpoint (the CLI `babeltower probe`, the
+tests); `probe_batch(specs, out_dirs)` probes the checkpoints of one batch in one process (rule
+probe_batch), reading what they share once (`prepare_probes`: held-out texts, benchmark
+problems, lens items; checkpoint_batch.py). Both run the same per-checkpoint code.
+
 Every table starts with the columns run, step, tokens (the spec's key, else the checkpoint's
 trainer_state.json: `checkpoint_key`; a checkpoint with neither is an error); then its own keys (language, layer, ...);
 the last two columns, device (cpu / cuda) and dtype (float32 / bfloat16), record where the
@@ -14,6 +19,7 @@ import json
 import logging
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +27,10 @@ import pandas as pd
 import torch
 
 from ..atomic import atomic_path, write_json
+from ..benchmarks import Problem
+from ..checkpoint_batch import check_shared, run_batch, shared_fields
 from ..derived import language_problems
-from ..devices import job_placement
+from ..devices import Placement, job_placement
 from ..specs import ProbeSpec
 from .heldout import heldout_texts, token_windows
 from .lape import (Deactivate, activation_probabilities, saturation_warning,
@@ -69,45 +77,107 @@ def checkpoint_key(path: Path, run: str) -> dict:
     return {"run": run, "step": s["step"], "tokens": s["tokens"]}
 
 
-def probe_checkpoint(spec: ProbeSpec, out_dir: str | Path) -> dict[str, pd.DataFrame]:
-    """Run every probe configured in `spec` on one checkpoint (see rules/probes.smk): load the
-    model, cut the held-out windows, run the probes in turn, write the tables."""
+@dataclass
+class ProbeContext:
+    """What every checkpoint of a probe job shares, read once (`prepare_probes`): the job's
+    placement, each language's held-out texts, the benchmark problems with a canonical
+    solution and the mined lens items. Token windows are cut per checkpoint, with its own
+    tokenizer."""
+    shared: dict                                   # the spec fields it was prepared from
+    placement: Placement
+    texts: dict[str, list[str]]                    # language -> held-out (valid) documents
+    problems: list[tuple[str, str, list[Problem]]]  # (language, benchmark, problems)
+    lens_items: dict[str, list[LensItem]]          # new language -> items
+
+
+def prepare_probes(spec: ProbeSpec) -> ProbeContext:
+    """The shared context of the probe jobs of every checkpoint that shares `spec`'s settings.
+    The placement is checked first: a missing booked GPU fails before anything slow."""
+    d = _spec_dict(spec)
+    cfg = d["probes"]
+    placement = job_placement(d, cfg, "probes")
+    languages = d["languages"]  # name -> {manifest, role, benchmark_language[, derived]}
+    texts = {lang: heldout_texts(lspec["manifest"], "valid", cfg["heldout_bytes"])
+             for lang, lspec in languages.items()}
+    problems = []
+    if cfg["canonical"]["enabled"]:
+        for lang, lspec in languages.items():
+            bench_lang = lspec.get("benchmark_language")
+            for bname, bspec in (d.get("benchmarks") or {}).items() if bench_lang else ():
+                found = [p for p in language_problems(bname, bspec, lang, lspec)
+                         if p.canonical_solution][: cfg["canonical"]["max_problems"]]
+                problems.append((lang, bname, found))
+    lens_items = {lang: read_items(path) for lang, path in (d.get("lens_items") or {}).items()
+                  if path}
+    return ProbeContext(shared_fields(d), placement, texts, problems, lens_items)
+
+
+def _spec_dict(spec: ProbeSpec) -> dict:
     if not isinstance(spec, ProbeSpec):
         raise TypeError("probe_checkpoint takes a ProbeSpec: build it with "
                         "babeltower.specs.probe_spec (as the workflow and the CLI do)")
-    spec = spec.as_dict()
+    return spec.as_dict()
+
+
+def probe_checkpoint(spec: ProbeSpec, out_dir: str | Path,
+                     context: ProbeContext | None = None) -> dict[str, pd.DataFrame]:
+    """Run every probe configured in `spec` on one checkpoint: load the model, cut the
+    held-out windows, run the probes in turn, write the tables. `context`: the shared inputs
+    of a batch (`prepare_probes`, `probe_batch`); without it they are read for this
+    checkpoint alone."""
+    return _probe(spec, out_dir, context)[1]
+
+
+def probe_batch(specs: list[ProbeSpec], out_dirs: list[str | Path]
+                ) -> tuple[float, list[dict]]:
+    """`probe_checkpoint` on each checkpoint of a batch (rule probe_batch), the shared inputs
+    read once: the preparation's seconds and a timing row per checkpoint
+    (checkpoint_batch.run_batch)."""
+    return run_batch(specs, out_dirs, prepare_probes,
+                     lambda spec, out, context: _probe(spec, out, context)[0], "probes")
+
+
+def _probe(spec: ProbeSpec, out_dir: str | Path, context: ProbeContext | None
+           ) -> tuple[dict, dict[str, pd.DataFrame]]:
+    """probe_checkpoint: the checkpoint's key (run, step, tokens) and its tables."""
+    d = _spec_dict(spec)
     t_start = time.perf_counter()
+    timings = {}
+    if context is None:
+        context = prepare_probes(spec)
+        timings["prepare (texts, problems, lens items)"], t_start = _lap(t_start)
+    else:
+        check_shared(context.shared, d, "probes")
     out = Path(out_dir)
-    cfg = spec["probes"]
-    placement = job_placement(spec, cfg, "probes")  # before anything slow: a missing GPU fails
-    key = spec.get("key") or checkpoint_key(Path(spec["checkpoint"]), spec["run"])
-    pm = _load_model(spec, out, placement)
+    cfg = d["probes"]
+    key = d.get("key") or checkpoint_key(Path(d["checkpoint"]), d["run"])
+    pm = _load_model(d, out, context.placement)
     ran_on = pm.placement()  # what the tables record: the device type and dtype that ran
-    context = min(cfg["context"], pm.n_positions)
-    languages = spec["languages"]  # name -> {manifest, role, benchmark_language}
-    held = _heldout_windows(pm, languages, cfg, context)
+    context_len = min(cfg["context"], pm.n_positions)
+    languages = d["languages"]
+    held = _heldout_windows(pm, context.texts, cfg, context_len)
     head32 = pm.fp32_head()[1]  # logits are read in fp32 also from a bf16 model
 
     tables: dict[str, list[dict]] = {}
-    timings, t0 = {}, t_start
-    # Importing the model's classes dominates a small model's job: reported on its own.
-    timings["load (imports, model, texts)"], t0 = _lap(t0)
+    t0 = t_start
+    # Loading the model (and, in a job's first checkpoint, importing its classes) dominates a
+    # small model's probes: reported on its own.
+    timings["load (model, windows)"], t0 = _lap(t0)
     tables["loss"] = _heldout_loss_rows(pm, held, cfg["batch_size"], head32)
     timings["heldout_loss"], t0 = _lap(t0)
-    tables["canonical_nll"] = _canonical_nll_rows(pm, languages, spec.get("benchmarks", {}),
-                                                  cfg["canonical"], head32)
+    tables["canonical_nll"] = _canonical_nll_rows(pm, context.problems, head32)
     timings["canonical_nll"], t0 = _lap(t0)
-    tables["lens"] = _lens_rows(pm, languages, spec.get("lens_items", {}), cfg)
+    tables["lens"] = _lens_rows(pm, languages, context.lens_items, cfg)
     timings["lens"], t0 = _lap(t0)
     tables["neurons"], tables["deactivation"], sets = _neuron_rows(pm, held, languages, cfg,
-                                                                   context, head32, out)
+                                                                   context_len, head32, out)
     timings["neurons"], t0 = _lap(t0)
 
     frames = _write_tables(out, tables, sets, key, ran_on)
     log.info("probed %s step %s on %s (%s) in %.1f s (%s)", key["run"], key["step"],
-             ran_on["device"], ran_on["dtype"], time.perf_counter() - t_start,
+             ran_on["device"], ran_on["dtype"], sum(timings.values()),
              ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
-    return frames
+    return key, frames
 
 
 def _lap(t0: float) -> tuple[float, float]:
@@ -116,7 +186,7 @@ def _lap(t0: float) -> tuple[float, float]:
     return now - t0, now
 
 
-def _load_model(spec: dict, out: Path, placement):
+def _load_model(spec: dict, out: Path, placement: Placement):
     """The checkpoint on the job's device and dtype, after the spec is written to `out`."""
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "spec.json", spec)  # what this job was asked to do, next to what it found
@@ -126,11 +196,10 @@ def _load_model(spec: dict, out: Path, placement):
                              placement.dtype)
 
 
-def _heldout_windows(pm, languages: dict, cfg: dict, context: int) -> dict:
+def _heldout_windows(pm, texts_of: dict, cfg: dict, context: int) -> dict:
     """Each language's held-out (valid split) text as token windows of `context` tokens."""
     held = {}
-    for lang, lspec in languages.items():
-        texts = heldout_texts(lspec["manifest"], "valid", cfg["heldout_bytes"])
+    for lang, texts in texts_of.items():
         h = token_windows(pm.tokenizer, texts, context, cfg["loss_tokens"])
         h.language = lang
         held[lang] = h
@@ -148,23 +217,15 @@ def _heldout_loss_rows(pm, held: dict, batch_size: int, head32) -> list[dict]:
     return rows
 
 
-def _canonical_nll_rows(pm, languages: dict, benchmarks: dict, ccfg: dict,
-                        head32) -> list[dict]:
-    """2. Likelihood of the benchmarks' canonical solutions, per language with a benchmark."""
+def _canonical_nll_rows(pm, problems: list, head32) -> list[dict]:
+    """2. Likelihood of the benchmarks' canonical solutions, per language with a benchmark
+    (`problems`: ProbeContext.problems, empty where the probe is disabled)."""
     rows = []
-    if not ccfg["enabled"]:
-        return rows
-    for lang, lspec in languages.items():
-        bench_lang = lspec.get("benchmark_language")
-        if not bench_lang:
-            continue
-        for bname, bspec in benchmarks.items():
-            problems = [p for p in language_problems(bname, bspec, lang, lspec)
-                        if p.canonical_solution][: ccfg["max_problems"]]
-            for p in problems:
-                r = canonical_nll(pm.model, pm.tokenizer, p.prompt, p.canonical_solution,
-                                  pm.n_positions, head32)
-                rows.append({"language": lang, "benchmark": bname, "task_id": p.task_id, **r})
+    for lang, bname, found in problems:
+        for p in found:
+            r = canonical_nll(pm.model, pm.tokenizer, p.prompt, p.canonical_solution,
+                              pm.n_positions, head32)
+            rows.append({"language": lang, "benchmark": bname, "task_id": p.task_id, **r})
     return rows
 
 
@@ -175,8 +236,7 @@ def _lens_rows(pm, languages: dict, lens_items: dict, cfg: dict) -> list[dict]:
     lcfg = cfg["lens"]
     table = []
     for lang in (n for n, s in languages.items() if s["role"] == "new"):
-        items_path = lens_items.get(lang)
-        items = read_items(items_path) if items_path else []
+        items = lens_items.get(lang, [])
         rows = working_language(pm, items, lcfg["context_tokens"], cfg["batch_size"])
         counts = {}
         for r in rows:
