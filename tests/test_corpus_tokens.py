@@ -183,7 +183,8 @@ def test_half_written_token_file_is_detected(tmp_path):
 def test_cli_runs_the_data_stages_without_snakemake(tmp_path, capsys):
     configfile = write_config(tmp_path / "config.yaml", micro_config(tmp_path))
     assert cli_main(["check-config", str(configfile)]) == 0
-    for lang in ("python", "cpp", "english"):
+    # pyswap is derived from python: its corpus is python's, swapped (so it comes after it).
+    for lang in ("python", "cpp", "english", "pyswap"):
         assert cli_main(["corpus", str(configfile), "--language", lang,
                          "--out", str(tmp_path / "corpus" / lang)]) == 0
     assert cli_main(["tokenizer", str(configfile), "--corpus", str(tmp_path / "corpus"),
@@ -193,6 +194,10 @@ def test_cli_runs_the_data_stages_without_snakemake(tmp_path, capsys):
                      "--out", str(tmp_path / "tokens/cpp/train.json")]) == 0
     tokens, starts, index = open_tokens(tmp_path / "tokens/cpp/train.json")
     assert index["documents"] == len(starts) > 0 and tokens.size == index["tokens"]
+    derived = json.loads((tmp_path / "corpus/pyswap/manifest.json").read_text())
+    assert derived["derived"]["from"] == "python"
+    assert derived["totals"]["kept"] == json.loads(
+        (tmp_path / "corpus/python/manifest.json").read_text())["totals"]["kept"]
     capsys.readouterr()
     assert cli_main(["corpus", str(configfile), "--language", "rust", "--out",
                      str(tmp_path / "x")]) == 2

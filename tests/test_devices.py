@@ -147,7 +147,7 @@ def _eval_spec(tiny_eval, **evaluation):
     ckpt, settings, benchmarks = tiny_eval
     from babeltower.specs import evaluation_spec
 
-    return evaluation_spec({"python": "python"}, benchmarks,
+    return evaluation_spec({"python": {"benchmark_language": "python"}}, benchmarks,
                            {**copy.deepcopy(settings), **evaluation},
                            key={"run": "primary", "step": 1, "tokens": 32}, checkpoint=str(ckpt),
                            seed=0, workers=1, require_booked_gpu=True)

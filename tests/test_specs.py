@@ -19,6 +19,7 @@ def _alias_config(root: Path) -> dict:
     """The micro config with its new language named `c++` and a second one named `js`."""
     cfg = micro_config(root)
     cfg["languages"]["c++"] = cfg["languages"].pop("cpp")
+    del cfg["languages"]["pyswap"]  # derived languages: tests/test_derived_language.py
     cfg["languages"]["js"] = {"role": "new", "sources": [{"kind": "files",
                                                           "roots": [str(root / "src" / "cpp")]}]}
     return cfg
@@ -38,7 +39,9 @@ def test_aliases_resolve_to_the_registry_language(tmp_path):
     assert lens_pairs(cfg, "c++") == load_pairs("python", "cpp") and len(lens_pairs(cfg, "c++")) > 0
     assert lens_pairs(cfg, "js") == load_pairs("python", "javascript")
     assert len(lens_pairs(cfg, "js")) > 0
-    assert evaluation_languages(cfg) == {"python": "python", "c++": "cpp", "js": "javascript"}
+    assert evaluation_languages(cfg) == {"python": {"benchmark_language": "python"},
+                                         "c++": {"benchmark_language": "cpp"},
+                                         "js": {"benchmark_language": "javascript"}}
 
 
 def test_cli_builds_the_spec_from_the_same_resolution(tmp_path):
@@ -59,8 +62,9 @@ def test_cli_builds_the_spec_from_the_same_resolution(tmp_path):
     proc = _cli("evaluate", "some/model", "--config", str(configfile), "--out", "e",
                 "--print-spec", "--step", "0", "--tokens", "0", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["languages"] == {"python": "python", "c++": "cpp",
-                                                    "js": "javascript"}
+    assert json.loads(proc.stdout)["languages"] == {
+        "python": {"benchmark_language": "python"}, "c++": {"benchmark_language": "cpp"},
+        "js": {"benchmark_language": "javascript"}}
 
 
 def test_workflow_plans_languages_with_regex_characters_in_their_names(tmp_path):

@@ -49,6 +49,8 @@ def _cmd_corpus(args) -> int:
         raise ConfigError(f"language {args.language!r} is not in {args.config} "
                           f"(languages: {', '.join(cfg['languages'])})")
     out = Path(args.out)
+    if cfg["languages"][args.language]["derived_from"] is not None:
+        return _derived_corpus(cfg, args.language, out, args.source_corpus)
     decontam = None
     dcfg = cfg["corpus"]["decontamination"]
     if dcfg["enabled"] and enabled_benchmarks(cfg):
@@ -59,6 +61,25 @@ def _cmd_corpus(args) -> int:
         args.language, cfg["languages"][args.language], cfg["corpus"]["filters"],
         cfg["corpus"]["dedup"], cfg["corpus"]["split"], out, decontam_index=decontam,
         shard_bytes=cfg["corpus"]["shard_bytes"], seed=cfg["seed"])
+    print(json.dumps(stats.row(), indent=2))
+    return 0
+
+
+def _derived_corpus(cfg: dict, lang: str, out: Path, source_corpus: str | None) -> int:
+    """A derived language's corpus: its source's built corpus swapped (rule derive_corpus)."""
+    from .derived import swap_of
+    from .derived_corpus import build_derived_corpus
+    from .specs import derivation
+
+    derived = derivation(cfg, lang)
+    source = Path(source_corpus or out.parent / derived["source"]) / "manifest.json"
+    if not source.exists():
+        raise FileNotFoundError(f"{source} does not exist: {lang!r} is derived from "
+                                f"{derived['source']!r}; build that corpus first (or give its "
+                                f"folder with --source-corpus)")
+    stats = build_derived_corpus(lang, source, swap_of(derived), out,
+                                 shard_bytes=cfg["corpus"]["shard_bytes"],
+                                 max_bytes=cfg["languages"][lang]["max_bytes"])
     print(json.dumps(stats.row(), indent=2))
     return 0
 
@@ -209,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config")
     p.add_argument("--language", required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--source-corpus", default=None,
+                   help="a derived language: the corpus folder of the language it is derived "
+                        "from (default: <out>/../<that language>)")
     p.set_defaults(func=_cmd_corpus)
 
     p = sub.add_parser("tokenizer", help="train (or copy) the tokenizer")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -147,13 +148,19 @@ def underive_problem(problem: Problem, swap: WordSwap) -> Problem:
     return _swapped(problem, swap, language=swap.derived_from)
 
 
-def language_problems(benchmark: str, spec: dict, language: str, lspec: dict) -> list[Problem]:
-    """Benchmark `benchmark`'s problems of configured language `language` (`lspec`: its entry of
-    specs.probe_languages): those of its benchmark language, and for a derived language those
-    problems swapped into it (`derive_problem`)."""
-    problems = load_problems(benchmark, spec, [lspec["benchmark_language"]])
+def language_deriver(language: str, lspec: dict) -> Callable[[Problem], Problem]:
+    """Problem of the benchmark language -> problem of configured language `language` (`lspec`:
+    its entry of specs.probe_languages): the identity, or for a derived language the swap
+    (`derive_problem`)."""
     derived = lspec.get("derived")
     if derived is None:
-        return problems
+        return lambda problem: problem
     swap = swap_of(derived)
-    return [derive_problem(p, swap, language) for p in problems]
+    return lambda problem: derive_problem(problem, swap, language)
+
+
+def language_problems(benchmark: str, spec: dict, language: str, lspec: dict) -> list[Problem]:
+    """Benchmark `benchmark`'s problems of configured language `language`: those of its
+    benchmark language, swapped into it for a derived language (`language_deriver`)."""
+    to_language = language_deriver(language, lspec)
+    return [to_language(p) for p in load_problems(benchmark, spec, [lspec["benchmark_language"]])]

@@ -91,11 +91,13 @@ def probe_languages(config: dict) -> dict[str, dict]:
     return out
 
 
-def evaluation_languages(config: dict) -> dict[str, str]:
-    """Configured languages whose benchmark language has a runner: name -> benchmark language."""
+def evaluation_languages(config: dict) -> dict[str, dict]:
+    """Configured languages whose benchmark language has a runner: name -> benchmark language
+    and, for a derived language, its `derived` swap (entries of `probe_languages`)."""
     from .evaluation.runners import RUNNERS
 
-    return {lang: spec["benchmark_language"] for lang, spec in probe_languages(config).items()
+    return {lang: {k: v for k, v in spec.items() if k != "role"}
+            for lang, spec in probe_languages(config).items()
             if spec["benchmark_language"] in RUNNERS}
 
 
@@ -146,7 +148,7 @@ class EvaluationSpec:
     """Everything `evaluation.evaluate.evaluate_checkpoint` reads for one checkpoint."""
     key: dict                        # run, step, tokens of the tables
     checkpoint: str                  # checkpoint folder or hub id
-    languages: dict[str, str]        # name -> benchmark language
+    languages: dict[str, dict]       # name -> benchmark_language[, derived]
     benchmarks: dict                 # enabled benchmarks
     evaluation: dict                 # the `evaluation` config section
     seed: int
@@ -161,7 +163,7 @@ class EvaluationSpec:
         return asdict(self)
 
 
-def evaluation_spec(languages: dict[str, str], benchmarks: dict, evaluation: dict, *, key: dict,
+def evaluation_spec(languages: dict[str, dict], benchmarks: dict, evaluation: dict, *, key: dict,
                     checkpoint: str, seed: int, workers: int, require_booked_gpu: bool,
                     cache_dir: str | None = None, revision: str | None = None,
                     rule: str | None = None, booked_gpus: int = 0) -> EvaluationSpec:
@@ -169,6 +171,11 @@ def evaluation_spec(languages: dict[str, str], benchmarks: dict, evaluation: dic
     benchmarks and the `evaluation` section."""
     if not languages:
         raise ValueError("no configured language has a benchmark language with a runner")
+    malformed = sorted(lang for lang, spec in languages.items()
+                       if not (isinstance(spec, dict) and spec.get("benchmark_language")))
+    if malformed:
+        raise ValueError(f"evaluation language(s) {', '.join(malformed)}: expected "
+                         f"{{'benchmark_language': ...}} (specs.evaluation_languages)")
     return EvaluationSpec(key=dict(key), checkpoint=str(checkpoint), languages=dict(languages),
                           benchmarks=benchmarks, evaluation=evaluation, seed=int(seed),
                           workers=max(1, int(workers)), cache_dir=cache_dir, revision=revision,

@@ -31,9 +31,11 @@ import pandas as pd
 
 from ..atomic import atomic_path, write_json
 from ..benchmarks import load_problems
+from ..derived import language_deriver
 from ..checkpoint_batch import check_shared, run_batch, shared_fields
 from ..devices import Placement, job_placement
 from ..specs import EvaluationSpec
+from .derived_runner import DerivedProgramRunner, language_runner, language_stop_rule
 from .generate import StopRule, generate
 from .harness import build_program, exclusion_reason
 from .isolation import resolve_isolation
@@ -59,8 +61,10 @@ class EvaluationContext:
     cost of the harness self-test that ran through those runners."""
     shared: dict        # the spec fields it was prepared from
     placement: Placement
-    tasks: list         # (language, benchmark language, benchmark, problems, fixes per task)
-    runners: dict[str, ProgramRunner]
+    # (language, benchmark language, benchmark, problems, test fixes and exclusion reason per
+    # task)
+    tasks: list
+    runners: dict[str, ProgramRunner | DerivedProgramRunner]  # per configured language
     selftest: dict      # selftest.self_test_all's cost record
 
 
@@ -70,25 +74,30 @@ def prepare_evaluation(spec: EvaluationSpec) -> EvaluationContext:
     d = _spec_dict(spec)
     cfg = d["evaluation"]
     placement = job_placement(d, cfg, "evaluation")  # a missing booked GPU fails first
-    languages = d["languages"]  # our name -> benchmark language
-    check_toolchains(set(languages.values()))  # before any generation
+    languages = d["languages"]  # our name -> {benchmark_language[, derived]}
+    check_toolchains({lspec["benchmark_language"] for lspec in languages.values()})
     isolation = resolve_isolation(cfg["isolation"])
     limits = Limits(timeout_s=cfg["timeout_s"], cpu_s=int(cfg["timeout_s"]),
                     memory_mb=cfg["memory_mb"])
-    tasks = []  # (language, benchmark language, benchmark, problems, test fixes per task)
-    for lang, bench_lang in languages.items():
+    tasks = []
+    for lang, lspec in languages.items():
+        bench_lang = lspec["benchmark_language"]
+        # A derived language's problems are its source's, fixed, then swapped into it.
+        to_language = language_deriver(lang, lspec)
         for bname, bspec in d["benchmarks"].items():
-            problems = load_problems(bname, bspec, [bench_lang])[: cfg["max_problems"]]
-            if not problems:
+            loaded = load_problems(bname, bspec, [bench_lang])[: cfg["max_problems"]]
+            if not loaded:
                 continue
-            fixed = [apply_test_fixes(p, cfg["test_fixes"]) for p in problems]
-            problems = [p for p, _ in fixed]
-            for p in problems:  # a test without a place for the marker fails before any work
+            fixed = [apply_test_fixes(p, cfg["test_fixes"]) for p in loaded]
+            for p, _ in fixed:  # a test without a place for the marker fails before any work
                 build_program(p, "")
+            problems = [to_language(p) for p, _ in fixed]
+            # Fixes and exclusions are the source problem's (registries name its task id).
             tasks.append((lang, bench_lang, bname, problems,
-                          {p.task_id: ",".join(names) for p, names in fixed}))
-    runners = {b: ProgramRunner(b, limits, isolation, d["cache_dir"])
-               for b in sorted({t[1] for t in tasks})}
+                          {q.task_id: ",".join(names) for q, (_, names) in zip(problems, fixed)},
+                          {q.task_id: exclusion_reason(p) for q, p in zip(problems, loaded)}))
+    runners = {lang: language_runner(lang, languages[lang], limits, isolation, d["cache_dir"])
+               for lang in sorted({t[0] for t in tasks})}
     # The harness itself, through these very runners, before the model is even loaded.
     cost = self_test_all(runners, d["workers"])
     log.info("harness self-test passed in %.1f s: %s", cost["seconds"],
@@ -140,10 +149,10 @@ def evaluate_checkpoint(spec: EvaluationSpec, out_dir: str | Path,
                            context.placement.dtype)
     ran_on = pm.placement()  # the device type and dtype that generated, in both tables
     rows = []
-    for lang, bench_lang, bname, problems, fixes_of in context.tasks:
-        runner = context.runners[bench_lang]
-        stop = (StopRule(problems[0].stop_tokens, keep=False)
-                if problems[0].stop_tokens else None)
+    for lang, bench_lang, bname, problems, fixes_of, excluded_of in context.tasks:
+        runner = context.runners[lang]
+        stop = (StopRule(problems[0].stop_tokens, keep=False) if problems[0].stop_tokens
+                else language_stop_rule(d["languages"][lang]))
         completions = generate(pm.model, pm.tokenizer, [p.prompt for p in problems],
                                bench_lang, cfg["max_new_tokens"], cfg["n_samples"],
                                cfg["temperature"], cfg["top_p"], d["seed"],
@@ -152,7 +161,7 @@ def evaluate_checkpoint(spec: EvaluationSpec, out_dir: str | Path,
         with ThreadPoolExecutor(max_workers=d["workers"]) as pool:
             results = list(pool.map(lambda j: runner.check(j[0], j[2]), jobs))
         for (p, s, completion), r in zip(jobs, results):
-            reason = exclusion_reason(p)
+            reason = excluded_of[p.task_id]
             rows.append({**key, "benchmark": bname, "language": lang,
                          "benchmark_language": bench_lang, "task_id": p.task_id,
                          "sample": s, "passed": r.passed, "status": status(r),
