@@ -110,7 +110,8 @@ def test_benchmark_defaults_and_helpers():
 def test_repo_config_validates():
     cfg = load_config(REPO_CONFIG)
     assert primary_language(cfg) == "python"
-    assert languages_by_role(cfg, "new") == ["cpp"]
+    assert languages_by_role(cfg, "new") == ["cpp", "pyswap"]
+    assert cfg["languages"]["pyswap"]["derived_from"] == "python"
     assert languages_by_role(cfg, "control") == ["english"]
     assert cfg["languages"]["english"]["filters"] == {"max_line_length": 4000}
     assert cfg["languages"]["english"]["sources"][1]["missing_ok"] is True
@@ -166,7 +167,8 @@ def test_unknown_top_level_key_names_it_and_allowed_keys():
     assert "'<top level>'" in message
     assert "unknown key(s) 'sead'" in message
     assert ("allowed keys: analysis, benchmarks, cluster, comparison, corpus, evaluation, "
-            "languages, probes, results_dir, runs, seed, tokenizer, training") in message
+            "known_answers, languages, probes, results_dir, runs, seed, tokenizer, "
+            "training") in message
 
 
 def test_unknown_nested_keys():

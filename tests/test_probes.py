@@ -256,13 +256,17 @@ def test_probe_cli_runs_on_another_architecture(tmp_path, capsys):
                      "pythia-mini", "--step", "1000", "--tokens", "2048000",
                      "--device", "cpu"]) == 0
     loss = pd.read_csv(out / "loss.tsv", sep="\t")
-    assert set(loss.language) == {"python", "cpp", "english"}
+    assert set(loss.language) == {"python", "cpp", "pyswap", "english"}
     assert (loss.run == "pythia-mini").all() and (loss.step == 1000).all()
     # --device cpu overrides probes.device (auto); precision auto is fp32 on the CPU.
     assert (loss.device == "cpu").all() and (loss.dtype == "float32").all()
     assert loss.nats_per_token.notna().all()
     neurons = pd.read_csv(out / "neurons.tsv", sep="\t")
-    assert {"language:python", "transfer:python+cpp"} <= set(neurons["set"])
+    assert {"language:python", "transfer:python+cpp", "transfer:python+pyswap"} <= \
+        set(neurons["set"])
+    # The derived language's lens items are its mapping's words, mined from its held-out code.
+    lens = pd.read_csv(out / "lens.tsv", sep="\t")
+    assert {"fun/def", "give/return"} <= set(lens[lens.language == "pyswap"].pair)
     assert set(neurons.layer) == {0, 1}
     sets = json.loads((out / "neuron_sets.json").read_text())
     assert sets["run"] == "pythia-mini"
