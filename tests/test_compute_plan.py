@@ -24,7 +24,8 @@ PAIRS = {"python": {"cpp": [["size", "len"], ["nullptr", "None"], ["this", "self
 
 # Which stage of the plan each rule of the dry run belongs to.
 RULE_STAGE = {
-    "benchmark_ngrams": "data", "build_corpus": "data", "corpus_stats": "data",
+    "benchmark_ngrams": "data", "build_corpus": "data", "derive_corpus": "data",
+    "corpus_stats": "data",
     "train_tokenizer": "data", "tokenize_split": "data", "token_stats": "data",
     "train": "training",
     "probe_checkpoint": "probes", "mine_lens_items": "probes", "neuron_overlap": "probes",
@@ -32,7 +33,8 @@ RULE_STAGE = {
     "evaluate_checkpoint": "evaluation", "collect_evaluation": "evaluation",
     "knowledge_dependence": "evaluation",
     "batch_timings": "batches",
-    "collect_curves": "analysis", "segment_stages": "analysis", "baseline_mixture": "analysis",
+    "collect_curves": "analysis", "segment_stages": "analysis", "known_answers": "analysis",
+    "baseline_mixture": "analysis",
     "optimized_mixture": "analysis", "collect_run_curves": "analysis",
     "compare_mixtures": "analysis", "figures": "analysis", "summary": "analysis",
     "all": "analysis",

@@ -55,11 +55,15 @@ def forward_flops(model: GPTConfig, seq_len: int) -> float:
     return model.flops_per_token(seq_len) / 3
 
 
-def corpus_bytes(spec: dict) -> int | None:
-    """A language's byte budget (max_bytes, else the sum of its sources' budgets); None when
-    unbounded (the corpus size is then only known after it is built)."""
+def corpus_bytes(config: dict, lang: str) -> int | None:
+    """A language's byte budget (max_bytes, else the sum of its sources' budgets, else for a
+    derived language its source's); None when unbounded (the corpus size is then only known
+    after it is built)."""
+    spec = config["languages"][lang]
     if spec.get("max_bytes"):
         return int(spec["max_bytes"])
+    if spec.get("derived_from"):
+        return corpus_bytes(config, spec["derived_from"])
     budgets = [s.get("max_bytes") for s in spec["sources"]]
     return sum(budgets) if all(budgets) else None
 
@@ -138,5 +142,5 @@ def evaluation_cost(config: dict, model: GPTConfig, a: Assumptions) -> tuple[flo
 
 
 def estimated_corpus_tokens(config: dict, a: Assumptions) -> dict[str, float | None]:
-    return {lang: (None if (b := corpus_bytes(spec)) is None else b / a.bytes_per_token)
-            for lang, spec in config["languages"].items()}
+    return {lang: (None if (b := corpus_bytes(config, lang)) is None else b / a.bytes_per_token)
+            for lang in config["languages"]}

@@ -136,7 +136,7 @@ def _data_stage(config: dict, a: Assumptions, notes: list[str]) -> tuple[Stage, 
     decontam = config["corpus"]["decontamination"]["enabled"] and bool(enabled_benchmarks(config))
     # + corpus stats, tokenizer, token stats
     jobs = int(decontam) + len(langs) + 1 + 1 + len(SPLITS) * len(langs) + 1
-    shard_bytes = sum(corpus_bytes(spec) or 0 for spec in langs.values()) / a.zstd_ratio
+    shard_bytes = sum(corpus_bytes(config, lang) or 0 for lang in langs) / a.zstd_ratio
     token_bytes = tokens * token_dtype(vocab_size(config, config["training"])).itemsize
     return Stage("data", jobs, tokens, 0.0, shard_bytes + token_bytes), shard_bytes, token_bytes
 
@@ -180,7 +180,7 @@ def _checkpoint_stages(config: dict, a: Assumptions, plans: dict[str, RunPlan],
 def _analysis_jobs(analysis_on: bool, n_comparison: int) -> int:
     jobs = 1  # the `all` target
     if analysis_on:
-        jobs += 2 + 2  # curves, stages; figures, summary
+        jobs += 3 + 2  # curves, stages, known answers; figures, summary
     if n_comparison:
         # Every baseline's table (the figures show all) and the optimized one; one curve table
         # per comparison run; the comparison tables.
