@@ -8,7 +8,7 @@
 
 # Minutes per checkpoint in a batch job's default `runtime` (a profile's set-resources
 # replaces it for every batch: docs/cluster.md).
-CHECKPOINT_MINUTES = {"probes": 60, "evaluation": 120}
+CHECKPOINT_MINUTES = {"probes": 60, "evaluation": 360}
 
 
 def checkpoint_batches(job, run):
