@@ -19,8 +19,10 @@ def checkpoint_batches(job, run):
 def batch_of(job, run, ckpt):
     names = job_checkpoints(job, run)
     if ckpt not in names:
-        raise ValueError(f"checkpoint {ckpt} of run {run} gets no {job} job; its {job} "
-                         f"checkpoints: {', '.join(names)}")
+        raise ValueError(
+            f"checkpoint {ckpt} of run {run} gets no {job} job; its {job} "
+            f"checkpoints: {', '.join(names)}"
+        )
     return names.index(ckpt) // config["cluster"]["checkpoints_per_job"]
 
 
@@ -35,4 +37,5 @@ def batch_outputs(job, run, batch, out_dir):
 
 
 def batch_runtime(job, wildcards):
-    return CHECKPOINT_MINUTES[job] * len(checkpoint_batches(job, wildcards.run)[int(wildcards.batch)])
+    batch = checkpoint_batches(job, wildcards.run)[int(wildcards.batch)]
+    return CHECKPOINT_MINUTES[job] * len(batch)

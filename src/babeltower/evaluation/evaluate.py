@@ -31,7 +31,7 @@ import pandas as pd
 
 from ..atomic import atomic_path, write_json
 from ..benchmarks import load_problems
-from ..checkpoint_batch import check_shared, run_batch, shared_fields
+from ..checkpoint_batch import check_shared, run_batch, shared_fields, spec_dict
 from ..devices import Placement, job_placement
 from ..specs import EvaluationSpec
 from .generate import StopRule, generate
@@ -97,10 +97,7 @@ def prepare_evaluation(spec: EvaluationSpec) -> EvaluationContext:
 
 
 def _spec_dict(spec: EvaluationSpec) -> dict:
-    if not isinstance(spec, EvaluationSpec):
-        raise TypeError("evaluate_checkpoint takes an EvaluationSpec: build it with "
-                        "babeltower.specs.evaluation_spec (as the workflow and the CLI do)")
-    return spec.as_dict()
+    return spec_dict(spec, EvaluationSpec, "evaluate_checkpoint", "evaluation_spec")
 
 
 def evaluate_batch(specs: list[EvaluationSpec], out_dirs: list[str | Path]
