@@ -176,11 +176,16 @@ def stage_table(measured: Measured, stages: dict[str, str], workdir: Path) -> pd
         out.append({"stage": stage, "jobs": len(g), "job_s": g.seconds.sum(),
                     "busy_s": union_seconds(list(zip(g.start, g.end))),
                     "span_s": (g.end.max() - g.start.min()).total_seconds()})
+    return in_stage_order(pd.DataFrame(out))
+
+
+def in_stage_order(table: pd.DataFrame) -> pd.DataFrame:
+    """The workflow's order (an older tree's `batches` after the evaluation), others last."""
     order = ["corpus", "tokenizer", "train", "probes", "evaluation", "batches", "analysis",
              "compare", "report", "all"]
-    table = pd.DataFrame(out)
-    table["order"] = [order.index(s) if s in order else len(order) for s in table.stage]
-    return table.sort_values("order").drop(columns="order").reset_index(drop=True)
+    rank = [order.index(s) if s in order else len(order) for s in table.stage]
+    return table.assign(rank=rank).sort_values("rank", kind="stable").drop(columns="rank") \
+        .reset_index(drop=True)
 
 
 def markdown(table: pd.DataFrame, wall: float, base: pd.DataFrame | None = None,
@@ -194,7 +199,8 @@ def markdown(table: pd.DataFrame, wall: float, base: pd.DataFrame | None = None,
         lines.append(f"| **total (wall)** | {table.jobs.sum()} | {table.job_s.sum():.0f} | "
                      f"{wall:.0f} | |")
         return "\n".join(lines)
-    merged = base.merge(table, on="stage", how="outer", suffixes=("_base", "")).fillna(0)
+    merged = in_stage_order(base.merge(table, on="stage", how="outer",
+                                       suffixes=("_base", "")).fillna(0))
     lines = ["| stage | jobs (base → new) | job s (base → new) | busy s (base → new) | "
              "busy ratio |", "|---|---:|---:|---:|---:|"]
     for r in merged.itertuples():
