@@ -3,8 +3,8 @@
 # checkpoints ~140 times per run), and each process first pays Python, torch and transformers
 # and what its checkpoints share; so `cluster.checkpoints_per_job` consecutive checkpoints of
 # a run are one job, one process. Each checkpoint's tables are named by a rule without action
-# (probed_checkpoint, evaluated_checkpoint) whose input is its batch's table, so the rules
-# that read them are those of a job per checkpoint.
+# (probed_checkpoint, evaluated_checkpoint) whose input is its batch's table (Snakemake cannot
+# declare outputs that vary per batch), so the rules that read the tables name them as before.
 
 # Minutes per checkpoint in a batch job's default `runtime` (a profile's set-resources
 # replaces it for every batch: docs/cluster.md).
