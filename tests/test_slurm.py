@@ -86,8 +86,9 @@ def test_profile_plans_the_same_jobs_as_a_local_run(micro_run):
 
 def test_batch_jobs_take_the_profiles_resources(micro_run):
     """Each batch of probes (evaluations) is one job of rule probe_batch (evaluate_batch): the
-    profile's set-resources for that rule, or an override of it, is what every batch asks
-    for; the per-checkpoint rules have no action and nothing to submit."""
+    profile's set-resources for that rule (one GPU), or a command line's (which replaces the
+    profile's set-resources), is what every batch asks for; the per-checkpoint rules have no
+    action and nothing to submit."""
     ws, _, configfile = micro_run
     for extra, probes, evaluation in (
             ([], "gpu", "gpu"),
@@ -102,7 +103,7 @@ def test_batch_jobs_take_the_profiles_resources(micro_run):
             for block in blocks:
                 resources = next(line for line in block.splitlines() if "resources:" in line)
                 assert f"slurm_partition={partition}," in resources, (rule, resources)
-                assert "gpu=1" in resources, (rule, resources)
+                assert ("gpu=1" in resources) == (not extra), (rule, resources)
 
 
 def cluster_profile(dest: Path, partition: str) -> Path:
