@@ -31,6 +31,8 @@ rule evaluate_batch:
         languages=EVALUATION_LANGUAGES,
         benchmarks=enabled_benchmarks(config),
         seed=config["seed"],
+        # The batch's checkpoints and their folders: a batch whose checkpoints change
+        # (another checkpoints_per_job) reruns.
         checkpoints=lambda wc: batch_outputs("evaluation", wc.run, wc.batch, evaluation_dir),
     script:
         "../workflow/scripts/evaluate_batch.py"

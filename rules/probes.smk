@@ -52,6 +52,8 @@ rule probe_batch:
         probes=config["probes"],
         languages=PROBE_LANGUAGES,
         benchmarks=enabled_benchmarks(config),
+        # The batch's checkpoints and their folders: a batch whose checkpoints change
+        # (another checkpoints_per_job) reruns.
         checkpoints=lambda wc: batch_outputs("probes", wc.run, wc.batch, probe_dir),
     script:
         "../workflow/scripts/probe_batch.py"

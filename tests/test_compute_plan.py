@@ -28,11 +28,10 @@ RULE_STAGE = {
     "corpus_stats": "data",
     "train_tokenizer": "data", "tokenize_split": "data", "token_stats": "data",
     "train": "training",
-    "probe_checkpoint": "probes", "mine_lens_items": "probes", "neuron_overlap": "probes",
-    "collect_probe_table": "probes",
-    "evaluate_checkpoint": "evaluation", "collect_evaluation": "evaluation",
-    "knowledge_dependence": "evaluation",
-    "batch_timings": "batches",
+    "probe_batch": "probes", "probed_checkpoint": "probes", "mine_lens_items": "probes",
+    "neuron_overlap": "probes", "collect_probe_table": "probes",
+    "evaluate_batch": "evaluation", "evaluated_checkpoint": "evaluation",
+    "collect_evaluation": "evaluation", "knowledge_dependence": "evaluation",
     "collect_curves": "analysis", "segment_stages": "analysis", "known_answers": "analysis",
     "baseline_mixture": "analysis",
     "optimized_mixture": "analysis", "collect_run_curves": "analysis",
@@ -99,8 +98,9 @@ def test_probe_and_evaluation_costs_by_hand(plan):
     probe_flops = ((held_out + canonical + lape + deactivation) * fwd32 + lens * fwd8
                    + 15 * 1 * 2 * 400 * 32)  # lens unembedding per item and layer
     probes = stage(plan, "probes")
-    # 13 checkpoints probed; + lens items of cpp, 3 neuron-overlap tables, 5 collected tables.
-    assert probes.jobs == 13 + 1 + 3 + 5
+    # 13 checkpoints probed, in 3 batch jobs (one per run: 16 checkpoints per job) and a job
+    # without action each; + lens items of cpp, 3 neuron-overlap tables, 5 collected tables.
+    assert probes.jobs == 3 + 13 + 1 + 3 + 5
     assert probes.tokens == 13 * 3512
     assert probes.flops == pytest.approx(13 * probe_flops, rel=1e-12)
     assert probe_flops == pytest.approx(193_990_144, rel=1e-12)
@@ -108,9 +108,9 @@ def test_probe_and_evaluation_costs_by_hand(plan):
     assert probes.disk_bytes == 13 * 128 * 3 * 4
 
     evaluation = stage(plan, "evaluation")
-    # Final checkpoints only: 3. Each: python, cpp x 1 problem x (16 prompt + 16 new tokens),
-    # the prompt cut to what 32 positions leave.
-    assert evaluation.jobs == 3 + 2 + 1
+    # Final checkpoints only: 3 (a batch job and a job without action each). Each: python,
+    # cpp x 1 problem x (16 prompt + 16 new tokens), the prompt cut to what 32 positions leave.
+    assert evaluation.jobs == 3 + 3 + 2 + 1
     assert evaluation.tokens == 3 * 2 * 32
     assert evaluation.flops == pytest.approx(3 * 2 * 32 * fwd32, rel=1e-12)
 
@@ -131,11 +131,12 @@ def test_data_disk_and_comparison_estimate_by_hand(plan):
     assert {r.tokens for r in comparison} == {6 * 8 * 32}
     c_train = stage(plan, "comparison training")
     assert c_train.flops == 6 * 1536 * 165696
-    # comparison.checkpoints final: one probe and one evaluation per run, each its own batch.
-    assert [stage(plan, s).jobs for s in ("comparison probes", "comparison evaluation",
-                                          "comparison batches")] == [6, 6, 12]
+    # comparison.checkpoints final: one probe and one evaluation per run, each its own batch
+    # job and its job without action.
+    assert [stage(plan, s).jobs for s in ("comparison probes", "comparison evaluation")] \
+        == [6 + 6, 6 + 6]
     assert all(stage(plan, s).after_checkpoints for s in ("comparison training",
-                                                         "comparison batches"))
+                                                         "comparison probes"))
 
 
 @pytest.mark.parametrize("changes", [
@@ -148,7 +149,7 @@ def test_data_disk_and_comparison_estimate_by_hand(plan):
 ], ids=["micro", "all-checkpoints-batches-of-2", "no-probes"])
 def test_job_counts_equal_the_dry_run(workspace, tmp_path, changes):
     """Every rule of the dry run, by stage. The comparison runs' own jobs (training, probes,
-    evaluation, their batches) appear only after the mixture checkpoints have run, so the dry
+    evaluation) appear only after the mixture checkpoints have run, so the dry
     run holds exactly the plan's other stages."""
     root, cfg, _ = workspace
     cfg = json.loads(json.dumps(cfg))

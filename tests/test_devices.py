@@ -54,7 +54,7 @@ def test_device_cuda_without_cuda_is_always_an_error(booked, require):
 
 
 def test_a_booked_gpu_that_is_missing_stops_the_job(caplog):
-    job = "probe_checkpoint of run primary, checkpoint runs/primary/checkpoints/step00000512"
+    job = "probe_batch of run primary, checkpoint runs/primary/checkpoints/step00000512"
     with pytest.raises(DeviceError) as err:
         decide_placement("auto", "auto", booked_gpus=1, cuda_available=False, job=job)
     assert job in str(err.value) and "books 1 GPU(s)" in str(err.value)
@@ -105,10 +105,10 @@ def test_resolve_placement_asks_torch_for_cuda():
 
 
 def test_job_placement_reads_the_section_the_override_and_the_booking():
-    spec = {"run": "primary", "checkpoint": "ckpt/step00000512", "rule": "probe_checkpoint",
+    spec = {"run": "primary", "checkpoint": "ckpt/step00000512", "rule": "probe_batch",
             "booked_gpus": 1, "require_booked_gpu": True}
     with patch("torch.cuda.is_available", return_value=False):
-        with pytest.raises(DeviceError, match="probe_checkpoint of run primary, checkpoint "
+        with pytest.raises(DeviceError, match="probe_batch of run primary, checkpoint "
                                               "ckpt/step00000512: the job books 1 GPU"):
             job_placement(spec, {"device": "auto", "precision": "auto"}, "probes")
         # the probe CLI's --device cpu overrides probes.device
@@ -200,25 +200,25 @@ def test_evaluation_without_problems_writes_headers_with_the_columns(tiny_eval, 
 
 @pytest.mark.parametrize("stage", ["probes", "evaluation"])
 def test_a_job_that_books_a_missing_gpu_fails_before_any_work(stage, tiny_eval, tmp_path):
-    """As the rule scripts call them, with the SLURM profile's booking (gpu: 1) on a node where
-    CUDA is not available: a clear error naming the rule, run, checkpoint and booking, and no
-    table written."""
-    from babeltower.evaluation.evaluate import evaluate_checkpoint
-    from babeltower.probes.runner import probe_checkpoint
+    """As the rule scripts call them (a batch of one checkpoint), with the SLURM profile's
+    booking (gpu: 1) on a node where CUDA is not available: a clear error naming the rule, run,
+    checkpoint and booking, and no table written."""
+    from babeltower.evaluation.evaluate import evaluate_batch
+    from babeltower.probes.runner import probe_batch
 
-    rule = {"probes": "probe_checkpoint", "evaluation": "evaluate_checkpoint"}[stage]
+    rule = {"probes": "probe_batch", "evaluation": "evaluate_batch"}[stage]
     booking = {"rule": rule, "booked_gpus": booked_gpus({"gpu": 1, "mem_mb": 64000})}
     if stage == "probes":
         spec = probe_spec({}, {}, {}, {"device": "auto", "precision": "auto"}, {}, run="primary",
                           checkpoint=tiny_eval[0].as_posix(), threads=1,
                           require_booked_gpu=True, **booking)
-        call = probe_checkpoint
+        call = probe_batch
     else:
         spec = dataclasses.replace(_eval_spec(tiny_eval), **booking)
-        call = evaluate_checkpoint
+        call = evaluate_batch
     with patch("torch.cuda.is_available", return_value=False):
         with pytest.raises(DeviceError) as err:
-            call(spec, tmp_path / "out")
+            call([spec], [tmp_path / "out"])
     message = str(err.value)
     assert f"{rule} of run primary, checkpoint {tiny_eval[0]}" in message
     assert "books 1 GPU(s) but CUDA is not available" in message

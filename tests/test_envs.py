@@ -54,7 +54,8 @@ def rules() -> dict[str, dict]:
             conda = re.search(r"conda:\s*\n\s*\"([^\"]+)\"", body)
             script = re.search(r"script:\s*\n\s*\"([^\"]+)\"", body)
             found[name] = {"file": smk, "conda": conda and conda.group(1),
-                           "script": script and script.group(1)}
+                           "script": script and script.group(1),
+                           "action": bool(re.search(r"^\s+(?:script|shell|run):", body, re.M))}
     return found
 
 
@@ -84,12 +85,15 @@ def babeltower_modules(script: Path) -> list[str]:
 
 
 RULES = rules()
-WITH_ENV = sorted(r for r in RULES if r != "all")
+# Rules without action: they name the per-checkpoint tables that a batch job writes.
+NO_ACTION = {"probed_checkpoint", "evaluated_checkpoint"}
+WITH_ENV = sorted(r for r in RULES if r != "all" and r not in NO_ACTION)
 
 
 def test_every_rule_but_the_target_names_an_env_and_a_script():
-    assert {"build_corpus", "train", "probe_checkpoint", "evaluate_checkpoint",
+    assert {"build_corpus", "train", "probe_batch", "evaluate_batch",
             "optimized_mixture", "figures"} <= set(RULES)
+    assert {r for r, found in RULES.items() if not found["action"]} == NO_ACTION
     for rule in WITH_ENV:
         assert RULES[rule]["conda"], f"rule {rule} ({RULES[rule]['file'].name}) names no env"
         assert RULES[rule]["script"], f"rule {rule} has no script"

@@ -14,7 +14,7 @@ import yaml
 from babeltower.config import ConfigError, validate_config
 from babeltower.runs import RunConfigError, plan_runs
 from snakemake_helpers import (REPO, SNAKEFILE, job_resources, planned_groups, planned_jobs,
-                               run_kind_counts)
+                               planned_wildcards, run_kind_counts)
 
 PRESET_13B = REPO / "presets" / "paper-1.3b.yaml"
 PRESET_67B = REPO / "presets" / "paper-6.7b.yaml"
@@ -81,8 +81,8 @@ def _dry_run(tmp_path, *configfiles, profile=None, targets=()) -> subprocess.Com
 
 @pytest.fixture(scope="module")
 def paper_dry_run(tmp_path_factory) -> subprocess.CompletedProcess:
-    """The 1.3B preset's dry run through the SLURM profile (the same jobs as without it, plus
-    the group jobs a cluster would submit)."""
+    """The 1.3B preset's dry run through the SLURM profile (the same jobs as without it, with
+    the cluster's resources)."""
     return _dry_run(tmp_path_factory.mktemp("paper"), PRESET_13B, profile=SLURM_PROFILE)
 
 
@@ -94,32 +94,31 @@ def test_paper_preset_dry_run_builds_thousands_of_jobs_offline(paper_dry_run):
     kinds = run_kind_counts(jobs)
     assert kinds["primary"] == 1 and kinds["continual"] == kinds["monolingual"] == 4
     # Every checkpoint of every study run is probed and (evaluation.checkpoints: all) evaluated.
-    assert jobs["probe_checkpoint"] == jobs["evaluate_checkpoint"] == checkpoints
+    assert jobs["probed_checkpoint"] == jobs["evaluated_checkpoint"] == checkpoints
     assert sum(jobs.values()) >= 2000
     # The comparison: 6 mixtures x 3 seeds, listed through their collection jobs.
     assert jobs["collect_run_curves"] == 18
 
 
 def test_paper_preset_batches_per_checkpoint_jobs_for_the_cluster(paper_dry_run):
-    """Through the SLURM profile, the ~2,600 probe and evaluation jobs become one group job per
-    batch of `cluster.checkpoints_per_job` consecutive checkpoints of a run (8 here), each with
-    its joining job: ~330 cluster submissions instead of ~2,600."""
+    """The ~2,600 probes and evaluations run as one job (one process, one cluster submission)
+    per batch of `cluster.checkpoints_per_job` consecutive checkpoints of a run (8 here): ~330
+    jobs instead of ~2,600, full but for a run's last; per checkpoint only a job without
+    action (run by Snakemake itself) names its tables."""
     cfg = load(PRESET_13B)
     size = cfg["cluster"]["checkpoints_per_job"]
     assert size == 8
     per_run = [len(p.checkpoint_steps) for p in plan_runs(cfg).values()]
-    batches = sum(-(-n // size) for n in per_run)
-    groups = planned_groups(paper_dry_run)
     jobs = planned_jobs(paper_dry_run)
-    for stage, rule in (("probes", "probe_checkpoint"), ("evaluation", "evaluate_checkpoint")):
-        stage_groups = {g: members for g, members in groups.items() if g.startswith(stage)}
-        assert len(stage_groups) == batches == jobs["batch_timings"] // 2
-        assert all(set(members) == {rule, "batch_timings"} and members["batch_timings"] == 1
-                   and 1 <= members[rule] <= size for members in stage_groups.values())
-        # Every per-checkpoint job is in a batch; the batches are full but for a run's last.
-        assert sum(members[rule] for members in stage_groups.values()) == jobs[rule]
-        assert sum(members[rule] == size for members in stage_groups.values()) \
-            == sum(n // size for n in per_run)
+    assert not planned_groups(paper_dry_run)
+    for rule in ("probe_batch", "evaluate_batch"):
+        assert jobs[rule] == sum(-(-n // size) for n in per_run)
+        # Batch b of a run exists where the run has more than b x 8 checkpoints.
+        batches = planned_wildcards(paper_dry_run, rule, "batch")
+        assert batches == {str(b): sum(n > b * size for n in per_run)
+                           for b in range(max(per_run) // size + 1) if b * size < max(per_run)}
+        resources = job_resources(paper_dry_run, rule)
+        assert "gpu=1" in resources and "slurm_partition=gpu" in resources
 
 
 def test_6_7b_overlay_shards_the_model_over_four_nodes(tmp_path):

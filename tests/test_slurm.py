@@ -84,24 +84,26 @@ def test_profile_plans_the_same_jobs_as_a_local_run(micro_run):
     assert planned_jobs(proc) == planned_jobs(local)
 
 
-def test_batch_joining_jobs_ask_for_their_members_partition(micro_run):
-    """A Slurm job has one partition: each batch's joining job takes the partition (and any
-    other text resource) that the profile gives the job's per-checkpoint rule."""
+def test_batch_jobs_take_the_profiles_resources(micro_run):
+    """Each batch of probes (evaluations) is one job of rule probe_batch (evaluate_batch): the
+    profile's set-resources for that rule (one GPU), or a command line's (which replaces the
+    profile's set-resources), is what every batch asks for; the per-checkpoint rules have no
+    action and nothing to submit."""
     ws, _, configfile = micro_run
     for extra, probes, evaluation in (
             ([], "gpu", "gpu"),
-            (["--set-resources", "probe_checkpoint:slurm_partition='gpu short'",
-              "evaluate_checkpoint:slurm_partition=gpu-long"], "gpu short", "gpu-long")):
+            (["--set-resources", "probe_batch:slurm_partition='gpu short'",
+              "evaluate_batch:slurm_partition=gpu-long"], "gpu short", "gpu-long")):
         out = snakemake(ws, configfile, "-n", "--forceall", "--workflow-profile",
                         str(PROFILE.parent), *extra)
         text = out.stdout + out.stderr
-        for job, partition in (("probes", probes), ("evaluation", evaluation)):
-            joins = [block for block in text.split("rule batch_timings:")[1:]
-                     if f"job={job}," in block.split("resources:")[0]]
-            assert joins, job
-            for block in joins:
+        for rule, partition in (("probe_batch", probes), ("evaluate_batch", evaluation)):
+            blocks = text.split(f"rule {rule}:")[1:]
+            assert blocks, rule
+            for block in blocks:
                 resources = next(line for line in block.splitlines() if "resources:" in line)
-                assert f"slurm_partition={partition}," in resources, (job, resources)
+                assert f"slurm_partition={partition}," in resources, (rule, resources)
+                assert ("gpu=1" in resources) == (not extra), (rule, resources)
 
 
 def cluster_profile(dest: Path, partition: str) -> Path:
@@ -169,15 +171,15 @@ BATCH = 4
 
 
 def expected_batch_jobs(results: Path, size: int) -> list[str]:
-    """Slurm comments of the batch jobs (Snakemake: rule_<group>_<its rules>) for batches of
-    `size` of the probed checkpoints (and the evaluated final one) of every run in `results`."""
+    """Slurm comments of the batch jobs (Snakemake: rule_<rule>_wildcards_<run>_<batch>) for
+    batches of `size` of the probed checkpoints (and the evaluated final one) of every run in
+    `results`."""
     jobs = []
-    for job, rule in (("probes", "probe_checkpoint"), ("evaluation", "evaluate_checkpoint")):
+    for job, rule in (("probes", "probe_batch"), ("evaluation", "evaluate_batch")):
         for run_dir in sorted(p for p in (results / job).iterdir()
                               if p.is_dir() and any(p.glob("step*"))):
             n = len(list(run_dir.glob("step*")))
-            jobs += [f"rule_{job}-{run_dir.name}-batch{b}_batch_timings_{rule}"
-                     for b in range(-(-n // size))]
+            jobs += [f"rule_{rule}_wildcards_{run_dir.name}_{b}" for b in range(-(-n // size))]
     return sorted(jobs)
 
 
@@ -244,14 +246,14 @@ def test_primary_run_on_a_real_slurm_equals_the_local_run(micro_run, tmp_path):
     """The default suite's real-Slurm run (the whole study through Slurm is the slow test
     below): from the local run's data, M_P is trained through Slurm, then the last batch of its
     probes (5 checkpoints in batches of 4: the partial batch, its final checkpoint) as ONE
-    Slurm job holding the probe job and the joining job; the results equal the local run's."""
+    Slurm job; the results equal the local run's."""
     local_ws = micro_run[0]
-    targets = ["results/timings/probes/primary/batch1.tsv"]
+    targets = ["results/probes/primary/step00000010/loss.tsv"]
     ws, configfile, comments = _run_on_slurm(
         micro_run, tmp_path, *targets,
         prepare=lambda ws: copy_workdir_without(local_ws, ws, PRIMARY_OUTPUTS))
     # Only what was removed and asked for ran, all of it on Slurm.
-    assert sorted(comments) == ["rule_probes-primary-batch1_batch_timings_probe_checkpoint",
+    assert sorted(comments) == ["rule_probe_batch_wildcards_primary_1",
                                 "rule_train_wildcards_primary"], comments
     compared = _assert_same_results(local_ws / "results", ws / "results",
                                     ("probes/primary/*/*.tsv", "runs/primary/metrics.csv"),
@@ -275,12 +277,12 @@ def test_micro_config_on_a_real_slurm_equals_the_local_run(micro_run, tmp_path):
     # The table jobs ran on the submit host.
     assert not any("collect" in c or "summary" in c for c in comments), comments
     # 3 study runs, probed at 13 checkpoints and evaluated at their final ones: every
-    # batch of probes (evaluations) is ONE Slurm job holding its checkpoints' jobs and the
-    # joining job; no per-checkpoint job went to Slurm on its own.
-    assert not any(c.startswith(("rule_probe_checkpoint", "rule_evaluate_checkpoint",
-                                 "rule_batch_timings")) for c in comments), comments
-    batch_jobs = sorted(c for c in comments if c.startswith(("rule_probes-",
-                                                             "rule_evaluation-")))
+    # batch of probes (evaluations) is ONE Slurm job; the per-checkpoint rules (no action)
+    # went to Slurm not at all.
+    assert not any(c.startswith(("rule_probed_checkpoint", "rule_evaluated_checkpoint"))
+                   for c in comments), comments
+    batch_jobs = sorted(c for c in comments if c.startswith(("rule_probe_batch_",
+                                                             "rule_evaluate_batch_")))
     assert batch_jobs == expected_batch_jobs(ws / "results", BATCH), comments
     assert len(batch_jobs) == 4 + 3, batch_jobs  # 5+4+4 probes -> 2+1+1, 3 finals -> 3
     weights, tables = _assert_same_results(micro_run[0] / "results", ws / "results",

@@ -104,7 +104,7 @@ def test_cli_and_workflow_build_identical_probe_and_evaluation_specs(micro_run):
             ("evaluation", "evaluate", "workers", ("cache_dir",))):
         workflow_spec, cli_spec = _recorded_and_cli_spec(ws, configfile, stage, command,
                                                          threads_key)
-        assert workflow_spec["rule"] == f"{command}_checkpoint" and cli_spec["rule"] is None
+        assert workflow_spec["rule"] == f"{command}_batch" and cli_spec["rule"] is None
         if stage == "probes":  # the same languages' items, mined into another folder
             assert ({lang: Path(f).name for lang, f in cli_spec["lens_items"].items()}
                     == {lang: Path(f).name for lang, f in workflow_spec["lens_items"].items()}

@@ -12,6 +12,9 @@ def test_a_current_or_new_results_folder_passes(tmp_path):
     assert check_results_layout(tmp_path / "absent") == []
     (tmp_path / "timings").mkdir()
     (tmp_path / "runs" / "comparison-natural-s1").mkdir(parents=True)
+    # A batch job in progress: checkpoint tables, no batch table yet.
+    (tmp_path / "probes" / "primary" / "step00000000").mkdir(parents=True)
+    (tmp_path / "timings" / "probes" / "primary").mkdir(parents=True)
     assert check_results_layout(tmp_path) == []
 
 
@@ -36,6 +39,23 @@ def test_old_comparison_runs_are_named_in_a_warning(tmp_path):
     assert "4 comparison run(s)" in warning
     assert "scratch-natural-s1, scratch-natural-s2, scratch-optimized-s1, ..." in warning
     assert "comparison-<mixture>-s<seed>" in warning
+
+
+def test_checkpoints_probed_before_batch_jobs_are_counted_in_a_warning(tmp_path):
+    """An older version's per-checkpoint jobs left a timing record per checkpoint; the batch
+    jobs' table replaces them."""
+    for stage, run, steps in (("probes", "primary", 3), ("evaluation", "primary", 1),
+                              ("probes", "continual-cpp", 2)):
+        (tmp_path / stage / run).mkdir(parents=True)
+        for step in range(steps):
+            (tmp_path / stage / run / f"step{step:08d}").mkdir()
+            (tmp_path / "timings" / stage / run).mkdir(parents=True, exist_ok=True)
+            (tmp_path / "timings" / stage / run / f"step{step:08d}.tsv").write_text("s\n")
+    [warning] = check_results_layout(tmp_path)
+    assert "of 6 checkpoint(s)" in warning and "probe_batch" in warning
+    # continual-cpp's probes were redone by a batch job: its table is there.
+    (tmp_path / "timings/probes/continual-cpp/batch0-checkpoints.tsv").write_text("c\n")
+    assert "of 4 checkpoint(s)" in check_results_layout(tmp_path)[0]
 
 
 def test_the_workflow_stops_on_an_old_layout_before_any_job(tmp_path):

@@ -32,23 +32,23 @@ RAN_ON = (["cuda", "bfloat16" if torch.cuda.is_bf16_supported(False) else "float
           else ["cpu", "float32"])
 
 
-def probe_jobs(n_checkpoints: int, runs: int = 3) -> dict:
-    return {"probe_checkpoint": n_checkpoints, "neuron_overlap": runs,
+def probe_jobs(n_checkpoints: int, runs: int = 3, batches: int | None = None) -> dict:
+    """Probe jobs that rerun: a batch job per run (`batches`, default one per study run: the
+    micro runs' at most 5 probed checkpoints are one batch at the default 16 per job), a job
+    without action per checkpoint, the study runs' neuron overlaps and the collected tables."""
+    return {"probe_batch": runs if batches is None else batches,
+            "probed_checkpoint": n_checkpoints, "neuron_overlap": runs,
             "collect_probe_table": len(PROBE_TABLES)}
 
 
-def batch_jobs(batches: int) -> dict:
-    """The joining jobs of the batches of probes and evaluations that rerun: one per run and
-    stage at the micro config's checkpoint counts and the default batch size (16)."""
-    return {"batch_timings": batches}
-
-
-ALL_PROBES = {**probe_jobs(13), "evaluate_checkpoint": 3, "collect_evaluation": 2,
-              "knowledge_dependence": 1, **batch_jobs(3 + 3)}
+ALL_PROBES = {**probe_jobs(13), "evaluate_batch": 3, "evaluated_checkpoint": 3,
+              "collect_evaluation": 2, "knowledge_dependence": 1}
 
 
 def eval_jobs(runs: int) -> dict:
-    return {"evaluate_checkpoint": runs, "collect_evaluation": 2, "knowledge_dependence": 1}
+    """Evaluation jobs that rerun: the final checkpoint of `runs` runs, a batch each."""
+    return {"evaluate_batch": runs, "evaluated_checkpoint": runs, "collect_evaluation": 2,
+            "knowledge_dependence": 1}
 
 
 # Downstream of the probe tables: curves, stages, Algorithm 1, the comparison, figures, summary.
@@ -357,19 +357,18 @@ def test_training_setting_changes_rerun_only_the_affected_runs(micro_run):
         "training", {"optimizer": {"lr": 0.01}}))
     # The optimized mixture reads the continual run: its comparison runs follow; natural's not.
     assert plan == {"train[continual-cpp]": 1, **probe_jobs(4, runs=1), **eval_jobs(1),
-                    **batch_jobs(2), **analysis_jobs(4), "all": 1}
+                    **analysis_jobs(4), "all": 1}
     plan = _plan_with(ws, cfg, "primary_tokens.yaml",
                       lambda c: c["runs"]["primary"].__setitem__("train_tokens", 3840))
     # M_P now has checkpoints 0, 2, 4, 8, 12, 15; the continual run starts from it.
     assert plan == {"train[primary]": 1, "train[continual-cpp]": 1, **probe_jobs(6 + 4, runs=2),
-                    **eval_jobs(2), **batch_jobs(4), **analysis_jobs(4), "all": 1}
+                    **eval_jobs(2), **analysis_jobs(4), "all": 1}
     plan = _plan_with(ws, cfg, "all_lr.yaml", lambda c: c["training"].__setitem__(
         "optimizer", {"lr": 0.01}))
     # Every run, the comparison runs included (listed: the natural mixture's two seeds, each
-    # probed and evaluated at its final checkpoint; their batches are listed with the other
-    # comparison runs', once the optimized mixture's checkpoint has run).
-    assert plan == {**TRAIN_JOBS, **probe_jobs(13 + 2), **eval_jobs(3 + 2), **NATURAL_COMPARISON,
-                    **batch_jobs(3 + 3), **analysis_jobs(6), "all": 1}
+    # probed and evaluated at its final checkpoint, a batch each).
+    assert plan == {**TRAIN_JOBS, **probe_jobs(13 + 2, batches=3 + 2), **eval_jobs(3 + 2),
+                    **NATURAL_COMPARISON, **analysis_jobs(6), "all": 1}
 
 
 @pytest.mark.parametrize("family,change", [
@@ -380,14 +379,14 @@ def test_model_and_schedule_changes_rerun_every_training_run(micro_run, family, 
     ws, cfg, _ = micro_run
     plan = _plan_with(ws, cfg, f"{family}.yaml", change)
     # Same plan as a shared optimizer change: every run and everything after it.
-    assert plan == {**TRAIN_JOBS, **probe_jobs(13 + 2), **eval_jobs(3 + 2), **NATURAL_COMPARISON,
-                    **batch_jobs(3 + 3), **analysis_jobs(6), "all": 1}
+    assert plan == {**TRAIN_JOBS, **probe_jobs(13 + 2, batches=3 + 2), **eval_jobs(3 + 2),
+                    **NATURAL_COMPARISON, **analysis_jobs(6), "all": 1}
 
 
 def test_probe_setting_changes_rerun_probes_but_never_training(micro_run):
     ws, cfg, _ = micro_run
     # 13 checkpoints of the study's runs + the natural comparison runs' final ones.
-    probes_only = {**probe_jobs(13 + 2), **batch_jobs(3), **analysis_jobs(6), "all": 1}
+    probes_only = {**probe_jobs(13 + 2, batches=3 + 2), **analysis_jobs(6), "all": 1}
     plan = _plan_with(ws, cfg, "probe_tokens.yaml",
                       lambda c: c["probes"].__setitem__("loss_tokens", 128))
     assert plan == probes_only
@@ -396,7 +395,7 @@ def test_probe_setting_changes_rerun_probes_but_never_training(micro_run):
     assert plan == {"mine_lens_items": 1, **probes_only}
     plan = _plan_with(ws, cfg, "eval.yaml",
                       lambda c: c["evaluation"].__setitem__("max_new_tokens", 8))
-    assert plan == {**eval_jobs(3 + 2), **batch_jobs(3), **analysis_jobs(6), "all": 1}
+    assert plan == {**eval_jobs(3 + 2), **analysis_jobs(6), "all": 1}
 
 
 def test_analysis_and_mixture_settings_rerun_only_their_downstream(micro_run):
@@ -419,35 +418,41 @@ def test_analysis_and_mixture_settings_rerun_only_their_downstream(micro_run):
     plan = _plan_with(ws, cfg, "seeds.yaml", lambda c: c["comparison"].__setitem__(
         "seeds", [1, 2, 3]))
     assert plan == {"train[comparison-natural-s3]": 1, "train[comparison-optimized-s3]": 1,
-                    "train[comparison-optimized-equal-s3]": 1, "probe_checkpoint": 3, "evaluate_checkpoint": 3,
-                    **batch_jobs(3 + 3), "collect_run_curves": 3, "compare_mixtures": 1, "figures": 1, "summary": 1,
+                    "train[comparison-optimized-equal-s3]": 1, "probe_batch": 3, "probed_checkpoint": 3,
+                    "evaluate_batch": 3, "evaluated_checkpoint": 3, "collect_run_curves": 3, "compare_mixtures": 1, "figures": 1, "summary": 1,
                     "all": 1}
 
 
 def test_batch_tables_record_every_probed_and_evaluated_checkpoint(micro_run):
-    """Each batch's joining job (the piece that makes a batch one cluster job) writes the run
-    time and memory of its checkpoints: with the default batch size each run is one batch."""
+    """Each batch job (one process for its checkpoints) writes the seconds and peak memory of
+    each checkpoint; Snakemake's benchmark record of the job holds them and the start-up:
+    with the default batch size each run is one batch."""
     ws, _, _ = micro_run
     results = ws / "results"
     for job in ("probes", "evaluation"):
         for run_dir in (p for p in (results / job).iterdir() if any(p.glob("step*"))):
+            timings = results / "timings" / job / run_dir.name
             checkpoints = sorted(p.name for p in run_dir.glob("step*"))
-            batch = pd.read_csv(results / "timings" / job / run_dir.name / "batch0.tsv",
-                                sep="\t")
+            batch = pd.read_csv(timings / "batch0-checkpoints.tsv", sep="\t")
             assert list(batch.checkpoint) == checkpoints, (job, run_dir.name)
-            assert batch.s.gt(0).all() and "max_rss" in batch.columns
-            assert not (results / "timings" / job / run_dir.name / "batch1.tsv").exists()
+            assert list(batch.step) == [int(c.removeprefix("step")) for c in checkpoints]
+            assert batch.seconds.gt(0).all() and batch.peak_rss_mb.gt(0).all()
+            assert batch.peak_rss_mb.is_monotonic_increasing  # the process's peak so far
+            record = pd.read_csv(timings / "batch0.tsv", sep="\t")
+            assert record.s.iloc[0] >= batch.seconds.sum() + batch.prepare_seconds.iloc[0] - 0.5
+            assert not (timings / "batch1-checkpoints.tsv").exists()
 
 
-def test_batch_size_change_reruns_only_the_joining_jobs(micro_run):
-    """cluster.checkpoints_per_job is execution only: batches of 2 re-join the probe batches
-    (primary 5 probed checkpoints -> 3 batches, continual and monolingual 4 -> 2 each; the
-    evaluation batches, one final checkpoint per run, stay as they are) and rerun no probe,
-    evaluation or table."""
+def test_batch_size_change_reruns_the_batches_it_recuts(micro_run):
+    """cluster.checkpoints_per_job cuts the batch jobs, so a batch whose checkpoints change
+    reruns (batches of 2: primary's 5 probed checkpoints -> 3 batches, continual and
+    monolingual 4 -> 2 each) and so does what reads their tables; a batch it leaves as it was
+    does not (the evaluations and the comparison runs' probes: one final checkpoint per run).
+    Snakemake records outputs per job, and a batch job's outputs name no checkpoint."""
     ws, cfg, _ = micro_run
     plan = _plan_with(ws, cfg, "batches.yaml",
                       lambda c: c.setdefault("cluster", {}).__setitem__("checkpoints_per_job", 2))
-    assert plan == {**batch_jobs(3 + 2 + 2), "all": 1}
+    assert plan == {**probe_jobs(13, batches=3 + 2 + 2), **analysis_jobs(4), "all": 1}
 
 
 def test_final_checkpoints_are_evaluated_in_the_sandbox(micro_run):

@@ -3,12 +3,12 @@
 # checkpoints ~140 times per run), and each process first pays Python, torch and transformers
 # and what its checkpoints share; so `cluster.checkpoints_per_job` consecutive checkpoints of
 # a run are one job, one process. Each checkpoint's tables are named by a rule without action
-# (probed_checkpoint, evaluated_checkpoint) whose input is its batch's table, so the rules
-# that read them are those of a job per checkpoint.
+# (probed_checkpoint, evaluated_checkpoint) whose input is its batch's table (Snakemake cannot
+# declare outputs that vary per batch), so the rules that read the tables name them as before.
 
 # Minutes per checkpoint in a batch job's default `runtime` (a profile's set-resources
 # replaces it for every batch: docs/cluster.md).
-CHECKPOINT_MINUTES = {"probes": 60, "evaluation": 120}
+CHECKPOINT_MINUTES = {"probes": 60, "evaluation": 360}
 
 
 def checkpoint_batches(job, run):
@@ -19,8 +19,10 @@ def checkpoint_batches(job, run):
 def batch_of(job, run, ckpt):
     names = job_checkpoints(job, run)
     if ckpt not in names:
-        raise ValueError(f"checkpoint {ckpt} of run {run} gets no {job} job; its {job} "
-                         f"checkpoints: {', '.join(names)}")
+        raise ValueError(
+            f"checkpoint {ckpt} of run {run} gets no {job} job; its {job} "
+            f"checkpoints: {', '.join(names)}"
+        )
     return names.index(ckpt) // config["cluster"]["checkpoints_per_job"]
 
 
@@ -35,4 +37,5 @@ def batch_outputs(job, run, batch, out_dir):
 
 
 def batch_runtime(job, wildcards):
-    return CHECKPOINT_MINUTES[job] * len(checkpoint_batches(job, wildcards.run)[int(wildcards.batch)])
+    batch = checkpoint_batches(job, wildcards.run)[int(wildcards.batch)]
+    return CHECKPOINT_MINUTES[job] * len(batch)

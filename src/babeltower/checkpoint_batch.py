@@ -29,6 +29,16 @@ log = logging.getLogger(__name__)
 PER_CHECKPOINT_FIELDS = ("run", "checkpoint", "key", "revision")
 
 
+def spec_dict(spec, kind: type, function: str, builder: str) -> dict:
+    """A probe or evaluation spec as a dict, after checking that it is one (`kind`, built by
+    babeltower.specs.<builder>)."""
+    if not isinstance(spec, kind):
+        article = "an" if kind.__name__[0] in "AEIOU" else "a"
+        raise TypeError(f"{function} takes {article} {kind.__name__}: build it with "
+                        f"babeltower.specs.{builder} (as the workflow and the CLI do)")
+    return spec.as_dict()
+
+
 def shared_fields(spec: Mapping) -> dict:
     """The fields of a spec (as_dict) that a batch's shared context is prepared from."""
     return {k: v for k, v in spec.items() if k not in PER_CHECKPOINT_FIELDS}

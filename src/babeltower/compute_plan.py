@@ -156,10 +156,12 @@ def _training_stage(config: dict, a: Assumptions, plans: dict[str, RunPlan], nam
 
 def _checkpoint_stages(config: dict, a: Assumptions, plans: dict[str, RunPlan],
                        enabled: dict[str, bool], prefix: str,
-                       estimated: bool) -> tuple[Stage, Stage, Stage]:
-    """The probe and evaluation jobs of the runs' checkpoints, and the batches they form."""
+                       estimated: bool) -> tuple[Stage, Stage]:
+    """The probe and evaluation jobs of the runs' checkpoints: one job (one process) per batch
+    of cluster.checkpoints_per_job checkpoints of a run, and per checkpoint a job without
+    action that names its tables (probed_checkpoint, evaluated_checkpoint)."""
     stages = {name: Stage(prefix + name, after_checkpoints=estimated)
-              for name in ("probes", "evaluation", "batches")}
+              for name in ("probes", "evaluation")}
     for plan in plans.values():
         model = run_model(config, plan)
         for name, cost in (("probes", probe_cost), ("evaluation", evaluation_cost)):
@@ -168,13 +170,12 @@ def _checkpoint_stages(config: dict, a: Assumptions, plans: dict[str, RunPlan],
             stage = stages[name]
             checkpoints = job_checkpoints(config, name, plan)
             tokens, flops = cost(config, model, a)
-            stage.jobs += len(checkpoints)
+            stage.jobs += len(checkpoint_batches(config, checkpoints)) + len(checkpoints)
             stage.tokens += len(checkpoints) * tokens
             stage.flops += len(checkpoints) * flops
             if name == "probes":
                 stage.disk_bytes += len(checkpoints) * probe_output_bytes(config, model)
-            stages["batches"].jobs += len(checkpoint_batches(config, checkpoints))
-    return stages["probes"], stages["evaluation"], stages["batches"]
+    return stages["probes"], stages["evaluation"]
 
 
 def _analysis_jobs(analysis_on: bool, n_comparison: int) -> int:
@@ -204,7 +205,7 @@ def compute_plan(config: dict, assumptions: Assumptions | None = None) -> Comput
 
     data, shard_bytes, token_bytes = _data_stage(config, a, notes)
     training, runs = _training_stage(config, a, plans, "training", estimated=False)
-    probes, evaluation, batches = _checkpoint_stages(config, a, plans, enabled, "", False)
+    probes, evaluation = _checkpoint_stages(config, a, plans, enabled, "", False)
     if enabled["probes"]:
         # lens items per new language, one neuron-overlap table per run, the collected tables
         probes.jobs += len(languages_by_role(config, "new")) + len(plans) + PROBE_TABLES
@@ -235,5 +236,5 @@ def compute_plan(config: dict, assumptions: Assumptions | None = None) -> Comput
         "resume_state_per_run": max(resume),
         "resume_state_all_study_runs": sum(resume),
     }
-    stages = [data, training, probes, evaluation, batches, analysis, c_train, *c_stages]
+    stages = [data, training, probes, evaluation, analysis, c_train, *c_stages]
     return ComputePlan(a, stages, runs + c_runs, disk, notes)

@@ -93,6 +93,9 @@ def format_plan(plan: ComputePlan) -> str:
         "evaluation per checkpoint: max_problems per benchmark and language x samples x "
         f"({a.prompt_tokens} prompt + max_new_tokens) tokens; upper bounds (a benchmark may have "
         "fewer problems, completions stop early)",
+        "probe and evaluation jobs: one process per batch of cluster.checkpoints_per_job "
+        "consecutive checkpoints of a run, plus a job without action per checkpoint (it names "
+        "the checkpoint's tables)",
         "data stages run on CPUs (no FLOPs counted)",
         *plan.notes,
     ]

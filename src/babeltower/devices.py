@@ -7,7 +7,7 @@ Settings (config sections `probes` and `evaluation`; the JSON schema has the def
   probes still read logits in fp32 and accumulate sums in fp64 (probes/loss.py, lens.py).
 
 A cluster job that books a GPU (Snakemake resources `gpu` / `gpus`, or a `gres` naming gpu, as
-profiles/slurm books one for probe_checkpoint and evaluate_checkpoint) but sees no CUDA (wrong
+profiles/slurm books one for probe_batch and evaluate_batch) but sees no CUDA (wrong
 partition, driver or torch build) would otherwise run for hours on the CPU in fp32 and write
 valid-looking tables; with `cluster.require_booked_gpu` (default) it stops instead, naming the
 job and the booking. The tables record what actually ran (`placement_columns`).

@@ -42,4 +42,24 @@ def check_results_layout(results_dir: str | Path) -> list[str]:
             f"({shown}) are not used: comparison runs are now named "
             f"{COMPARISON_RUN_PREFIX}<mixture>-s<seed> and are trained under those names "
             f"(README: Upgrading an older results folder).")
+    unbatched = unbatched_checkpoints(root)
+    if unbatched:
+        warnings.append(
+            f"{root}: the probes or evaluations of {unbatched} checkpoint(s) were written by "
+            "the per-checkpoint jobs of an older version; their batch jobs (probe_batch, "
+            "evaluate_batch) have no record of them (timings/<stage>/<run>/"
+            "batch<k>-checkpoints.tsv), so this run redoes them once, with the same outputs "
+            "(README: Upgrading an older results folder).")
     return warnings
+
+
+def unbatched_checkpoints(root: Path) -> int:
+    """Checkpoints with the timing record of an older version's per-checkpoint job
+    (timings/<stage>/<run>/step*.tsv) in a run that has no batch table yet. (Checkpoint
+    folders alone do not count: a batch job in progress has written some of its own.)"""
+    count = 0
+    for stage in ("probes", "evaluation"):
+        for run in (p for p in (root / TIMINGS / stage).glob("*") if p.is_dir()):
+            if not any(run.glob("batch*-checkpoints.tsv")):
+                count += sum(1 for _ in run.glob("step*.tsv"))
+    return count

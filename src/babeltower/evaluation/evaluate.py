@@ -31,8 +31,8 @@ import pandas as pd
 
 from ..atomic import atomic_path, write_json
 from ..benchmarks import load_problems
+from ..checkpoint_batch import check_shared, run_batch, shared_fields, spec_dict
 from ..derived import language_deriver
-from ..checkpoint_batch import check_shared, run_batch, shared_fields
 from ..devices import Placement, job_placement
 from ..specs import EvaluationSpec
 from .derived_runner import DerivedProgramRunner, language_runner, language_stop_rule
@@ -106,10 +106,7 @@ def prepare_evaluation(spec: EvaluationSpec) -> EvaluationContext:
 
 
 def _spec_dict(spec: EvaluationSpec) -> dict:
-    if not isinstance(spec, EvaluationSpec):
-        raise TypeError("evaluate_checkpoint takes an EvaluationSpec: build it with "
-                        "babeltower.specs.evaluation_spec (as the workflow and the CLI do)")
-    return spec.as_dict()
+    return spec_dict(spec, EvaluationSpec, "evaluate_checkpoint", "evaluation_spec")
 
 
 def evaluate_batch(specs: list[EvaluationSpec], out_dirs: list[str | Path]

@@ -24,7 +24,7 @@ L but not to every language probed (`transfer_neurons`). Neurons assigned to eve
 (`shared_neurons`), reported separately. With only P and L there is no third language to tell
 "shared by P and L" from "shared by everything": no transfer set, a warning instead.
 
-Each probe_checkpoint job selects the sets of its checkpoint (neuron_sets.json); rule
+Each probed checkpoint gets the sets of its own (neuron_sets.json, runner.probe_checkpoint); rule
 neuron_overlap follows each set across a run's checkpoints (`neuron_overlap`).
 """
 

@@ -8,7 +8,7 @@ leading-space marker. The item's working language at that layer is P if P's word
 probable than L's.
 
 Rule mine_lens_items mines a new language's items once (`mine_lens_items`: items/<L>.jsonl);
-each probe_checkpoint job reads them (`working_language`) and reports every pair (its `pair = *`
+each probe batch job reads them once (`working_language`) and reports every pair (its `pair = *`
 rows aggregate all pairs). Which pairs the working-language curve uses is decided later, across
 checkpoints, from the primary model's own choice (analysis/lens_pairs.py).
 

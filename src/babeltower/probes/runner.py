@@ -28,7 +28,7 @@ import torch
 
 from ..atomic import atomic_path, write_json
 from ..benchmarks import Problem
-from ..checkpoint_batch import check_shared, run_batch, shared_fields
+from ..checkpoint_batch import check_shared, run_batch, shared_fields, spec_dict
 from ..derived import language_problems
 from ..devices import Placement, job_placement
 from ..specs import ProbeSpec
@@ -113,10 +113,7 @@ def prepare_probes(spec: ProbeSpec) -> ProbeContext:
 
 
 def _spec_dict(spec: ProbeSpec) -> dict:
-    if not isinstance(spec, ProbeSpec):
-        raise TypeError("probe_checkpoint takes a ProbeSpec: build it with "
-                        "babeltower.specs.probe_spec (as the workflow and the CLI do)")
-    return spec.as_dict()
+    return spec_dict(spec, ProbeSpec, "probe_checkpoint", "probe_spec")
 
 
 def probe_checkpoint(spec: ProbeSpec, out_dir: str | Path,
