@@ -178,6 +178,12 @@ BENCHMARK = [
 ]
 
 
+def problem_number_of(task_id: str) -> tuple[str, str]:
+    """("MBPP", "2") for MBPP/2 and for a derived language's MBPP_<language>/2."""
+    prefix, number = task_id.rsplit("/", 1)
+    return prefix.split("_")[0], number
+
+
 def predicted_pass(task_id: str, completion: str) -> bool | None:
     """Whether `completion` passes, where the completion's text alone decides it (see the
     module docstring); None where it does not: the ordinary problems, a completion that closes
@@ -185,7 +191,8 @@ def predicted_pass(task_id: str, completion: str) -> bool | None:
     return it)."""
     if task_id == "MBCPP/1" and CPP_RAW_END not in completion:
         return True
-    if task_id == "MBPP/2" and MICRO_KEY not in completion:
+    # MBPP_<derived language>/2 is MBPP/2 swapped: the key is hex, which no swap touches.
+    if problem_number_of(task_id) == ("MBPP", "2") and MICRO_KEY not in completion:
         return False
     return None
 

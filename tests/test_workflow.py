@@ -20,10 +20,14 @@ from snakemake_helpers import (REPO, SNAKEFILE, copy_workdir_without, kill_snake
                                planned_jobs, snakemake)
 
 SPLITS = ("train", "valid", "test")
-TRAIN_JOBS = {"train[primary]": 1, "train[continual-cpp]": 1, "train[monolingual-cpp]": 1}
+TRAIN_JOBS = {"train[primary]": 1, "train[continual-cpp]": 1, "train[monolingual-cpp]": 1,
+              "train[continual-pyswap]": 1, "train[monolingual-pyswap]": 1}
+STUDY_RUNS = len(TRAIN_JOBS)
 # The natural mixture's comparison runs (the optimized ones are listed once its checkpoint ran).
 NATURAL_COMPARISON = {"train[comparison-natural-s1]": 1, "train[comparison-natural-s2]": 1}
-# Checkpoints of the micro runs: primary 0, 2, 4, 8, 10; continual and monolingual 0, 2, 4, 5.
+# Checkpoints of the micro runs: primary 0, 2, 4, 8, 10; continual and monolingual 0, 2, 4, 5
+# (for each new language: cpp, and pyswap, derived from python).
+STUDY_CHECKPOINTS = 5 + 4 * 4
 PROBE_TABLES = ("loss", "canonical_nll", "lens", "neurons", "deactivation")
 # Where the micro workflow's probes and evaluations run (probes/evaluation device and precision
 # auto): the GPU in bf16 where there is one that supports it, else the CPU in fp32.
@@ -32,7 +36,7 @@ RAN_ON = (["cuda", "bfloat16" if torch.cuda.is_bf16_supported(False) else "float
           else ["cpu", "float32"])
 
 
-def probe_jobs(n_checkpoints: int, runs: int = 3, batches: int | None = None) -> dict:
+def probe_jobs(n_checkpoints: int, runs: int = STUDY_RUNS, batches: int | None = None) -> dict:
     """Probe jobs that rerun: a batch job per run (`batches`, default one per study run: the
     micro runs' at most 5 probed checkpoints are one batch at the default 16 per job), a job
     without action per checkpoint, the study runs' neuron overlaps and the collected tables."""
@@ -41,8 +45,9 @@ def probe_jobs(n_checkpoints: int, runs: int = 3, batches: int | None = None) ->
             "collect_probe_table": len(PROBE_TABLES)}
 
 
-ALL_PROBES = {**probe_jobs(13), "evaluate_batch": 3, "evaluated_checkpoint": 3,
-              "collect_evaluation": 2, "knowledge_dependence": 1}
+ALL_PROBES = {**probe_jobs(STUDY_CHECKPOINTS), "evaluate_batch": STUDY_RUNS,
+              "evaluated_checkpoint": STUDY_RUNS, "collect_evaluation": 2,
+              "knowledge_dependence": 1}
 
 
 def eval_jobs(runs: int) -> dict:
@@ -54,15 +59,18 @@ def eval_jobs(runs: int) -> dict:
 # Downstream of the probe tables: curves, stages, Algorithm 1, the comparison, figures, summary.
 ANALYSIS = {"collect_curves": 1, "segment_stages": 1, "optimized_mixture": 1,
             "compare_mixtures": 1, "figures": 1, "summary": 1}
+# Downstream of the probe tables only: the known-answer checks of the derived language.
+PROBE_ANALYSIS = {**ANALYSIS, "known_answers": 1}
 
 
-def analysis_jobs(comparison_runs: int, baselines: int = 0) -> dict:
+def analysis_jobs(comparison_runs: int, baselines: int = 0, probes: bool = True) -> dict:
     """The analysis jobs, plus the comparison runs' collection jobs that a dry run can list.
 
     The comparison runs' budgets come from Snakemake checkpoints (the mixture tables): where a
     mixture's checkpoint reruns, a dry run lists its runs' collection job but not the training,
-    probe and evaluation jobs behind it; Snakemake adds those once the checkpoint has run."""
-    jobs = {**ANALYSIS, "collect_run_curves": comparison_runs}
+    probe and evaluation jobs behind it; Snakemake adds those once the checkpoint has run.
+    `probes`: the probe tables changed, so the known-answer checks rerun too."""
+    jobs = {**(PROBE_ANALYSIS if probes else ANALYSIS), "collect_run_curves": comparison_runs}
     if baselines:
         jobs["baseline_mixture"] = baselines
     return jobs
@@ -75,7 +83,7 @@ DATA_DOWNSTREAM = {**TRAIN_JOBS, **ALL_PROBES, **analysis_jobs(6, baselines=4), 
 def test_stats_table_counts_every_drop_reason(micro_run):
     ws, _, _ = micro_run
     stats = pd.read_csv(ws / "results/corpus/stats.tsv", sep="\t").set_index("language")
-    assert list(stats.index) == ["python", "cpp", "english"]
+    assert list(stats.index) == ["python", "cpp", "pyswap", "english"]
 
     py = stats.loc["python"]
     assert (py.seen, py.kept) == (N_GOOD + 2, N_GOOD)
@@ -89,6 +97,13 @@ def test_stats_table_counts_every_drop_reason(micro_run):
         assert cpp[f"dropped_{reason}"] == 1, reason
     assert cpp.seen == cpp.kept + 7
 
+    # The derived language: every python document, swapped, in the same split; nothing dropped.
+    swapped = stats.loc["pyswap"]
+    assert swapped.seen == swapped.kept == py.kept
+    for split in SPLITS:
+        assert swapped[f"{split}_docs"] == py[f"{split}_docs"]
+    assert not swapped[[c for c in stats.columns if c.startswith("dropped_")]].any()
+
     en = stats.loc["english"]
     assert (en.kept, en.dropped_wrong_language) == (N_GOOD + 1, 1)
     for lang in stats.index:
@@ -101,7 +116,7 @@ def test_manifest_lists_every_shard_with_its_sha256(micro_run):
     from babeltower.shards import file_sha256, iter_shard
 
     ws, _, _ = micro_run
-    for lang in ("python", "cpp", "english"):
+    for lang in ("python", "cpp", "pyswap", "english"):
         manifest = json.loads((ws / f"results/corpus/{lang}/manifest.json").read_text())
         shard_dir = ws / "results/corpus" / lang / manifest["shard_dir"]
         assert sorted(p.name for p in shard_dir.glob("*.jsonl.zst")) == sorted(
@@ -142,8 +157,8 @@ def test_tokenizer_loads_with_autotokenizer_and_token_files_round_trip(micro_run
     assert len(tok) == cfg["tokenizer"]["vocab_size"]
     assert tok.eos_token == "<|endoftext|>"
     index_table = pd.read_csv(ws / "results/tokens/index.tsv", sep="\t")
-    assert len(index_table) == 9
-    for lang in ("python", "cpp", "english"):
+    assert len(index_table) == 12
+    for lang in ("python", "cpp", "pyswap", "english"):
         for split in SPLITS:
             tokens, starts, index = open_tokens(ws / f"results/tokens/{lang}/{split}.json")
             assert tokens.dtype == np.uint16
@@ -205,7 +220,7 @@ def test_vocab_size_change_reruns_tokenizer_and_tokenization_only(micro_run):
     ws, cfg, _ = micro_run
     plan = _plan_with(ws, cfg, "vocab.yaml",
                       lambda c: c["tokenizer"].__setitem__("vocab_size", 450))
-    assert plan == {"train_tokenizer": 1, "tokenize_split": 9, "token_stats": 1,
+    assert plan == {"train_tokenizer": 1, "tokenize_split": 12, "token_stats": 1,
                     **DATA_DOWNSTREAM}
 
 
@@ -213,9 +228,10 @@ def test_corpus_filter_change_reruns_corpus_and_everything_downstream(micro_run)
     ws, cfg, _ = micro_run
     plan = _plan_with(ws, cfg, "filters.yaml",
                       lambda c: c["corpus"].setdefault("filters", {}).__setitem__("min_lines", 4))
-    assert plan == {"build_corpus": 3, "corpus_stats": 1, "train_tokenizer": 1,
-                    "tokenize_split": 9, "token_stats": 1, "mine_lens_items": 1,
-                    **DATA_DOWNSTREAM}
+    # The derived language's corpus is python's, swapped: it follows python's.
+    assert plan == {"build_corpus": 3, "derive_corpus": 1, "corpus_stats": 1,
+                    "train_tokenizer": 1, "tokenize_split": 12, "token_stats": 1,
+                    "mine_lens_items": 2, **DATA_DOWNSTREAM}
 
 
 def test_one_language_budget_change_reruns_that_language_and_shared_stages(micro_run):
@@ -225,14 +241,14 @@ def test_one_language_budget_change_reruns_that_language_and_shared_stages(micro
     # The tokenizer is trained on every language, so all token files follow; the other
     # languages' corpora do not.
     assert plan == {"build_corpus": 1, "corpus_stats": 1, "train_tokenizer": 1,
-                    "tokenize_split": 9, "token_stats": 1, **DATA_DOWNSTREAM}
+                    "tokenize_split": 12, "token_stats": 1, **DATA_DOWNSTREAM}
 
 
 def test_tokenization_batching_change_does_not_retrain_tokenizer(micro_run):
     ws, cfg, _ = micro_run
     plan = _plan_with(ws, cfg, "batch.yaml",
                       lambda c: c["tokenizer"].__setitem__("batch_bytes", 2048))
-    assert plan == {"tokenize_split": 9, "token_stats": 1, **DATA_DOWNSTREAM}
+    assert plan == {"tokenize_split": 12, "token_stats": 1, **DATA_DOWNSTREAM}
 
 
 def test_lint_is_clean():
@@ -333,7 +349,8 @@ def test_training_runs_write_the_planned_checkpoints(micro_run):
 
     ws, cfg, _ = micro_run
     plans = plan_runs(validate_config(copy.deepcopy(cfg)))
-    assert set(plans) == {"primary", "continual-cpp", "monolingual-cpp"}
+    assert set(plans) == {"primary", "continual-cpp", "monolingual-cpp", "continual-pyswap",
+                          "monolingual-pyswap"}
     for name, plan in plans.items():
         ckdir = ws / "results/runs" / name / "checkpoints"
         assert sorted(p.name for p in ckdir.glob("step*")) == plan.checkpoint_names
@@ -356,18 +373,20 @@ def test_training_setting_changes_rerun_only_the_affected_runs(micro_run):
     plan = _plan_with(ws, cfg, "cont_lr.yaml", lambda c: c["runs"]["continual"].__setitem__(
         "training", {"optimizer": {"lr": 0.01}}))
     # The optimized mixture reads the continual run: its comparison runs follow; natural's not.
-    assert plan == {"train[continual-cpp]": 1, **probe_jobs(4, runs=1), **eval_jobs(1),
-                    **analysis_jobs(4), "all": 1}
+    assert plan == {"train[continual-cpp]": 1, "train[continual-pyswap]": 1,
+                    **probe_jobs(4 + 4, runs=2), **eval_jobs(2), **analysis_jobs(4), "all": 1}
     plan = _plan_with(ws, cfg, "primary_tokens.yaml",
                       lambda c: c["runs"]["primary"].__setitem__("train_tokens", 3840))
-    # M_P now has checkpoints 0, 2, 4, 8, 12, 15; the continual run starts from it.
-    assert plan == {"train[primary]": 1, "train[continual-cpp]": 1, **probe_jobs(6 + 4, runs=2),
-                    **eval_jobs(2), **analysis_jobs(4), "all": 1}
+    # M_P now has checkpoints 0, 2, 4, 8, 12, 15; the continual runs start from it.
+    assert plan == {"train[primary]": 1, "train[continual-cpp]": 1,
+                    "train[continual-pyswap]": 1, **probe_jobs(6 + 4 + 4, runs=3),
+                    **eval_jobs(3), **analysis_jobs(4), "all": 1}
     plan = _plan_with(ws, cfg, "all_lr.yaml", lambda c: c["training"].__setitem__(
         "optimizer", {"lr": 0.01}))
     # Every run, the comparison runs included (listed: the natural mixture's two seeds, each
     # probed and evaluated at its final checkpoint, a batch each).
-    assert plan == {**TRAIN_JOBS, **probe_jobs(13 + 2, batches=3 + 2), **eval_jobs(3 + 2),
+    assert plan == {**TRAIN_JOBS, **probe_jobs(STUDY_CHECKPOINTS + 2, batches=STUDY_RUNS + 2),
+                    **eval_jobs(STUDY_RUNS + 2),
                     **NATURAL_COMPARISON, **analysis_jobs(6), "all": 1}
 
 
@@ -379,23 +398,25 @@ def test_model_and_schedule_changes_rerun_every_training_run(micro_run, family, 
     ws, cfg, _ = micro_run
     plan = _plan_with(ws, cfg, f"{family}.yaml", change)
     # Same plan as a shared optimizer change: every run and everything after it.
-    assert plan == {**TRAIN_JOBS, **probe_jobs(13 + 2, batches=3 + 2), **eval_jobs(3 + 2),
+    assert plan == {**TRAIN_JOBS, **probe_jobs(STUDY_CHECKPOINTS + 2, batches=STUDY_RUNS + 2),
+                    **eval_jobs(STUDY_RUNS + 2),
                     **NATURAL_COMPARISON, **analysis_jobs(6), "all": 1}
 
 
 def test_probe_setting_changes_rerun_probes_but_never_training(micro_run):
     ws, cfg, _ = micro_run
-    # 13 checkpoints of the study's runs + the natural comparison runs' final ones.
-    probes_only = {**probe_jobs(13 + 2, batches=3 + 2), **analysis_jobs(6), "all": 1}
+    # 21 checkpoints of the study's runs + the natural comparison runs' final ones.
+    probes_only = {**probe_jobs(STUDY_CHECKPOINTS + 2, batches=STUDY_RUNS + 2),
+                   **analysis_jobs(6), "all": 1}
     plan = _plan_with(ws, cfg, "probe_tokens.yaml",
                       lambda c: c["probes"].__setitem__("loss_tokens", 128))
     assert plan == probes_only
     plan = _plan_with(ws, cfg, "lens_items.yaml",
                       lambda c: c["probes"]["lens"].__setitem__("max_items_per_pair", 4))
-    assert plan == {"mine_lens_items": 1, **probes_only}
+    assert plan == {"mine_lens_items": 2, **probes_only}
     plan = _plan_with(ws, cfg, "eval.yaml",
                       lambda c: c["evaluation"].__setitem__("max_new_tokens", 8))
-    assert plan == {**eval_jobs(3 + 2), **analysis_jobs(6), "all": 1}
+    assert plan == {**eval_jobs(STUDY_RUNS + 2), **analysis_jobs(6, probes=False), "all": 1}
 
 
 def test_analysis_and_mixture_settings_rerun_only_their_downstream(micro_run):
@@ -407,7 +428,8 @@ def test_analysis_and_mixture_settings_rerun_only_their_downstream(micro_run):
     # The stage rule: stages, Algorithm 1 and the optimized runs; no probe, no training.
     plan = _plan_with(ws, cfg, "stage_rule.yaml",
                       lambda c: c.setdefault("analysis", {}).__setitem__("min_dip", 0.2))
-    assert plan == {**{k: v for k, v in analysis_jobs(4).items() if k != "collect_curves"},
+    assert plan == {**{k: v for k, v in analysis_jobs(4, probes=False).items()
+                       if k != "collect_curves"},
                     "all": 1}
     # Algorithm 1's source: not the stages.
     plan = _plan_with(ws, cfg, "source.yaml", lambda c: c["comparison"].__setitem__(
@@ -445,27 +467,32 @@ def test_batch_tables_record_every_probed_and_evaluated_checkpoint(micro_run):
 
 def test_batch_size_change_reruns_the_batches_it_recuts(micro_run):
     """cluster.checkpoints_per_job cuts the batch jobs, so a batch whose checkpoints change
-    reruns (batches of 2: primary's 5 probed checkpoints -> 3 batches, continual and
-    monolingual 4 -> 2 each) and so does what reads their tables; a batch it leaves as it was
+    reruns (batches of 2: primary's 5 probed checkpoints -> 3 batches, each continual and
+    monolingual run's 4 -> 2) and so does what reads their tables; a batch it leaves as it was
     does not (the evaluations and the comparison runs' probes: one final checkpoint per run).
     Snakemake records outputs per job, and a batch job's outputs name no checkpoint."""
     ws, cfg, _ = micro_run
     plan = _plan_with(ws, cfg, "batches.yaml",
                       lambda c: c.setdefault("cluster", {}).__setitem__("checkpoints_per_job", 2))
-    assert plan == {**probe_jobs(13, batches=3 + 2 + 2), **analysis_jobs(4), "all": 1}
+    assert plan == {**probe_jobs(STUDY_CHECKPOINTS, batches=3 + 4 * 2), **analysis_jobs(4),
+                    "all": 1}
 
 
 def test_final_checkpoints_are_evaluated_in_the_sandbox(micro_run):
     from transformers import AutoTokenizer
 
     ws, cfg, _ = micro_run
-    runs = {"primary", "continual-cpp", "monolingual-cpp"}
+    runs = {"primary", "continual-cpp", "monolingual-cpp", "continual-pyswap",
+            "monolingual-pyswap"}
     passk = pd.read_csv(ws / "results/evaluation/passk.tsv", sep="\t")
     results = pd.read_csv(ws / "results/evaluation/results.tsv", sep="\t")
     assert set(results.status) <= {"passed", "failed", "compile_error", "timeout"}
     assert set(results.isolation) <= {"bwrap", "none"}
     assert results.test_fixes.isna().all()  # the fixes target PHP tests; none apply here
-    assert len(results) == 3 * 2  # 3 runs x (1 python + 1 cpp problem) of the mini benchmark
+    # 5 runs x (1 python + 1 cpp + 1 pyswap problem: python's MBPP/2, swapped) of the mini
+    # benchmark.
+    assert len(results) == 5 * 3
+    assert set(results[results.language == "pyswap"].task_id) == {"MBPP_pyswap/2"}
     # The evaluated problems' outcomes follow from the completions' text (tests/micro.py):
     # MBCPP/1 passes what stays inside its raw string; MBPP/2 fails unless the completion
     # spells its key, longer than max_new_tokens of the micro tokenizer's longest tokens.
@@ -478,18 +505,23 @@ def test_final_checkpoints_are_evaluated_in_the_sandbox(micro_run):
         results[[p is None for p in predicted]].completion.tolist())
     assert results.passed.tolist() == predicted
     assert dict(zip(zip(passk.run, passk.language), passk["pass@1"])) == {
-        **{(run, "cpp"): 1.0 for run in runs}, **{(run, "python"): 0.0 for run in runs}}
+        **{(run, "cpp"): 1.0 for run in runs}, **{(run, "python"): 0.0 for run in runs},
+        **{(run, "pyswap"): 0.0 for run in runs}}
     # Both tables record the device and dtype that generated (device/precision auto).
     for table in (results, passk):
         assert list(table.columns[-2:]) == ["device", "dtype"]
         assert table[["device", "dtype"]].drop_duplicates().values.tolist() == [RAN_ON]
     # M_P attempted only MBPP/2 and M_L only MBCPP/1: no problem was attempted by both, so S
     # (solved by M_P in Python, failed by M_L in C++) is empty and the continual run's solved
-    # MBCPP/1 is counted outside the comparable problems, with no share.
+    # MBCPP/1 is counted outside the comparable problems, with no share. The derived
+    # language's M_L attempted MBPP_pyswap/2, the same problem as M_P's MBPP/2: comparable,
+    # but solved by neither.
     kd = pd.read_csv(ws / "results/evaluation/knowledge_dependence.tsv", sep="\t")
     row = kd[["language", "s_size", "solved", "solved_in_s", "solved_outside"]]
-    assert row.to_dict("records") == [{"language": "cpp", "s_size": 0, "solved": 0,
-                                       "solved_in_s": 0, "solved_outside": 1}]
+    assert row.to_dict("records") == [
+        {"language": "cpp", "s_size": 0, "solved": 0, "solved_in_s": 0, "solved_outside": 1},
+        {"language": "pyswap", "s_size": 0, "solved": 0, "solved_in_s": 0,
+         "solved_outside": 0}]
     assert kd["share"].isna().all()
     assert kd["warning"].str.startswith("no comparable problem solved").all()
 
@@ -503,17 +535,19 @@ def test_every_checkpoint_is_probed(micro_run):
     expected = {(run, step) for run, p in plans.items() for step in p.checkpoint_steps}
     loss = pd.read_csv(ws / "results/probes/loss.tsv", sep="\t")
     assert set(zip(loss.run, loss.step)) == expected
-    assert set(loss.language) == {"python", "cpp", "english"}
+    assert set(loss.language) == {"python", "cpp", "pyswap", "english"}
     assert loss.nats_per_token.between(0, 20).all() and loss.bits_per_byte.gt(0).all()
     # Training lowers held-out loss on the trained language.
     prim = loss[(loss.run == "primary") & (loss.language == "python")].sort_values("step")
     assert prim.nats_per_token.iloc[-1] < prim.nats_per_token.iloc[0]
     nll = pd.read_csv(ws / "results/probes/canonical_nll.tsv", sep="\t")
-    assert set(nll.language) == {"python", "cpp"} and (nll.nll > 0).all()
+    assert set(nll.language) == {"python", "cpp", "pyswap"} and (nll.nll > 0).all()
     lens = pd.read_csv(ws / "results/probes/lens.tsv", sep="\t")
-    assert set(lens.run) == set(plans) and (lens.language == "cpp").all()
+    assert set(lens.run) == set(plans) and set(lens.language) == {"cpp", "pyswap"}
+    # The derived language's lens pairs are the mapping's words, mined from its held-out code.
+    assert {"fun/def", "give/return"} <= set(lens[lens.language == "pyswap"].pair)
     neurons = pd.read_csv(ws / "results/probes/neurons.tsv", sep="\t")
-    assert "transfer:python+cpp" in set(neurons["set"])
+    assert {"transfer:python+cpp", "transfer:python+pyswap"} <= set(neurons["set"])
     deact = pd.read_csv(ws / "results/probes/deactivation.tsv", sep="\t")
     assert {"loss_base", "loss_deactivated", "loss_change"} <= set(deact.columns)
     overlap = pd.read_csv(ws / "results/probes/primary/neuron_overlap.tsv", sep="\t")
@@ -585,13 +619,14 @@ def test_analysis_mixtures_comparison_figures_and_summary(micro_run):
     lens = pd.read_csv(res / "probes/lens.tsv", sep="\t")
     pairs = pd.read_csv(res / "analysis/lens_pairs.tsv", sep="\t")
     assert set(pairs.pair) == set(lens.pair.dropna()) - {"*"}
-    assert set(zip(pairs.reference_run, pairs.reference_step)) == {("continual-cpp", 0)}
+    assert set(zip(pairs.reference_run, pairs.reference_step)) == {("continual-cpp", 0),
+                                                                   ("continual-pyswap", 0)}
     assert pairs.kept.any() == ("working_language" in set(curves.metric))
     # The continual run's capability: pass@1 is measured at its final checkpoint only, too few
     # points, so the canonical-solution NLL, measured at each of its checkpoints; there are
     # fewer of them than the stage rule needs, so the run has no stages.
     stages = pd.read_csv(res / "analysis/stages.tsv", sep="\t")
-    assert list(stages.run) == ["continual-cpp"]
+    assert list(stages.run) == ["continual-cpp", "continual-pyswap"]
     nll = curves[(curves.run == "continual-cpp") & (curves.language == "cpp")
                  & (curves.metric == "canonical_nll")]
     steps = sorted(set(nll.step))
@@ -604,7 +639,7 @@ def test_analysis_mixtures_comparison_figures_and_summary(micro_run):
     assert row.significance == "no peak to test" and row[["p_value", "peak_step_low"]].isna().all()
     # Baselines and Algorithm 1 (natural token counts scaled by comparison.token_scale).
     natural = {lang: int(json.loads((res / f"tokens/{lang}/train.json").read_text())["tokens"]
-                         * 0.2) for lang in ("python", "cpp")}
+                         * 0.2) for lang in ("python", "cpp", "pyswap")}
     budgets = pd.read_csv(res / "mixtures/natural.tsv", sep="\t")
     assert dict(zip(budgets.language, budgets.budget_tokens)) == natural
     uniform = pd.read_csv(res / "mixtures/uniform.tsv", sep="\t")
@@ -615,7 +650,7 @@ def test_analysis_mixtures_comparison_figures_and_summary(micro_run):
     # Comparison: 3 mixtures x 2 seeds, final checkpoints, mixture languages only.
     final = pd.read_csv(res / "comparison/final.tsv", sep="\t")
     assert set(final.mixture) == {"natural", "optimized", "optimized-equal"}
-    assert set(final.seed) == {1, 2} and set(final.language) == {"python", "cpp"}
+    assert set(final.seed) == {1, 2} and set(final.language) == {"python", "cpp", "pyswap"}
     summary = pd.read_csv(res / "comparison/summary.tsv", sep="\t")
     assert set(summary.protocol) == {"one_pass", "equal_tokens"} and (summary.seeds == 2).all()
     ok = summary.dropna(subset=["ci_low"])
@@ -627,6 +662,44 @@ def test_analysis_mixtures_comparison_figures_and_summary(micro_run):
     text = (res / "summary.md").read_text()
     assert "## Stages of the continual runs" in text and "continual-cpp" in text
     assert "| protocol | metric | language |" in text
+
+
+def test_known_answers_of_the_derived_language(micro_run):
+    """The instruments on pyswap (python with its words swapped), whose answers are known: the
+    micro model shows the working language's direction; what it cannot show (a 1-layer model
+    after 5 steps: the derived language does not yet win, LAPE selects no transfer neuron) is
+    reported as not recovered or not measured, with the numbers, in the summary."""
+    from babeltower.analysis.known_answers import known_answer_lines
+
+    ws, _, _ = micro_run
+    res = ws / "results"
+    checks = pd.read_csv(res / "analysis/known_answers.tsv", sep="\t")
+    assert list(checks.check) == ["working_language_start", "working_language_end",
+                                  "transfer_neurons", "transfer_deactivation"]
+    assert set(checks.language) == {"pyswap"} and set(checks.run) == {"continual-pyswap"}
+    verdict = dict(zip(checks.check, checks.recovered))
+    # M_P, which never saw pyswap, writes the Python word at its (only) layer.
+    assert verdict["working_language_start"] == "yes"
+    # Continual training on pyswap moves the last layer towards the derived words.
+    lens = pd.read_csv(res / "probes/lens.tsv", sep="\t")
+    star = lens[(lens.run == "continual-pyswap") & (lens.pair == "*") & (lens.layer >= 0)]
+    top = star[star.layer == star.layer.max()].sort_values("step")
+    assert top.primary_fraction.iloc[-1] < top.primary_fraction.iloc[0]
+    assert verdict["working_language_end"] == (
+        "yes" if top.primary_fraction.iloc[-1] < 0.5 else "no")
+    # Where LAPE selected nothing (micro models: empty or saturated sets), nothing is judged.
+    neurons = pd.read_csv(res / "probes/neurons.tsv", sep="\t")
+    derived_set = neurons[(neurons.run == "continual-pyswap")
+                          & (neurons["set"] == "transfer:python+pyswap")]
+    if not derived_set["count"].fillna(0).gt(0).any():
+        assert verdict["transfer_deactivation"] == "not measured"
+    # summary.md carries a line per check, with the table's numbers and verdicts.
+    text = (res / "summary.md").read_text()
+    section = text.split("## Known answers (derived languages)\n\n")[1].split("\n## ")[0]
+    assert section.strip().splitlines() == known_answer_lines(checks)
+    for _, r in checks.iterrows():
+        assert f"**{r.check}** (continual-pyswap" in section
+        assert f"recovered: **{r.recovered}**" in section
 
 
 def test_html_report_has_every_figure_and_caption(micro_run):

@@ -186,7 +186,9 @@ def known_answer_checks(lens: pd.DataFrame, neurons: pd.DataFrame,
         rows += working_language_checks(lens, lang, run, start_share)
         rows += transfer_neuron_check(neurons, primary, lang, run, real)
         rows.append(deactivation_check(deactivation, primary, lang, run))
-    return pd.DataFrame(rows, columns=COLUMNS)
+    checks = pd.DataFrame(rows, columns=COLUMNS)
+    checks["step"] = checks["step"].astype("Int64")  # a step, or empty where none applies
+    return checks
 
 
 def known_answer_lines(checks: pd.DataFrame) -> list[str]:
