@@ -24,7 +24,9 @@ rule train:
         run=one_of(ALL_RUNS),
     conda:
         "../envs/train.yaml"
-    threads: config["training"]["threads"]
+    # The run's own threads (a run kind may override training.threads), so that one-thread
+    # runs train side by side.
+    threads: lambda wc: run_training(wc.run)["threads"]
     resources:
         **train_resources(lambda wc: run_training(wc.run)),
     params:
