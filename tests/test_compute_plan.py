@@ -44,6 +44,9 @@ RULE_STAGE = {
 def workspace(tmp_path_factory) -> tuple[Path, dict, Path]:
     root = tmp_path_factory.mktemp("plan")
     cfg = micro_config(root)
+    # The costs by hand below are those of one new language; the derived one is added back
+    # where the plan is compared with the dry run.
+    del cfg["languages"]["pyswap"]
     for lang, n in MAX_BYTES.items():
         cfg["languages"][lang]["max_bytes"] = n
     pairs = root / "pairs.yaml"
@@ -146,7 +149,9 @@ def test_data_disk_and_comparison_estimate_by_hand(plan):
      "comparison": {"enabled": False}},
     # No probes: no analysis, no comparison; evaluation alone.
     {"probes": {"enabled": False}},
-], ids=["micro", "all-checkpoints-batches-of-2", "no-probes"])
+    # A derived language: its corpus (derive_corpus), runs, probes, evaluations, known answers.
+    {"languages": {"pyswap": {"role": "new", "derived_from": "python"}}},
+], ids=["micro", "all-checkpoints-batches-of-2", "no-probes", "derived-language"])
 def test_job_counts_equal_the_dry_run(workspace, tmp_path, changes):
     """Every rule of the dry run, by stage. The comparison runs' own jobs (training, probes,
     evaluation) appear only after the mixture checkpoints have run, so the dry
@@ -242,8 +247,9 @@ def test_cli_prints_the_table_and_json(workspace, capsys):
     # 3 jobs, 5,120 tokens, 848,363,520 FLOPs, 1.7 MB of checkpoints
     assert training.split()[1:4] == ["3", "5.1e3", "8.5e8"] and training.endswith("1.7 MB")
     total = next(line for line in lines if line.startswith("total"))
-    # 70 jobs of the dry run + the comparison's 6 trainings, 6 probes, 6 evaluations, 12 batches
-    assert total.split()[1] == "100"
+    # 71 jobs of the dry run + the comparison's 6 trainings, and the 6 + 6 jobs of its probes
+    # and of its evaluations (a batch job and a job without action per run)
+    assert total.split()[1] == "101"
     assert "0.4 MFU x 989 TFLOP/s" in out
 
     assert main(["plan", str(config_file), "--json", "--mfu", "0.5", "--gpu-tflops", "100"]) == 0

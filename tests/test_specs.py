@@ -108,7 +108,7 @@ def test_cli_and_workflow_build_identical_probe_and_evaluation_specs(micro_run):
         if stage == "probes":  # the same languages' items, mined into another folder
             assert ({lang: Path(f).name for lang, f in cli_spec["lens_items"].items()}
                     == {lang: Path(f).name for lang, f in workflow_spec["lens_items"].items()}
-                    == {"cpp": "cpp.jsonl"})
+                    == {"cpp": "cpp.jsonl", "pyswap": "pyswap.jsonl"})
         for spec in (workflow_spec, cli_spec):
             for key in local + ("rule",):
                 spec.pop(key)

@@ -182,17 +182,24 @@ def build_language_corpus(
             log.warning("language %r: the %s split is empty (only %d documents kept)", name, s,
                         stats.kept)
 
+    finish_corpus(out_dir, name, writers, stats, stats.per_source)
+    return stats
+
+
+def finish_corpus(out_dir: Path, name: str, writers: dict, stats: CorpusStats,
+                  sources: list[dict], **extra) -> None:
+    """Close a corpus's shard writers, write its stats row and, last, its manifest: the
+    manifest's presence marks a complete corpus (build_corpus and derive_corpus alike)."""
     shards = [e for s in SPLITS for e in writers[s].close()]
     write_text(out_dir / "stats.tsv", stats_to_tsv([stats.row()]))
-    # The manifest is written last: its presence marks a complete corpus.
     write_json(out_dir / "manifest.json", {
         "language": name,
         "shard_dir": "shards",
         "shards": shards,
         "totals": stats.row(),
-        "sources": stats.per_source,
+        "sources": sources,
+        **extra,
     })
-    return stats
 
 
 def _classify(doc, language: Language | None, fcfg: F.FilterConfig,

@@ -23,8 +23,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .atomic import write_json, write_text
-from .corpus import CorpusStats, EmptyLanguageError, stats_to_tsv
+from .corpus import CorpusStats, EmptyLanguageError, finish_corpus
 from .dedup import content_hash
 from .derived import WordSwap
 from .shards import ShardWriter, iter_shard, load_manifest, split_shards, verify_shards
@@ -79,18 +78,11 @@ def build_derived_corpus(name: str, source_manifest: str | Path, swap: WordSwap,
     if stats.split_docs["train"] == 0:
         raise EmptyLanguageError(f"language {name!r}: the corpus of {source['language']!r} "
                                  f"({source_manifest}) has no training document to swap")
-    shards = [e for s in SPLITS for e in writers[s].close()]
-    write_text(out_dir / "stats.tsv", stats_to_tsv([stats.row()]))
-    write_json(out_dir / "manifest.json", {
-        "language": name,
-        "shard_dir": "shards",
-        "shards": shards,
-        "totals": stats.row(),
-        "sources": [{"index": 0, "kind": "derived", "source": str(source_manifest),
-                     "seen": stats.seen, "kept": stats.kept, "kept_bytes": stats.kept_bytes}],
-        "derived": {"from": source["language"], "mapping": swap.source,
-                    "pairs": len(swap.pairs)},
-    })
+    finish_corpus(out_dir, name, writers, stats,
+                  [{"index": 0, "kind": "derived", "source": str(source_manifest),
+                    "seen": stats.seen, "kept": stats.kept, "kept_bytes": stats.kept_bytes}],
+                  derived={"from": source["language"], "mapping": swap.source,
+                           "pairs": len(swap.pairs)})
     log.info("language %r: %d documents (%d bytes) of %r swapped by %s", name, stats.kept,
              stats.kept_bytes, source["language"], swap.source)
     return stats
