@@ -258,7 +258,7 @@ def test_cli_prints_the_table_and_json(workspace, capsys):
     rows = {s["name"]: s for s in data["stages"]}
     assert rows["training"]["flops"] == 848_363_520
     assert rows["training"]["gpu_hours"] == pytest.approx(848_363_520 / (0.5 * 100e12 * 3600))
-    assert rows["total"]["jobs"] == 100
+    assert rows["total"]["jobs"] == 101
 
 
 @pytest.mark.parametrize("flag, value", [("--mfu", "0"), ("--mfu", "1.5"), ("--mfu", "-0.2"),
