@@ -567,3 +567,66 @@ def test_go_programs_cannot_change_the_shared_standard_library():
     # As with `go build`, a program cannot import the standard library's internal packages.
     internal = runner.run("package main\nimport \"internal/cpu\"\nfunc main() { _ = cpu.X86 }\n")
     assert not internal.ok and internal.extra["stage"] == "compile", internal.stderr[-300:]
+
+
+@needs["cpp"]
+@pytest.mark.skipif(not bwrap_works(), reason="needs bubblewrap isolation")
+def test_cpp_programs_use_the_shared_precompiled_header_and_cannot_change_it():
+    """Every C++ program compiles against <bits/stdc++.h> precompiled once into cpp_support():
+    the sandboxed compile uses it (g++ -H marks a used precompiled header with "!"), a program
+    that includes another header first still compiles (from the header itself), and a hostile
+    program cannot alter what later programs include."""
+    import hashlib
+
+    from babeltower.evaluation.runners import cpp_support, expand_command
+    from babeltower.evaluation.sandbox import run_in_sandbox
+
+    runner = ProgramRunner("cpp", LIMITS)
+    support = Path(cpp_support())
+    gch = support / "bits" / "stdc++.h.gch"
+
+    def snapshot():
+        return {p: hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else p.stat().st_mode
+                for p in [support, *support.rglob("*")]}
+
+    before = snapshot()
+    with tempfile.TemporaryDirectory() as work:
+        (Path(work) / "main.cpp").write_text("#include <bits/stdc++.h>\nint main() {}\n")
+        compile_cmd = [*expand_command(runner.runner.compile, Path(work)), "-H"]
+        used = run_in_sandbox(compile_cmd, Path(work), LIMITS,
+                              ro_binds=runner.ro_binds(Path(work)))
+    assert used.ok and f"! {gch}" in used.stderr.splitlines(), used.stderr[-500:]
+    other_first = runner.run("#include <cstdio>\n#include <bits/stdc++.h>\n"
+                             "int main() { std::vector<int> v{1, 2}; printf(\"%d\\n\", v[1]); }\n")
+    assert other_first.ok and other_first.stdout == "2\n", other_first.stderr[-500:]
+    attempts = {"append to the header": f'std::ofstream("{gch}", std::ios::app).good()',
+                "overwrite the header": f'std::ofstream("{gch}").good()',
+                "plant a header": f'std::ofstream("{support}/bits/vector").good()',
+                "remove the header": f'std::remove("{gch}") == 0',
+                "rename the folder": f'std::rename("{support}", "{support}.old") == 0'}
+    checks = "".join(f'    if ({call}) std::cout << "done: {name}\\n";\n'
+                     for name, call in attempts.items())
+    hostile = runner.run("#include <bits/stdc++.h>\nint main() {\n" + checks
+                         + '    std::cout << "tried\\n";\n}\n')
+    assert hostile.ok and hostile.stdout == "tried\n", (hostile.stdout, hostile.stderr[-500:])
+    assert snapshot() == before
+
+
+@needs["cpp"]
+def test_cpp_support_is_built_once_per_toolchain_in_its_own_folder(tmp_path, monkeypatch):
+    """BABELTOWER_CPP_SUPPORT moves the precompiled header; a folder is complete or absent (a
+    half-built one never takes the final name) and is reused, not rebuilt."""
+    from babeltower.evaluation import runners
+
+    monkeypatch.setenv("BABELTOWER_CPP_SUPPORT", str(tmp_path / "cpp"))
+    runners.cpp_support.cache_clear()
+    try:
+        built = Path(runners.cpp_support())
+        assert built.parent == tmp_path / "cpp" and (built / "bits" / "stdc++.h.gch").is_file()
+        assert [p.name for p in (tmp_path / "cpp").iterdir()] == [built.name]
+        stamp = (built / "bits" / "stdc++.h.gch").stat().st_mtime_ns
+        runners.cpp_support.cache_clear()
+        assert Path(runners.cpp_support()) == built
+        assert (built / "bits" / "stdc++.h.gch").stat().st_mtime_ns == stamp
+    finally:
+        runners.cpp_support.cache_clear()
