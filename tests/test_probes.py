@@ -394,3 +394,29 @@ def test_bf16_readout_and_losses_are_computed_in_fp32(tiny_checkpoint):
     r16 = canonical_nll(pm.model, pm.tokenizer, "def f3(x):", "\n    return 3", 64)
     r32 = canonical_nll(fp32.model, fp32.tokenizer, "def f3(x):", "\n    return 3", 64)
     assert abs(r16["nll_per_token"] - r32["nll_per_token"]) < 0.05
+
+
+def test_canonical_nll_batches_score_each_pair_as_alone(tiny_checkpoint):
+    """Pairs of different lengths share a right-padded batch; each scores as the model's own
+    logits give it unpadded, one at a time (prompt cut from the left when the pair does not
+    fit; an empty prompt conditions on EOS)."""
+    import torch.nn.functional as F
+
+    from babeltower.probes.loss import canonical_nlls
+
+    pm = load_probed_model(str(tiny_checkpoint))
+    tok = pm.tokenizer
+    pairs = [("def f3(x):", "\n    return 3"), ("x = 1\n" * 8 + "def g(y):", "\n    return y + 1"),
+             ("", "def h():\n    pass"), ("def long(x):\n" * 12, "\n    return x")]
+    max_len = 40
+    rows = canonical_nlls(pm.model, tok, pairs, max_len, batch_size=3)
+    for (prompt, solution), row in zip(pairs, rows):
+        p = tok(prompt, add_special_tokens=False)["input_ids"]
+        s = tok(solution, add_special_tokens=False)["input_ids"]
+        p = p[-(max_len - len(s)):] if len(p) + len(s) > max_len else p
+        p = p or [tok.eos_token_id]
+        with torch.no_grad():
+            logits = pm.model(input_ids=torch.tensor([p + s])).logits[0]
+        expected = float(F.cross_entropy(logits[len(p) - 1:-1], torch.tensor(s), reduction="sum"))
+        assert row["solution_tokens"] == len(s) and not row["truncated"]
+        assert row["nll"] == pytest.approx(expected, rel=1e-5)

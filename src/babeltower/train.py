@@ -28,7 +28,7 @@ import logging
 import signal
 import sys
 import time
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
 
 import torch
@@ -38,8 +38,8 @@ from . import train_state
 from .data import MixtureSampler
 from .model import GPT, load_hf_weights, read_hf_config, resolve_model_config
 from .schedule import checkpoint_steps, lr_at
-from .train_process import (TrainingError, dist_env, measure_peak_flops, reproducible,
-                            training_device, use_bf16)
+from .train_process import (TrainingError, deterministic_inductor, dist_env,
+                            measure_peak_flops, reproducible, training_device, use_bf16)
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +72,9 @@ def train(run_config: dict) -> int:
     """Train a complete run config in this process (a torchrun worker or not): 0 when the run
     is complete and published, EXIT_PREEMPTED after a SIGTERM (state saved)."""
     sigterm = signal.getsignal(signal.SIGTERM)  # the trainer's handler is for its run only
-    with reproducible(run_config["deterministic"]):
+    with reproducible(run_config["deterministic"]), ExitStack() as compiled:
         try:
-            return Trainer(run_config).run()
+            return Trainer(run_config, compiled).run()
         finally:
             signal.signal(signal.SIGTERM, sigterm)
             if dist.is_initialized():
@@ -82,8 +82,11 @@ def train(run_config: dict) -> int:
 
 
 class Trainer:
-    def __init__(self, rc: dict) -> None:
+    def __init__(self, rc: dict, compiled: ExitStack | None = None) -> None:
+        """`compiled`: where a compiled run enters inductor's deterministic mode (train()
+        closes it when the run ends); without it, a compiled run's own stack."""
         self.rc = rc
+        self._compiled = compiled if compiled is not None else ExitStack()
         self.out = Path(rc["out_dir"])
         self.state_dir = self.out / "state"
         self.distributed, self.world, self.rank, self.local_rank = dist_env()
@@ -179,6 +182,8 @@ class Trainer:
         use_compile = self.rc["compile"]
         # Compilation costs ~10-20 s on a 2-core CPU and pays off after ~100 steps.
         if use_compile is True or (use_compile == "auto" and self.total_steps >= 100):
+            if self.rc["deterministic"]:
+                self._compiled.enter_context(deterministic_inductor())
             model = torch.compile(model)
         if self.distributed and self.strategy == "ddp":
             from torch.nn.parallel import DistributedDataParallel as DDP

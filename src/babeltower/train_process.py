@@ -92,15 +92,13 @@ def reproducible(enabled: bool):
 
     Eager CPU kernels are deterministic already; what varies between two runs otherwise is
     (CPU) inductor's scatter-add of the token-embedding gradient, whose threads add into the
-    same rows with atomics, and (GPU) atomics in CUDA kernels, cuBLAS's split-K workspaces and
-    inductor's benchmark-chosen reduction configs. Restored afterwards, since tests train in
-    their own process.
+    same rows with atomics (`deterministic_inductor`, entered where a run compiles), and (GPU)
+    atomics in CUDA kernels, cuBLAS's split-K workspaces and inductor's benchmark-chosen
+    reduction configs. Restored afterwards, since tests train in their own process.
     """
     if not enabled:
         yield
         return
-    import torch._inductor.config as inductor_config
-
     saved = (torch.are_deterministic_algorithms_enabled(),
              torch.is_deterministic_algorithms_warn_only_enabled(),
              os.environ.get("CUBLAS_WORKSPACE_CONFIG"))
@@ -110,9 +108,16 @@ def reproducible(enabled: bool):
     # breaking the resume promise.
     torch.use_deterministic_algorithms(True)
     try:
-        with inductor_config.patch(deterministic=True):
-            yield
+        yield
     finally:
         torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
         if saved[2] is None:
             os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
+
+
+def deterministic_inductor():
+    """Inductor's deterministic mode, for a compiled run under `reproducible`: imported only
+    where a run compiles (importing inductor costs ~2 s of every short run's start-up)."""
+    import torch._inductor.config as inductor_config
+
+    return inductor_config.patch(deterministic=True)

@@ -122,22 +122,38 @@ def mine_lens_items(manifest: str | Path, language: str, pairs: list, out_path: 
     return len(items)
 
 
+class SurfaceIndex:
+    """A tokenizer's vocabulary ids by surface form (minus a leading space marker), read once:
+    the tokens that are prefixes of a word are then looked up by the word's prefixes, not found
+    by a pass over the whole vocabulary per word."""
+
+    def __init__(self, tokenizer) -> None:
+        self.by_surface: dict[str, set[int]] = {}
+        for token, idx in tokenizer.get_vocab().items():
+            surface = token
+            for marker in SPACE_MARKERS:
+                if surface.startswith(marker):
+                    surface = surface[len(marker):]
+                    break
+            if surface:
+                self.by_surface.setdefault(surface, set()).add(idx)
+
+    def prefix_ids(self, word: str) -> set[int]:
+        """Vocabulary ids whose surface form is a prefix of `word`."""
+        return set().union(*(self.by_surface.get(word[:k], ()) for k in range(1, len(word) + 1)))
+
+
 def prefix_token_ids(tokenizer, word: str) -> set[int]:
     """Vocabulary ids whose surface form (minus a leading space marker) is a prefix of `word`."""
-    ids = set()
-    for token, idx in tokenizer.get_vocab().items():
-        surface = token
-        for marker in SPACE_MARKERS:
-            if surface.startswith(marker):
-                surface = surface[len(marker):]
-                break
-        if surface and word.startswith(surface):
-            ids.add(idx)
-    return ids
+    return SurfaceIndex(tokenizer).prefix_ids(word)
 
 
-def word_token_sets(tokenizer, new_word: str, primary_word: str) -> tuple[list[int], list[int]]:
-    a, b = prefix_token_ids(tokenizer, new_word), prefix_token_ids(tokenizer, primary_word)
+def word_token_sets(tokenizer, new_word: str, primary_word: str,
+                    index: SurfaceIndex | None = None) -> tuple[list[int], list[int]]:
+    """The prefix tokens of each word that are not prefix tokens of the other (`index`: the
+    tokenizer's SurfaceIndex, when one is at hand)."""
+    index = index or SurfaceIndex(tokenizer)
+    a, b = index.prefix_ids(new_word), index.prefix_ids(primary_word)
     shared = a & b
     return sorted(a - shared), sorted(b - shared)
 
@@ -163,7 +179,9 @@ def lens_distributions(pm, input_ids: torch.Tensor) -> torch.Tensor:
     """Next-token probabilities read from every layer: (layers, batch, vocab)."""
     capture = ResidualCapture(pm.blocks)
     try:
-        pm.model(input_ids=input_ids.to(pm.device))
+        # The blocks' outputs are all the lens reads: the base model skips the LM head over
+        # every position (more than half of a small model's forward pass).
+        pm.model.base_model(input_ids=input_ids.to(pm.device))
     finally:
         capture.close()
     stacked = torch.stack(capture.states)  # (layers, batch, d)
@@ -180,19 +198,30 @@ def working_language(pm, items: list[LensItem], context_tokens: int,
         ids = tok(it.context, add_special_tokens=False)["input_ids"]
         if len(ids) >= context_tokens:
             by_pair.setdefault((it.new_word, it.primary_word), []).append(ids[-context_tokens:])
+    index = SurfaceIndex(tok)
+    token_sets = {pair: word_token_sets(tok, *pair, index=index) for pair in by_pair}
+    # Every item of every scored pair, in batches that cross pairs (a pair has a handful of
+    # items; all contexts have context_tokens tokens): per pair, (layers,) probabilities of
+    # its new and its primary word per item.
+    flat = [(pair, ids) for pair, contexts in by_pair.items() if all(token_sets[pair])
+            for ids in contexts]
+    p_new: dict = {pair: [] for pair, _ in flat}
+    p_prim: dict = {pair: [] for pair, _ in flat}
+    for i in range(0, len(flat), batch_size):
+        batch = flat[i:i + batch_size]
+        probs = lens_distributions(pm, torch.tensor([ids for _, ids in batch]))
+        for j, (pair, _) in enumerate(batch):
+            new_ids, prim_ids = token_sets[pair]
+            p_new[pair].append(probs[:, j, new_ids].sum(-1))
+            p_prim[pair].append(probs[:, j, prim_ids].sum(-1))
     rows = []
-    for (new_word, primary_word), contexts in by_pair.items():
-        new_ids, prim_ids = word_token_sets(tok, new_word, primary_word)
-        if not new_ids or not prim_ids:
+    for (new_word, primary_word) in by_pair:
+        if (new_word, primary_word) not in p_new:
             rows.append({"pair": f"{new_word}/{primary_word}", "layer": -1, "items": 0,
                          "warning": "no exclusive prefix tokens for one of the words"})
             continue
-        p_new, p_prim = [], []
-        for i in range(0, len(contexts), batch_size):
-            probs = lens_distributions(pm, torch.tensor(contexts[i:i + batch_size]))
-            p_new.append(probs[..., new_ids].sum(-1))
-            p_prim.append(probs[..., prim_ids].sum(-1))
-        pn, pp = torch.cat(p_new, dim=1), torch.cat(p_prim, dim=1)  # (layers, items)
+        pn = torch.stack(p_new[new_word, primary_word], dim=1)  # (layers, items)
+        pp = torch.stack(p_prim[new_word, primary_word], dim=1)
         for layer in range(pn.size(0)):
             rows.append({"pair": f"{new_word}/{primary_word}", "layer": layer,
                          "items": pn.size(1),

@@ -36,7 +36,7 @@ from .heldout import heldout_texts, token_windows
 from .lape import (Deactivate, activation_probabilities, saturation_warning,
                    select_language_neurons, shared_neurons, transfer_neurons)
 from .lens import LensItem, working_language
-from .loss import canonical_nll, heldout_loss_row, mean_loss
+from .loss import canonical_nlls, heldout_loss_row, mean_loss
 from .model_access import load_probed_model
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,8 @@ def _probe(spec: ProbeSpec, out_dir: str | Path, context: ProbeContext | None
     timings["load (model, windows)"], t0 = _lap(t0)
     tables["loss"] = _heldout_loss_rows(pm, held, cfg["batch_size"], head32)
     timings["heldout_loss"], t0 = _lap(t0)
-    tables["canonical_nll"] = _canonical_nll_rows(pm, context.problems, head32)
+    tables["canonical_nll"] = _canonical_nll_rows(pm, context.problems, head32,
+                                                  cfg["batch_size"])
     timings["canonical_nll"], t0 = _lap(t0)
     tables["lens"] = _lens_rows(pm, languages, context.lens_items, cfg)
     timings["lens"], t0 = _lap(t0)
@@ -214,16 +215,15 @@ def _heldout_loss_rows(pm, held: dict, batch_size: int, head32) -> list[dict]:
     return rows
 
 
-def _canonical_nll_rows(pm, problems: list, head32) -> list[dict]:
+def _canonical_nll_rows(pm, problems: list, head32, batch_size: int) -> list[dict]:
     """2. Likelihood of the benchmarks' canonical solutions, per language with a benchmark
     (`problems`: ProbeContext.problems, empty where the probe is disabled)."""
-    rows = []
-    for lang, bname, found in problems:
-        for p in found:
-            r = canonical_nll(pm.model, pm.tokenizer, p.prompt, p.canonical_solution,
-                              pm.n_positions, head32)
-            rows.append({"language": lang, "benchmark": bname, "task_id": p.task_id, **r})
-    return rows
+    keyed = [(lang, bname, p) for lang, bname, found in problems for p in found]
+    scores = canonical_nlls(pm.model, pm.tokenizer,
+                            [(p.prompt, p.canonical_solution) for _, _, p in keyed],
+                            pm.n_positions, head32, batch_size)
+    return [{"language": lang, "benchmark": bname, "task_id": p.task_id, **r}
+            for (lang, bname, p), r in zip(keyed, scores)]
 
 
 def _lens_rows(pm, languages: dict, lens_items: dict, cfg: dict) -> list[dict]:
