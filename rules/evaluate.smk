@@ -1,7 +1,7 @@
 # Evaluation stage: generate completions for benchmark prompts at checkpoints and run them in
 # the sandbox; pass@k per language and checkpoint, per-problem results kept.
-# `cluster.checkpoints_per_job` consecutive checkpoints of a run are one job (one process:
-# evaluate_batch).
+# `cluster.checkpoints_per_job` consecutive checkpoints of a run (of all the comparison runs)
+# are one job (one process: evaluate_batch).
 
 
 include: "inputs/evaluate.smk"
@@ -9,16 +9,16 @@ include: "inputs/evaluate.smk"
 
 rule evaluate_batch:
     input:
-        checkpoints=f"{RESULTS}/runs/{{run}}/checkpoints",
+        checkpoints=batch_checkpoint_dirs,
         benchmarks=benchmark_files,
     output:
-        batch_table("evaluation", "{run}", "{batch}"),
+        batch_table("evaluation", "{group}", "{batch}"),
     log:
-        f"{RESULTS}/logs/evaluation/{{run}}/batch{{batch}}.log",
+        f"{RESULTS}/logs/evaluation/{{group}}/batch{{batch}}.log",
     benchmark:
-        f"{RESULTS}/timings/evaluation/{{run}}/batch{{batch}}.tsv"
+        f"{RESULTS}/timings/evaluation/{{group}}/batch{{batch}}.tsv"
     wildcard_constraints:
-        run=one_of(ALL_RUNS),
+        group=one_of(BATCH_GROUPS),
         batch=r"\d+",
     conda:
         "../envs/evaluate.yaml"
@@ -33,7 +33,7 @@ rule evaluate_batch:
         seed=config["seed"],
         # The batch's checkpoints and their folders: a batch whose checkpoints change
         # (another checkpoints_per_job) reruns.
-        checkpoints=lambda wc: batch_outputs("evaluation", wc.run, wc.batch, evaluation_dir),
+        checkpoints=lambda wc: batch_outputs("evaluation", wc.group, wc.batch, evaluation_dir),
     script:
         "../workflow/scripts/evaluate_batch.py"
 
@@ -41,7 +41,7 @@ rule evaluate_batch:
 # No action: names the tables of one checkpoint, which its batch job wrote.
 rule evaluated_checkpoint:
     input:
-        lambda wc: batch_table("evaluation", wc.run, batch_of("evaluation", wc.run, wc.ckpt)),
+        lambda wc: checkpoint_batch_table("evaluation", wc.run, wc.ckpt),
     output:
         results=f"{RESULTS}/evaluation/{{run}}/{{ckpt}}/results.tsv",
         passk=f"{RESULTS}/evaluation/{{run}}/{{ckpt}}/passk.tsv",

@@ -29,18 +29,18 @@ rule mine_lens_items:
 
 rule probe_batch:
     input:
-        checkpoints=f"{RESULTS}/runs/{{run}}/checkpoints",
+        checkpoints=batch_checkpoint_dirs,
         manifests=[corpus_manifest(lang) for lang in LANGUAGES],
         lens_items=[f"{RESULTS}/probes/items/{lang}.jsonl" for lang in NEW_LANGUAGES],
         benchmarks=benchmark_files,
     output:
-        batch_table("probes", "{run}", "{batch}"),
+        batch_table("probes", "{group}", "{batch}"),
     log:
-        f"{RESULTS}/logs/probes/{{run}}/batch{{batch}}.log",
+        f"{RESULTS}/logs/probes/{{group}}/batch{{batch}}.log",
     benchmark:
-        f"{RESULTS}/timings/probes/{{run}}/batch{{batch}}.tsv"
+        f"{RESULTS}/timings/probes/{{group}}/batch{{batch}}.tsv"
     wildcard_constraints:
-        run=one_of(ALL_RUNS),
+        group=one_of(BATCH_GROUPS),
         batch=r"\d+",
     conda:
         "../envs/train.yaml"
@@ -54,7 +54,7 @@ rule probe_batch:
         benchmarks=enabled_benchmarks(config),
         # The batch's checkpoints and their folders: a batch whose checkpoints change
         # (another checkpoints_per_job) reruns.
-        checkpoints=lambda wc: batch_outputs("probes", wc.run, wc.batch, probe_dir),
+        checkpoints=lambda wc: batch_outputs("probes", wc.group, wc.batch, probe_dir),
     script:
         "../workflow/scripts/probe_batch.py"
 
@@ -62,7 +62,7 @@ rule probe_batch:
 # No action: names the tables of one checkpoint, which its batch job wrote.
 rule probed_checkpoint:
     input:
-        lambda wc: batch_table("probes", wc.run, batch_of("probes", wc.run, wc.ckpt)),
+        lambda wc: checkpoint_batch_table("probes", wc.run, wc.ckpt),
     output:
         tables=[f"{RESULTS}/probes/{{run}}/{{ckpt}}/{table}.tsv" for table in PROBE_TABLES],
         neuron_sets=f"{RESULTS}/probes/{{run}}/{{ckpt}}/neuron_sets.json",

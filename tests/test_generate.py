@@ -107,3 +107,23 @@ def test_long_prompt_keeps_its_end(model_and_tokenizer, caplog):
     tail = tok.decode(kept)
     assert tok(tail)["input_ids"] == kept
     assert completion == generate(model, tok, [tail], "cpp", max_new_tokens=24)[0][0]
+
+
+def test_requests_of_several_languages_share_batches_and_keep_their_own_rules(
+        model_and_tokenizer):
+    """An evaluation generates for every benchmark and language at once: each request stops
+    at its own rule and samples from its own seed index, so the completions equal those of
+    `generate` per language (greedy and sampled)."""
+    from babeltower.evaluation.generate import Request, StopRule, generate_requests
+
+    model, tok = model_and_tokenizer
+    swapped = StopRule(("\n", ";"), keep=False)
+    requests = ([Request(p, "cpp", None, i) for i, p in enumerate(PROMPTS)]
+                + [Request(p, "python", swapped, i) for i, p in enumerate(PROMPTS)])
+    for kwargs in ({}, dict(n_samples=2, temperature=1.0, top_p=0.9, seed=3)):
+        mixed = generate_requests(model, tok, requests, 24, batch_size=4, **kwargs)
+        cpp = generate(model, tok, PROMPTS, "cpp", 24, batch_size=2, **kwargs)
+        python = generate(model, tok, PROMPTS, "python", 24, batch_size=3, stop=swapped,
+                          **kwargs)
+        assert mixed == cpp + python
+        assert all("\n" not in c and ";" not in c for cs in python for c in cs)

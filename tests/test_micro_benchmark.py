@@ -37,16 +37,16 @@ def _evaluate(tmp_path, completions: dict[str, list[str]]) -> pd.DataFrame:
                            seed=0, workers=2, cache_dir=str(tmp_path / "cache"),
                            require_booked_gpu=False)
 
-    def fake_generate(model, tokenizer, prompts, language, *args):
+    def fake_generate(model, tokenizer, requests, *args):
         by_prompt = {r["prompt"]: completions[r["task_id"]] for r in BENCHMARK}
-        return [by_prompt[p] for p in prompts]
+        return [by_prompt[r.prompt] for r in requests]
 
     model = SimpleNamespace(model=None, tokenizer=None,
                             placement=lambda: {"device": "cpu", "dtype": "float32"})
     # The harness self-test (tests/test_selftest.py) is left out too: it is the job's check of
     # the toolchains before any scoring, and would double this test's time.
     with patch("babeltower.probes.model_access.load_probed_model", return_value=model), \
-            patch("babeltower.evaluation.evaluate.generate", fake_generate), \
+            patch("babeltower.evaluation.evaluate.generate_requests", fake_generate), \
             patch("babeltower.evaluation.evaluate.self_test_all",
                   return_value={"seconds": 0.0, "languages": {}}):
         results, _ = evaluate_checkpoint(spec, tmp_path / "out")

@@ -495,6 +495,12 @@ def test_toolchain_outside_the_system_trees_runs_with_its_prefix():
     assert result.stdout == "hello from the prefix\nlinks\ntoolchain\n"
 
 
+def attempt_checks(attempts: dict[str, str], line: str) -> str:
+    """A hostile program's body: per attempt (name -> call), `line` with {call} and {name}
+    filled in, printing "done: <name>" where the call succeeded."""
+    return "".join(line.format(call=call, name=name) for name, call in attempts.items())
+
+
 @needs["go"]
 def test_go_support_names_real_paths_and_rebuilds_a_stale_folder(tmp_path, monkeypatch):
     """The Go support folder's import configurations name every archive by its real path (a
@@ -550,8 +556,8 @@ def test_go_programs_cannot_change_the_shared_standard_library():
                 "delete importcfg.link": f'os.Remove("{support}/importcfg.link")',
                 "chmod the folder": f'os.Chmod("{support}", 0777)',
                 "rename the folder": f'os.Rename("{support}", "{support}.old")'}
-    checks = "".join(f'\tif {call} == nil {{\n\t\tfmt.Println("done: {name}")\n\t}}\n'
-                     for name, call in attempts.items())
+    checks = attempt_checks(attempts,
+                            '\tif {call} == nil {{\n\t\tfmt.Println("done: {name}")\n\t}}\n')
     source = ("package main\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n"
               "func appendTo(p string) error {\n"
               "\tf, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)\n"
@@ -604,8 +610,7 @@ def test_cpp_programs_use_the_shared_precompiled_header_and_cannot_change_it():
                 "plant a header": f'std::ofstream("{support}/bits/vector").good()',
                 "remove the header": f'std::remove("{gch}") == 0',
                 "rename the folder": f'std::rename("{support}", "{support}.old") == 0'}
-    checks = "".join(f'    if ({call}) std::cout << "done: {name}\\n";\n'
-                     for name, call in attempts.items())
+    checks = attempt_checks(attempts, '    if ({call}) std::cout << "done: {name}\\n";\n')
     hostile = runner.run("#include <bits/stdc++.h>\nint main() {\n" + checks
                          + '    std::cout << "tried\\n";\n}\n')
     assert hostile.ok and hostile.stdout == "tried\n", (hostile.stdout, hostile.stderr[-500:])

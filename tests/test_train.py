@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -291,7 +292,15 @@ def test_compiled_runs_are_bitwise_reproducible_and_resumable(token_data, tmp_pa
     root, indexes = token_data
     over = dict(compile=True, threads=2)
     ref = run_config(root, indexes, tmp_path / "ref", **over)
-    assert train(ref) == 0
+    assert not torch.are_deterministic_algorithms_enabled()
+    import babeltower.train as train_module
+
+    with patch.object(train_module, "reproducible", wraps=train_module.reproducible) as flags:
+        assert train(ref) == 0
+    # A compiled run switches deterministic kernels on (an eager CPU run needs not) and
+    # restores them when it ends.
+    flags.assert_called_once_with(True)
+    assert not torch.are_deterministic_algorithms_enabled()
     kills = sorted(random.Random().sample(range(2, 23), 2))
     rc = run_config(root, indexes, tmp_path / "killed", **over)
     _killed_and_resumed(rc, tmp_path / "killed.json", kills, timeout=300)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 import torch
 
 from babeltower.analysis.report import FIGURES
+from babeltower.runs import COMPARISON_RUN_PREFIX, comparison_batch_group
 from micro import MICRO_KEY, N_GOOD, micro_config, predicted_pass, write_config
 from snakemake_helpers import (REPO, SNAKEFILE, copy_workdir_without, kill_snakemake_when,
                                planned_jobs, snakemake)
@@ -50,10 +52,18 @@ ALL_PROBES = {**probe_jobs(STUDY_CHECKPOINTS), "evaluate_batch": STUDY_RUNS,
               "knowledge_dependence": 1}
 
 
-def eval_jobs(runs: int) -> dict:
-    """Evaluation jobs that rerun: the final checkpoint of `runs` runs, a batch each."""
-    return {"evaluate_batch": runs, "evaluated_checkpoint": runs, "collect_evaluation": 2,
-            "knowledge_dependence": 1}
+def eval_jobs(runs: int, batches: int | None = None) -> dict:
+    """Evaluation jobs that rerun: the final checkpoint of `runs` runs, a batch each (or
+    `batches`: the seeds of a comparison mixture share one)."""
+    return {"evaluate_batch": runs if batches is None else batches,
+            "evaluated_checkpoint": runs, "collect_evaluation": 2, "knowledge_dependence": 1}
+
+
+# Every study run and the natural comparison runs (whose mixture a dry run can read: the
+# optimized ones wait for their mixture checkpoint): a batch per study run, one for natural's
+# two seeds.
+RETRAINED_PROBES = probe_jobs(STUDY_CHECKPOINTS + 2, batches=STUDY_RUNS + 1)
+RETRAINED_EVALS = eval_jobs(STUDY_RUNS + 2, batches=STUDY_RUNS + 1)
 
 
 # Downstream of the probe tables: curves, stages, Algorithm 1, the comparison, figures, summary.
@@ -385,8 +395,7 @@ def test_training_setting_changes_rerun_only_the_affected_runs(micro_run):
         "optimizer", {"lr": 0.01}))
     # Every run, the comparison runs included (listed: the natural mixture's two seeds, each
     # probed and evaluated at its final checkpoint, a batch each).
-    assert plan == {**TRAIN_JOBS, **probe_jobs(STUDY_CHECKPOINTS + 2, batches=STUDY_RUNS + 2),
-                    **eval_jobs(STUDY_RUNS + 2),
+    assert plan == {**TRAIN_JOBS, **RETRAINED_PROBES, **RETRAINED_EVALS,
                     **NATURAL_COMPARISON, **analysis_jobs(6), "all": 1}
 
 
@@ -398,16 +407,14 @@ def test_model_and_schedule_changes_rerun_every_training_run(micro_run, family, 
     ws, cfg, _ = micro_run
     plan = _plan_with(ws, cfg, f"{family}.yaml", change)
     # Same plan as a shared optimizer change: every run and everything after it.
-    assert plan == {**TRAIN_JOBS, **probe_jobs(STUDY_CHECKPOINTS + 2, batches=STUDY_RUNS + 2),
-                    **eval_jobs(STUDY_RUNS + 2),
+    assert plan == {**TRAIN_JOBS, **RETRAINED_PROBES, **RETRAINED_EVALS,
                     **NATURAL_COMPARISON, **analysis_jobs(6), "all": 1}
 
 
 def test_probe_setting_changes_rerun_probes_but_never_training(micro_run):
     ws, cfg, _ = micro_run
     # 21 checkpoints of the study's runs + the natural comparison runs' final ones.
-    probes_only = {**probe_jobs(STUDY_CHECKPOINTS + 2, batches=STUDY_RUNS + 2),
-                   **analysis_jobs(6), "all": 1}
+    probes_only = {**RETRAINED_PROBES, **analysis_jobs(6), "all": 1}
     plan = _plan_with(ws, cfg, "probe_tokens.yaml",
                       lambda c: c["probes"].__setitem__("loss_tokens", 128))
     assert plan == probes_only
@@ -416,7 +423,7 @@ def test_probe_setting_changes_rerun_probes_but_never_training(micro_run):
     assert plan == {"mine_lens_items": 2, **probes_only}
     plan = _plan_with(ws, cfg, "eval.yaml",
                       lambda c: c["evaluation"].__setitem__("max_new_tokens", 8))
-    assert plan == {**eval_jobs(STUDY_RUNS + 2), **analysis_jobs(6, probes=False), "all": 1}
+    assert plan == {**RETRAINED_EVALS, **analysis_jobs(6, probes=False), "all": 1}
 
 
 def test_analysis_and_mixture_settings_rerun_only_their_downstream(micro_run):
@@ -436,40 +443,59 @@ def test_analysis_and_mixture_settings_rerun_only_their_downstream(micro_run):
         "optimized_source", "working_language"))
     assert plan == {"optimized_mixture": 1, "collect_run_curves": 4, "compare_mixtures": 1,
                     "figures": 1, "summary": 1, "all": 1}
-    # A third seed: three new runs (one per mixture), probed and evaluated at the end.
+    # A third seed: three new runs (one per mixture), probed and evaluated at the end. Each
+    # mixture's batch jobs (its seeds together) gain a checkpoint, so the mixture's other
+    # seeds are probed and evaluated again with it: the price of one process per mixture.
     plan = _plan_with(ws, cfg, "seeds.yaml", lambda c: c["comparison"].__setitem__(
         "seeds", [1, 2, 3]))
     assert plan == {"train[comparison-natural-s3]": 1, "train[comparison-optimized-s3]": 1,
-                    "train[comparison-optimized-equal-s3]": 1, "probe_batch": 3, "probed_checkpoint": 3,
-                    "evaluate_batch": 3, "evaluated_checkpoint": 3, "collect_run_curves": 3, "compare_mixtures": 1, "figures": 1, "summary": 1,
+                    "train[comparison-optimized-equal-s3]": 1, "probe_batch": 3,
+                    "probed_checkpoint": 9, "evaluate_batch": 3, "evaluated_checkpoint": 9,
+                    "collect_run_curves": 9, "compare_mixtures": 1, "figures": 1, "summary": 1,
                     "all": 1}
 
 
 def test_batch_tables_record_every_probed_and_evaluated_checkpoint(micro_run):
     """Each batch job (one process for its checkpoints) writes the seconds and peak memory of
     each checkpoint; Snakemake's benchmark record of the job holds them and the start-up:
-    with the default batch size each run is one batch."""
+    with the default batch size each study run is one batch, and the two seeds of each
+    comparison mixture are one batch together (the mixture's batch group)."""
     ws, _, _ = micro_run
     results = ws / "results"
     for job in ("probes", "evaluation"):
-        for run_dir in (p for p in (results / job).iterdir() if any(p.glob("step*"))):
-            timings = results / "timings" / job / run_dir.name
-            checkpoints = sorted(p.name for p in run_dir.glob("step*"))
+        run_dirs = [p for p in (results / job).iterdir() if any(p.glob("step*"))]
+        groups = {}
+        for run_dir in run_dirs:
+            group = (re.sub(r"-s\d+$", "", run_dir.name)
+                     if run_dir.name.startswith(COMPARISON_RUN_PREFIX) else run_dir.name)
+            groups.setdefault(group, []).append(run_dir)
+        mixtures = {g: len(m) for g, m in groups.items() if g.startswith(COMPARISON_RUN_PREFIX)}
+        assert mixtures == {comparison_batch_group(m): 2
+                            for m in ("natural", "optimized", "optimized-equal")}, job
+        for group, members in groups.items():
+            timings = results / "timings" / job / group
             batch = pd.read_csv(timings / "batch0-checkpoints.tsv", sep="\t")
-            assert list(batch.checkpoint) == checkpoints, (job, run_dir.name)
-            assert list(batch.step) == [int(c.removeprefix("step")) for c in checkpoints]
+            assert set(batch.run) == {d.name for d in members}, (job, group)
+            for run_dir in members:
+                checkpoints = sorted(p.name for p in run_dir.glob("step*"))
+                mine = batch[batch.run == run_dir.name]
+                assert list(mine.checkpoint) == checkpoints, (job, run_dir.name)
+                assert list(mine.step) == [int(c.removeprefix("step")) for c in checkpoints]
             assert batch.seconds.gt(0).all() and batch.peak_rss_mb.gt(0).all()
             assert batch.peak_rss_mb.is_monotonic_increasing  # the process's peak so far
             record = pd.read_csv(timings / "batch0.tsv", sep="\t")
             assert record.s.iloc[0] >= batch.seconds.sum() + batch.prepare_seconds.iloc[0] - 0.5
             assert not (timings / "batch1-checkpoints.tsv").exists()
+        # No batch of a comparison run's own.
+        assert not any((results / "timings" / job).glob(f"{COMPARISON_RUN_PREFIX}*-s*"))
 
 
 def test_batch_size_change_reruns_the_batches_it_recuts(micro_run):
     """cluster.checkpoints_per_job cuts the batch jobs, so a batch whose checkpoints change
     reruns (batches of 2: primary's 5 probed checkpoints -> 3 batches, each continual and
     monolingual run's 4 -> 2) and so does what reads their tables; a batch it leaves as it was
-    does not (the evaluations and the comparison runs' probes: one final checkpoint per run).
+    does not (the evaluations, one final checkpoint per run, and the comparison runs' probes,
+    one batch of two seeds' final checkpoints per mixture).
     Snakemake records outputs per job, and a batch job's outputs name no checkpoint."""
     ws, cfg, _ = micro_run
     plan = _plan_with(ws, cfg, "batches.yaml",

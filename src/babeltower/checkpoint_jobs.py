@@ -7,6 +7,8 @@ the two count the same jobs.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from .runs import RunPlan
 
 # The per-checkpoint job kinds: one probe job and one evaluation job per selected checkpoint.
@@ -30,7 +32,32 @@ def job_checkpoints(config: dict, job: str, plan: RunPlan) -> list[str]:
     return names if config["evaluation"]["checkpoints"] == "all" else names[-1:]
 
 
-def checkpoint_batches(config: dict, names: list[str]) -> list[list[str]]:
+def checkpoint_batches(config: dict, names: list) -> list[list]:
     """Consecutive checkpoints in batches of `cluster.checkpoints_per_job` (one cluster job)."""
     size = config["cluster"]["checkpoints_per_job"]
     return [names[i:i + size] for i in range(0, len(names), size)]
+
+
+def batch_group(plan: RunPlan) -> str:
+    """The batch jobs a run's checkpoints join (RunPlan.batch_group). A study run's are its
+    own (its probes start as soon as it ends); the seeds of a comparison mixture share theirs:
+    each probes one or a few checkpoints, and a process per run would cost more in start-up
+    (Python, torch, transformers, the harness self-test) than its probes. A change that
+    retrains a mixture's runs reruns its group's batches, and only those."""
+    return plan.batch_group
+
+
+def group_checkpoints(config: dict, job: str, plans: Iterable[RunPlan]) -> list[tuple[str, str]]:
+    """(run, checkpoint) of each `job` checkpoint of the runs of one batch group, run by run in
+    the order given, each run's in training order: what checkpoint_batches cuts."""
+    return [(plan.name, name) for plan in plans for name in job_checkpoints(config, job, plan)]
+
+
+def group_batches(config: dict, job: str, plans: Iterable[RunPlan]) -> dict[str, list[list]]:
+    """Batch group -> its batches of (run, checkpoint), for runs of any groups (the compute
+    plan counts jobs with it)."""
+    groups: dict[str, list[RunPlan]] = {}
+    for plan in plans:
+        groups.setdefault(batch_group(plan), []).append(plan)
+    return {group: checkpoint_batches(config, group_checkpoints(config, job, members))
+            for group, members in groups.items()}

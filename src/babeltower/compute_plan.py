@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from .checkpoint_jobs import checkpoint_batches, job_checkpoints
+from .checkpoint_jobs import group_batches, job_checkpoints
 from .compute_costs import (FP32_BYTES, Assumptions, checkpoint_bytes, corpus_bytes,
                             estimated_corpus_tokens, evaluation_cost, probe_cost,
                             probe_output_bytes, run_model, vocab_size)
@@ -158,10 +158,15 @@ def _checkpoint_stages(config: dict, a: Assumptions, plans: dict[str, RunPlan],
                        enabled: dict[str, bool], prefix: str,
                        estimated: bool) -> tuple[Stage, Stage]:
     """The probe and evaluation jobs of the runs' checkpoints: one job (one process) per batch
-    of cluster.checkpoints_per_job checkpoints of a run, and per checkpoint a job without
-    action that names its tables (probed_checkpoint, evaluated_checkpoint)."""
+    of cluster.checkpoints_per_job checkpoints of a batch group (a study run, or all the
+    comparison runs: checkpoint_jobs.batch_group), and per checkpoint a job without action
+    that names its tables (probed_checkpoint, evaluated_checkpoint)."""
     stages = {name: Stage(prefix + name, after_checkpoints=estimated)
               for name in ("probes", "evaluation")}
+    for name in stages:
+        if enabled[name]:
+            stages[name].jobs += sum(map(len, group_batches(config, name,
+                                                            plans.values()).values()))
     for plan in plans.values():
         model = run_model(config, plan)
         for name, cost in (("probes", probe_cost), ("evaluation", evaluation_cost)):
@@ -170,7 +175,7 @@ def _checkpoint_stages(config: dict, a: Assumptions, plans: dict[str, RunPlan],
             stage = stages[name]
             checkpoints = job_checkpoints(config, name, plan)
             tokens, flops = cost(config, model, a)
-            stage.jobs += len(checkpoint_batches(config, checkpoints)) + len(checkpoints)
+            stage.jobs += len(checkpoints)
             stage.tokens += len(checkpoints) * tokens
             stage.flops += len(checkpoints) * flops
             if name == "probes":

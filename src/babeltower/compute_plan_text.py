@@ -94,8 +94,8 @@ def format_plan(plan: ComputePlan) -> str:
         f"({a.prompt_tokens} prompt + max_new_tokens) tokens; upper bounds (a benchmark may have "
         "fewer problems, completions stop early)",
         "probe and evaluation jobs: one process per batch of cluster.checkpoints_per_job "
-        "consecutive checkpoints of a run, plus a job without action per checkpoint (it names "
-        "the checkpoint's tables)",
+        "consecutive checkpoints of a run (of all the comparison runs together), plus a job "
+        "without action per checkpoint (it names the checkpoint's tables)",
         "data stages run on CPUs (no FLOPs counted)",
         *plan.notes,
     ]

@@ -59,6 +59,12 @@ def comparison_run(mixture: str, seed: int) -> str:
     return f"{COMPARISON_RUN_PREFIX}{mixture}-s{seed}"
 
 
+def comparison_batch_group(mixture: str) -> str:
+    """The batch group of one mixture's comparison runs (RunPlan.batch_group): the seeds of a
+    mixture share their probe and evaluation batch jobs. A study run's group is its name."""
+    return f"{COMPARISON_RUN_PREFIX}{mixture}"
+
+
 @dataclass
 class RunPlan:
     name: str
@@ -68,6 +74,13 @@ class RunPlan:
     config: dict            # resolved run config without paths
     total_steps: int
     checkpoint_steps: list[int]
+    # The probe and evaluation batch jobs its checkpoints join (checkpoint_jobs): its own
+    # (None: the run's name), or its mixture's for a comparison run (comparison_batch_group).
+    group: str | None = None
+
+    @property
+    def batch_group(self) -> str:
+        return self.group or self.name
 
     @property
     def checkpoint_names(self) -> list[str]:
@@ -101,7 +114,8 @@ def planned_total_steps(mixture: dict, context: int, batch_size: int) -> int:
 
 
 def _plan(name: str, kind: str, mixture: dict, training: dict, seed: int,
-          init_from_run: str | None, init_positions: int | None = None) -> RunPlan:
+          init_from_run: str | None, init_positions: int | None = None,
+          group: str | None = None) -> RunPlan:
     check_run_settings(name, training, init_positions)
     cfg = copy.deepcopy(training)
     cfg.update(run=name, kind=kind, mixture=mixture, seed=seed)
@@ -118,7 +132,7 @@ def _plan(name: str, kind: str, mixture: dict, training: dict, seed: int,
                              ck["uniform_every_tokens"], ck["log_factor"])
     cfg["expected_checkpoints"] = steps
     langs = sorted(mixture.get("budgets") or mixture.get("weights"))
-    return RunPlan(name, kind, langs, init_from_run, cfg, total, steps)
+    return RunPlan(name, kind, langs, init_from_run, cfg, total, steps, group)
 
 
 def _run_settings(training: dict, kind_cfg: dict, where: str) -> dict:
@@ -213,7 +227,7 @@ def plan_comparison_run(config: dict, mixture: str, seed: int, budgets: dict[str
     # are repeated epochs: allowed here, and reported in the mixtures table.
     training["allow_repetition"] = True
     return _plan(comparison_run(mixture, seed), "comparison", {"budgets": budgets}, training,
-                 seed, None)
+                 seed, None, group=comparison_batch_group(mixture))
 
 
 def language_tokens(train_tokens, lang: str, new_languages: list[str], where: str) -> int:

@@ -10,7 +10,8 @@ kernels) train_process.py's.
 
 Exactness: the batch of step s is a function of (seed, s) only, the LR of (config, s), and
 resume restores model, optimizer and RNG state bit for bit. With `training.deterministic`
-(the default) the kernels are deterministic too (`reproducible`): a repeated run, or a run
+(the default) the kernels are deterministic too (`reproducible`, switched on for GPU and
+compiled runs; eager CPU kernels are deterministic as they are): a repeated run, or a run
 killed and resumed any number of times, ends with bitwise the weights of one run straight
 through, on the same hardware, software, thread count and number of processes, compiled or not
 (tested on CPU with one process, fp32 and bf16; on GPUs the flags are PyTorch's documented
@@ -72,9 +73,9 @@ def train(run_config: dict) -> int:
     """Train a complete run config in this process (a torchrun worker or not): 0 when the run
     is complete and published, EXIT_PREEMPTED after a SIGTERM (state saved)."""
     sigterm = signal.getsignal(signal.SIGTERM)  # the trainer's handler is for its run only
-    with reproducible(run_config["deterministic"]), ExitStack() as compiled:
+    with ExitStack() as flags:
         try:
-            return Trainer(run_config, compiled).run()
+            return Trainer(run_config, flags).run()
         finally:
             signal.signal(signal.SIGTERM, sigterm)
             if dist.is_initialized():
@@ -82,11 +83,12 @@ def train(run_config: dict) -> int:
 
 
 class Trainer:
-    def __init__(self, rc: dict, compiled: ExitStack | None = None) -> None:
-        """`compiled`: where a compiled run enters inductor's deterministic mode (train()
-        closes it when the run ends); without it, a compiled run's own stack."""
+    def __init__(self, rc: dict, flags: ExitStack | None = None) -> None:
+        """`flags`: where the run enters the deterministic-kernel settings it needs
+        (`reproducible`, inductor's deterministic mode), which train() restores when the run
+        ends; without it, the trainer's own stack."""
         self.rc = rc
-        self._compiled = compiled if compiled is not None else ExitStack()
+        self._flags = flags if flags is not None else ExitStack()
         self.out = Path(rc["out_dir"])
         self.state_dir = self.out / "state"
         self.distributed, self.world, self.rank, self.local_rank = dist_env()
@@ -146,6 +148,11 @@ class Trainer:
         if rc.get("expected_checkpoints") and rc["expected_checkpoints"] != self.schedule:
             raise TrainingError(f"run {rc['run']!r}: checkpoint schedule {self.schedule} differs "
                                 f"from the one planned {rc['expected_checkpoints']}")
+        # Deterministic kernels (training.deterministic) where a run can have others: on a GPU,
+        # or compiled. Eager CPU kernels are deterministic already, and the switch alone
+        # imports torch's compiler stack (~1.5 s of a short run's start-up).
+        if rc["deterministic"] and (self.device.type != "cpu" or self._compiles()):
+            self._flags.enter_context(reproducible(True))
 
         self.model = GPT(self.model_cfg)
         if rc.get("init_from"):
@@ -177,13 +184,16 @@ class Trainer:
         return torch.optim.AdamW(groups, lr=opt["lr"], betas=(opt["beta1"], opt["beta2"]),
                                  eps=opt["eps"], fused=fused, foreach=None if fused else True)
 
-    def _wrap(self) -> torch.nn.Module:
-        model = self.model
+    def _compiles(self) -> bool:
         use_compile = self.rc["compile"]
         # Compilation costs ~10-20 s on a 2-core CPU and pays off after ~100 steps.
-        if use_compile is True or (use_compile == "auto" and self.total_steps >= 100):
+        return use_compile is True or (use_compile == "auto" and self.total_steps >= 100)
+
+    def _wrap(self) -> torch.nn.Module:
+        model = self.model
+        if self._compiles():
             if self.rc["deterministic"]:
-                self._compiled.enter_context(deterministic_inductor())
+                self._flags.enter_context(deterministic_inductor())
             model = torch.compile(model)
         if self.distributed and self.strategy == "ddp":
             from torch.nn.parallel import DistributedDataParallel as DDP

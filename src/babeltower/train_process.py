@@ -88,7 +88,8 @@ def measure_peak_flops(device: torch.device, bf16: bool, seconds: float = 0.5) -
 
 @contextmanager
 def reproducible(enabled: bool):
-    """Deterministic kernels while a run trains (`training.deterministic`).
+    """Deterministic kernels while a run trains (`training.deterministic`; the trainer enters
+    it for GPU and compiled runs).
 
     Eager CPU kernels are deterministic already; what varies between two runs otherwise is
     (CPU) inductor's scatter-add of the token-embedding gradient, whose threads add into the

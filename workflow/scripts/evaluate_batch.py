@@ -1,5 +1,5 @@
-"""Rule evaluate_batch: pass@k of each checkpoint of one batch of a run, in one process,
-programs run in the sandbox."""
+"""Rule evaluate_batch: pass@k of each checkpoint of one batch (of a run, or of the comparison
+runs), in one process, programs run in the sandbox."""
 import _pkg  # noqa: F401  (puts the babeltower package on sys.path)
 from babeltower.smk import setup_rule_logging
 
@@ -14,11 +14,10 @@ from babeltower.probes.runner import checkpoint_key  # noqa: E402
 from babeltower.specs import evaluation_spec  # noqa: E402
 
 sm = snakemake  # noqa: F821
-checkpoints = [Path(sm.input.checkpoints) / ckpt for ckpt in sm.params.checkpoints]
 specs = [
     evaluation_spec(
         sm.params.languages, sm.params.benchmarks, sm.params.evaluation,
-        key=checkpoint_key(checkpoint, sm.wildcards.run), checkpoint=str(checkpoint),
+        key=checkpoint_key(Path(ckpt["checkpoint"]), ckpt["run"]), checkpoint=ckpt["checkpoint"],
         seed=sm.params.seed, workers=sm.threads, rule=sm.rule,
         # A GPU the job books (SLURM profile) and does not find is an error unless
         # cluster.require_booked_gpu is false (babeltower.devices).
@@ -26,7 +25,7 @@ specs = [
         require_booked_gpu=sm.config["cluster"]["require_booked_gpu"],
         # Compiled programs are cached across checkpoints (same source, same binary).
         cache_dir=str(Path(sm.config["results_dir"]) / "evaluation" / "cache" / "programs"))
-    for checkpoint in checkpoints
+    for ckpt in sm.params.checkpoints
 ]
-prepare_s, rows = evaluate_batch(specs, list(sm.params.checkpoints.values()))
+prepare_s, rows = evaluate_batch(specs, [ckpt["out_dir"] for ckpt in sm.params.checkpoints])
 write_batch_table(prepare_s, rows, sm.output[0])

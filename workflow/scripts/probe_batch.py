@@ -1,4 +1,5 @@
-"""Rule probe_batch: every probe on each checkpoint of one batch of a run, in one process."""
+"""Rule probe_batch: every probe on each checkpoint of one batch (of a run, or of the comparison
+runs), in one process."""
 import _pkg  # noqa: F401  (puts the babeltower package on sys.path)
 from babeltower.smk import setup_rule_logging
 
@@ -16,8 +17,8 @@ specs = [
     # Inputs are listed in the order of params.languages (rules/common.smk: PROBE_LANGUAGES).
     probe_spec(sm.params.languages, dict(zip(sm.params.languages, sm.input.manifests)),
                {Path(p).stem: p for p in sm.input.lens_items}, sm.params.probes,
-               sm.params.benchmarks, run=sm.wildcards.run,
-               checkpoint=str(Path(sm.input.checkpoints) / ckpt), threads=sm.threads,
+               sm.params.benchmarks, run=ckpt["run"], checkpoint=ckpt["checkpoint"],
+               threads=sm.threads,
                rule=sm.rule,
                # A GPU the job books (SLURM profile) and does not find is an error unless
                # cluster.require_booked_gpu is false (babeltower.devices).
@@ -25,5 +26,5 @@ specs = [
                require_booked_gpu=sm.config["cluster"]["require_booked_gpu"])
     for ckpt in sm.params.checkpoints
 ]
-prepare_s, rows = probe_batch(specs, list(sm.params.checkpoints.values()))
+prepare_s, rows = probe_batch(specs, [ckpt["out_dir"] for ckpt in sm.params.checkpoints])
 write_batch_table(prepare_s, rows, sm.output[0])

@@ -36,7 +36,7 @@ from ..derived import language_deriver
 from ..devices import Placement, job_placement
 from ..specs import EvaluationSpec
 from .derived_runner import DerivedProgramRunner, language_runner, language_stop_rule
-from .generate import StopRule, generate
+from .generate import Request, StopRule, generate_requests
 from .harness import build_program, exclusion_reason
 from .isolation import resolve_isolation
 from .passk import pass_at_k
@@ -145,27 +145,33 @@ def evaluate_checkpoint(spec: EvaluationSpec, out_dir: str | Path,
     pm = load_probed_model(d["checkpoint"], d["revision"], context.placement.device,
                            context.placement.dtype)
     ran_on = pm.placement()  # the device type and dtype that generated, in both tables
-    rows = []
-    for lang, bench_lang, bname, problems, fixes_of, excluded_of in context.tasks:
-        runner = context.runners[lang]
+    # Every benchmark and language in one generation (shared batches, each prompt with its
+    # own stop rule), then every program in one pool of sandbox workers.
+    requests, owners = [], []
+    for t, (lang, bench_lang, _, problems, _, _) in enumerate(context.tasks):
         stop = (StopRule(problems[0].stop_tokens, keep=False) if problems[0].stop_tokens
                 else language_stop_rule(d["languages"][lang]))
-        completions = generate(pm.model, pm.tokenizer, [p.prompt for p in problems],
-                               bench_lang, cfg["max_new_tokens"], cfg["n_samples"],
-                               cfg["temperature"], cfg["top_p"], d["seed"],
-                               cfg["batch_size"], stop)
-        jobs = [(p, s, c) for p, cs in zip(problems, completions) for s, c in enumerate(cs)]
-        with ThreadPoolExecutor(max_workers=d["workers"]) as pool:
-            results = list(pool.map(lambda j: runner.check(j[0], j[2]), jobs))
-        for (p, s, completion), r in zip(jobs, results):
-            reason = excluded_of[p.task_id]
-            rows.append({**key, "benchmark": bname, "language": lang,
-                         "benchmark_language": bench_lang, "task_id": p.task_id,
-                         "sample": s, "passed": r.passed, "status": status(r),
-                         "excluded": reason is not None, "exclusion_reason": reason or "",
-                         "isolation": r.isolation, "seconds": round(r.duration_s, 3),
-                         "test_fixes": fixes_of[p.task_id], "completion": completion,
-                         **ran_on})
+        for j, p in enumerate(problems):
+            requests.append(Request(p.prompt, bench_lang, stop, seed_index=j))
+            owners.append((t, p))
+    completions = generate_requests(pm.model, pm.tokenizer, requests, cfg["max_new_tokens"],
+                                    cfg["n_samples"], cfg["temperature"], cfg["top_p"],
+                                    d["seed"], cfg["batch_size"])
+    jobs = [(t, p, s, c) for (t, p), cs in zip(owners, completions) for s, c in enumerate(cs)]
+    with ThreadPoolExecutor(max_workers=d["workers"]) as pool:
+        results = list(pool.map(
+            lambda j: context.runners[context.tasks[j[0]][0]].check(j[1], j[3]), jobs))
+    rows = []
+    for (t, p, s, completion), r in zip(jobs, results):
+        lang, bench_lang, bname, _, fixes_of, excluded_of = context.tasks[t]
+        reason = excluded_of[p.task_id]
+        rows.append({**key, "benchmark": bname, "language": lang,
+                     "benchmark_language": bench_lang, "task_id": p.task_id,
+                     "sample": s, "passed": r.passed, "status": status(r),
+                     "excluded": reason is not None, "exclusion_reason": reason or "",
+                     "isolation": r.isolation, "seconds": round(r.duration_s, 3),
+                     "test_fixes": fixes_of[p.task_id], "completion": completion,
+                     **ran_on})
     results = pd.DataFrame(rows, columns=list(key) + RESULT_COLUMNS + PLACEMENT_COLUMNS)
     summary = summarize(results, cfg["k"], key)
     with atomic_path(out / "results.tsv") as tmp:

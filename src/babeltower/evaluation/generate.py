@@ -56,6 +56,16 @@ def truncate(completion: str, language: str, rule: StopRule | None = None) -> st
     return completion if cut is None else completion[:cut]
 
 
+@dataclass(frozen=True)
+class Request:
+    """One prompt to complete: its language and stop rule (None: the language's), and the
+    index that seeds its samples (`_seed_for`)."""
+    prompt: str
+    language: str
+    stop: StopRule | None = None
+    seed_index: int = 0
+
+
 @dataclass
 class _Row:
     prompt: int                         # index of the prompt
@@ -63,6 +73,7 @@ class _Row:
     generator: torch.Generator | None   # None: greedy
     ids: list[int]                      # generated token ids
     prompt_tail: str                    # the prompt's last characters (stop sequences)
+    rule: StopRule | None               # the prompt's stop rule
 
 
 def _seed_for(seed: int, prompt_index: int, sample_index: int) -> int:
@@ -87,7 +98,7 @@ def _next_tokens(logits: torch.Tensor, rows: list[_Row], temperature: float,
 
 
 def _decode_batch(model, tokenizer, prompt_ids: list[list[int]], rows: list[_Row],
-                  max_new_tokens: int, temperature: float, top_p: float, rule: StopRule | None,
+                  max_new_tokens: int, temperature: float, top_p: float,
                   eos_id: int | None, device: torch.device) -> None:
     """Decode one batch in place (`rows[i].ids`), dropping each row from the batch as it stops.
 
@@ -114,7 +125,7 @@ def _decode_batch(model, tokenizer, prompt_ids: list[list[int]], rows: list[_Row
             if tok == eos_id:
                 continue
             row.ids.append(tok)
-            if rule is not None and _stopped(tokenizer, row, rule):
+            if row.rule is not None and _stopped(tokenizer, row, row.rule):
                 continue
             keep.append(j)
         if not keep or step == max_new_tokens - 1:
@@ -154,35 +165,53 @@ def generate(model, tokenizer, prompts: list[str], language: str, max_new_tokens
     `stop` overrides the language's stop rule (MultiPL-E records carry their own stop tokens).
     A prompt longer than the model's positions allow (minus `max_new_tokens`) keeps its end.
     """
+    requests = [Request(p, language, stop, i) for i, p in enumerate(prompts)]
+    return generate_requests(model, tokenizer, requests, max_new_tokens, n_samples,
+                             temperature, top_p, seed, batch_size)
+
+
+@torch.no_grad()
+def generate_requests(model, tokenizer, requests: list[Request], max_new_tokens: int = 256,
+                      n_samples: int = 1, temperature: float = 0.0, top_p: float = 1.0,
+                      seed: int = 0, batch_size: int = 8) -> list[list[str]]:
+    """`generate` for prompts of several languages and stop rules at once (an evaluation's
+    benchmarks and languages share batches): each row stops at its own rule, and a request's
+    samples draw from the streams of its `seed_index`, so they equal those of `generate` on
+    its own language's prompts."""
     device = next(model.parameters()).device
     max_prompt = int(getattr(model.config, "n_positions", 0)
                      or getattr(model.config, "max_position_embeddings")) - max_new_tokens
     if max_prompt <= 0:
         raise ValueError(f"max_new_tokens {max_new_tokens} leaves no room for a prompt in the "
                          "model's positions")
-    rule = stop or STOP_RULES.get(language)
+    rules = [r.stop or STOP_RULES.get(r.language) for r in requests]
     sampling = temperature > 0
     eos_id = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
     eos_id = tokenizer.eos_token_id if eos_id is None else eos_id
     eos_id = eos_id[0] if isinstance(eos_id, (list, tuple)) else eos_id
-    encoded = tokenizer(list(prompts), add_special_tokens=False)["input_ids"]
+    encoded = tokenizer([r.prompt for r in requests], add_special_tokens=False)["input_ids"]
     for i, ids in enumerate(encoded):
         if len(ids) > max_prompt:
             log.warning("prompt %d has %d tokens; keeping its last %d", i, len(ids), max_prompt)
             encoded[i] = ids[-max_prompt:]
-    tail_chars = max((len(s) for s in rule.strings), default=0) if rule else 0
-    rows = [_Row(i, s, (torch.Generator(device).manual_seed(_seed_for(seed, i, s))
-                        if sampling else None), [], prompts[i][-tail_chars:] if tail_chars else "")
-            for i in range(len(prompts)) for s in range(n_samples if sampling else 1)]
+
+    def tail(i: int) -> str:
+        chars = max((len(s) for s in rules[i].strings), default=0) if rules[i] else 0
+        return requests[i].prompt[-chars:] if chars else ""
+
+    rows = [_Row(i, s, (torch.Generator(device).manual_seed(
+                     _seed_for(seed, requests[i].seed_index, s)) if sampling else None),
+                 [], tail(i), rules[i])
+            for i in range(len(requests)) for s in range(n_samples if sampling else 1)]
     # Longest first, so that batches hold prompts of similar length (little padding) and the
     # slowest batch does not come last.
     order = sorted(range(len(rows)), key=lambda r: -len(encoded[rows[r].prompt]))
     for start in range(0, len(order), batch_size):
         batch = [rows[r] for r in order[start:start + batch_size]]
         _decode_batch(model, tokenizer, [encoded[r.prompt] for r in batch], batch,
-                      max_new_tokens, temperature, top_p, rule, eos_id, device)
-    out: list[list[str]] = [[] for _ in prompts]
+                      max_new_tokens, temperature, top_p, eos_id, device)
+    out: list[list[str]] = [[] for _ in requests]
     for row in rows:
         text = tokenizer.decode(row.ids, skip_special_tokens=True)
-        out[row.prompt].append(truncate(text, language, rule))
+        out[row.prompt].append(truncate(text, requests[row.prompt].language, row.rule))
     return out
