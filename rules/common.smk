@@ -16,6 +16,7 @@ from babeltower.runs import (
     comparison_mixtures,
     comparison_runs,
     BASELINE_MIXTURES,
+    RUN_PRIORITY,
 )
 
 RESULTS = config["results_dir"]

@@ -20,6 +20,8 @@ rule evaluate_batch:
     wildcard_constraints:
         group=one_of(BATCH_GROUPS),
         batch=r"\d+",
+    # A study run's checkpoints before the comparison runs' (the analysis waits for them).
+    priority: lambda wc: 1 if wc.group in RUNS else 0
     conda:
         "../envs/evaluate.yaml"
     threads: config["evaluation"]["workers"]

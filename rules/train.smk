@@ -22,6 +22,8 @@ rule train:
         f"{RESULTS}/timings/train/{{run}}.tsv"
     wildcard_constraints:
         run=one_of(ALL_RUNS),
+    # M_P first, then the continual runs (the critical path); comparison runs last.
+    priority: lambda wc: RUN_PRIORITY[RUNS[wc.run].kind] if wc.run in RUNS else 0
     conda:
         "../envs/train.yaml"
     # The run's own threads (a run kind may override training.threads), so that one-thread

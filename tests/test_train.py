@@ -537,3 +537,30 @@ def test_rule_entry_completes_the_run_config_with_the_rules_files(monkeypatch, t
     assert planned == {"run": "continual-go", "processes": 2, "nodes": 3}  # not modified
     launch_mod.launch_training(smk, planned, ["go", "python"])
     assert "init_from" not in launched[-1]
+
+
+def test_chunked_cross_entropy_equals_the_plain_loss_and_gradients(monkeypatch):
+    """The fp32 CPU training loss runs the unembedding and cross-entropy a chunk of positions
+    at a time (model.ChunkedCrossEntropy, several chunks here): the same loss and gradients as
+    the plain logits + F.cross_entropy path, which bf16 and compiled runs keep."""
+    import torch.nn.functional as F
+
+    import babeltower.model as model_module
+
+    monkeypatch.setattr(model_module, "LOSS_CHUNK_ELEMENTS", 300 * 48)  # 48 positions a chunk
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=300, n_positions=64, n_layer=2, n_head=2, n_embd=32))
+    x = torch.randint(0, 300, (4, 65))
+    fused = model(x[:, :-1], x[:, 1:])
+    assert type(fused.grad_fn).__name__ == "ChunkedCrossEntropyBackward"
+    (fused * 0.5).backward()  # a scaled loss (gradient accumulation) scales the gradients
+    grads = {name: p.grad.clone() for name, p in model.named_parameters()}
+    model.zero_grad()
+    logits = model(x[:, :-1])
+    plain = F.cross_entropy(logits.view(-1, 300), x[:, 1:].reshape(-1))
+    (plain * 0.5).backward()
+    assert fused.item() == pytest.approx(plain.item(), rel=1e-6)
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(grads[name], p.grad, rtol=1e-5, atol=1e-7, msg=name)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not model_module._fused_loss_applies(model.hidden_states(x[:, :-1]))

@@ -59,6 +59,13 @@ def comparison_run(mixture: str, seed: int) -> str:
     return f"{COMPARISON_RUN_PREFIX}{mixture}-s{seed}"
 
 
+# Scheduling priority of a run's training by kind (Snakemake `priority:`; higher runs first when
+# jobs wait for cores): M_P, on which every study run but M_L waits, then the continual runs,
+# on which the analysis and the optimized mixtures wait, then the other study runs; the
+# comparison runs (0) fill the cores that are left.
+RUN_PRIORITY = {"primary": 3, "continual": 2, "monolingual": 1, "mixture": 1, "comparison": 0}
+
+
 def comparison_batch_group(mixture: str) -> str:
     """The batch group of one mixture's comparison runs (RunPlan.batch_group): the seeds of a
     mixture share their probe and evaluation batch jobs. A study run's group is its name."""
