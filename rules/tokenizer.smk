@@ -40,7 +40,9 @@ rule tokenize_split:
         f"{RESULTS}/timings/tokenize_split/{{lang}}_{{split}}.tsv"
     conda:
         "../envs/data.yaml"
-    threads: 2
+    # One core: a split takes seconds, most of them start-up, and two splits side by side
+    # leave no core idle.
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=240,
