@@ -16,7 +16,9 @@ counted once) and its span (first start to last end; stages overlap). The total 
 time of the snakemake command. With `--baseline-rev` the same config also runs from a git
 worktree of that revision (after this one, sequentially) and the table gains its numbers and
 the ratios. Also printed: whether the CPU has native bf16 (avx512_bf16 / amx_bf16 in
-/proc/cpuinfo), which `precision: auto` follows.
+/proc/cpuinfo), which `precision: auto` follows, and how full the cores were kept (the threads
+the jobs booked over their run time against cores x wall, and the seconds with a core left
+unbooked: where scheduling, not work, sets the wall time).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
 FINISHED = re.compile(r"^Finished jobid: (\d+) \(Rule: (\w+)\)")
 JOBID = re.compile(r"^\s+jobid: (\d+)$")
 BENCHMARK = re.compile(r"^\s+benchmark: (\S+)$")
+THREADS = re.compile(r"^\s+threads: (\d+)$")
 # The rules file of a stage -> the stage's name where they differ.
 STAGE_NAMES = {"evaluate": "evaluation"}
 
@@ -97,6 +100,7 @@ class Job:
     start: datetime
     end: datetime | None = None
     benchmark: str | None = None
+    threads: int = 1
 
 
 @dataclass
@@ -118,6 +122,8 @@ def parse_log(text: str) -> list[Job]:
             jobs[m.group(1)] = pending
         elif (m := BENCHMARK.match(line)) and pending is not None:
             pending.benchmark = m.group(1)
+        elif (m := THREADS.match(line)) and pending is not None:
+            pending.threads = int(m.group(1))
         elif m := FINISHED.match(line.strip()):
             if m.group(1) in jobs:
                 jobs[m.group(1)].end = stamp
@@ -188,6 +194,24 @@ def in_stage_order(table: pd.DataFrame) -> pd.DataFrame:
         .reset_index(drop=True)
 
 
+def booked_cores(jobs: list[Job], cores: int, wall: float) -> str:
+    """How full the cores were kept: the threads the jobs booked, summed over their start to
+    end, against cores x wall time; and the seconds during which fewer than `cores` threads
+    were booked (idle or waiting cores: scheduling, a job alone on the machine)."""
+    booked = sum(j.threads * (j.end - j.start).total_seconds() for j in jobs)
+    start = min(j.start for j in jobs)
+    horizon = int(max((j.end - start).total_seconds() for j in jobs))
+    load = [0] * (horizon + 1)
+    for j in jobs:
+        for t in range(int((j.start - start).total_seconds()),
+                       int((j.end - start).total_seconds())):
+            load[t] += j.threads
+    short = sum(1 for n in load[:-1] if n < cores)
+    return (f"booked core-seconds: {booked:.0f} of {cores * wall:.0f} "
+            f"({booked / (cores * wall):.0%}); seconds with fewer than {cores} threads booked: "
+            f"{short}")
+
+
 def markdown(table: pd.DataFrame, wall: float, base: pd.DataFrame | None = None,
              base_wall: float | None = None) -> str:
     if base is None:
@@ -236,7 +260,8 @@ def main() -> None:
             workdir = root / name
             cfg = run_config(args.config_file, workdir / "results", args.precision)
             m = run_workflow(tree, workdir, cfg, args.cores)
-            measured[name] = (stage_table(m, rule_stages(tree), workdir), m.wall_s)
+            measured[name] = (stage_table(m, rule_stages(tree), workdir), m.wall_s,
+                              booked_cores(m.jobs, args.cores, m.wall_s))
     finally:
         if args.baseline_rev:
             subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force",
@@ -250,11 +275,13 @@ def main() -> None:
     print(f"new: {rev} (working tree)" + (f"; base: {args.baseline_rev}" if args.baseline_rev
                                           else ""))
     print()
-    table, wall = measured["new"]
+    table, wall, cores_line = measured["new"]
     if "base" in measured:
-        print(markdown(table, wall, *measured["base"]))
+        print(markdown(table, wall, *measured["base"][:2]))
+        print(f"\nbase: {measured['base'][2]}")
     else:
         print(markdown(table, wall))
+    print(f"new: {cores_line}")
     if args.keep:
         print(f"\nwork folder kept: {root}")
 
