@@ -178,6 +178,8 @@ def generate_requests(model, tokenizer, requests: list[Request], max_new_tokens:
     benchmarks and languages share batches): each row stops at its own rule, and a request's
     samples draw from the streams of its `seed_index`, so they equal those of `generate` on
     its own language's prompts."""
+    if not requests:
+        return []
     device = next(model.parameters()).device
     max_prompt = int(getattr(model.config, "n_positions", 0)
                      or getattr(model.config, "max_position_embeddings")) - max_new_tokens
