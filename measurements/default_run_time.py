@@ -18,12 +18,14 @@ worktree of that revision (after this one, sequentially) and the table gains its
 the ratios. Also printed: whether the CPU has native bf16 (avx512_bf16 / amx_bf16 in
 /proc/cpuinfo), which `precision: auto` follows, and how full the cores were kept (the threads
 the jobs booked over their run time against cores x wall, and the seconds with a core left
-unbooked: where scheduling, not work, sets the wall time).
+unbooked: where scheduling, not work, sets the wall time), and the CPU seconds of Snakemake's
+own process (it shares the cores with the jobs).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -107,6 +109,7 @@ class Job:
 class Measured:
     wall_s: float
     jobs: list[Job] = field(default_factory=list)
+    snakemake_cpu_s: float = 0.0
 
 
 def parse_log(text: str) -> list[Job]:
@@ -139,13 +142,29 @@ def run_workflow(tree: Path, workdir: Path, cfg: dict, cores: int) -> Measured:
            "--directory", str(workdir), "--cores", str(cores), "--configfile", str(config_path),
            "--replace-workflow-config"]
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tree)
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"snakemake failed ({proc.returncode}) in {workdir}:\n"
-                         f"{proc.stderr[-4000:]}")
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, cwd=tree)
+        own_cpu = 0.0
+        while proc.poll() is None:  # the last reading before it exits
+            own_cpu = process_cpu_seconds(proc.pid) or own_cpu
+            time.sleep(0.5)
+        wall = time.perf_counter() - start
+        if proc.returncode != 0:
+            err.seek(0)
+            raise SystemExit(f"snakemake failed ({proc.returncode}) in {workdir}:\n"
+                             f"{err.read()[-4000:]}")
     log = max((workdir / ".snakemake" / "log").glob("*.snakemake.log"), key=lambda p: p.stat().st_mtime)
-    return Measured(wall, parse_log(log.read_text()))
+    return Measured(wall, parse_log(log.read_text()), own_cpu)
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of one process, its children not included (/proc/<pid>/stat):
+    Snakemake's own work (parsing, DAG updates, scheduling, preparing each job's script)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def job_seconds(job: Job, workdir: Path) -> float:
@@ -261,7 +280,8 @@ def main() -> None:
             cfg = run_config(args.config_file, workdir / "results", args.precision)
             m = run_workflow(tree, workdir, cfg, args.cores)
             measured[name] = (stage_table(m, rule_stages(tree), workdir), m.wall_s,
-                              booked_cores(m.jobs, args.cores, m.wall_s))
+                              booked_cores(m.jobs, args.cores, m.wall_s)
+                              + f"; Snakemake's own process: {m.snakemake_cpu_s:.0f} CPU-s")
     finally:
         if args.baseline_rev:
             subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force",

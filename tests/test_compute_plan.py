@@ -135,9 +135,10 @@ def test_data_disk_and_comparison_estimate_by_hand(plan):
     c_train = stage(plan, "comparison training")
     assert c_train.flops == 6 * 1536 * 165696
     # comparison.checkpoints final: one probe and one evaluation per run, each with its job
-    # without action; the two seeds of each of the 3 mixtures share a batch job per stage.
+    # without action; the baseline (natural, 2 seeds) has a batch job per stage, and the
+    # optimized mixtures (optimized, optimized-equal: 4 runs) share one.
     assert [stage(plan, s).jobs for s in ("comparison probes", "comparison evaluation")] \
-        == [3 + 6, 3 + 6]
+        == [2 + 6, 2 + 6]
     assert all(stage(plan, s).after_checkpoints for s in ("comparison training",
                                                          "comparison probes"))
 
@@ -247,9 +248,10 @@ def test_cli_prints_the_table_and_json(workspace, capsys):
     # 3 jobs, 5,120 tokens, 848,363,520 FLOPs, 1.7 MB of checkpoints
     assert training.split()[1:4] == ["3", "5.1e3", "8.5e8"] and training.endswith("1.7 MB")
     total = next(line for line in lines if line.startswith("total"))
-    # 71 jobs of the dry run + the comparison's 6 trainings, and the 3 + 6 jobs of its probes
-    # and of its evaluations (a batch job per mixture, a job without action per run)
-    assert total.split()[1] == "95"
+    # 71 jobs of the dry run + the comparison's 6 trainings, and the 2 + 6 jobs of its probes
+    # and of its evaluations (a batch job for the baseline natural, one for optimized and
+    # optimized-equal, a job without action per run)
+    assert total.split()[1] == "93"
     assert "0.4 MFU x 989 TFLOP/s" in out
 
     assert main(["plan", str(config_file), "--json", "--mfu", "0.5", "--gpu-tflops", "100"]) == 0
@@ -258,7 +260,7 @@ def test_cli_prints_the_table_and_json(workspace, capsys):
     rows = {s["name"]: s for s in data["stages"]}
     assert rows["training"]["flops"] == 848_363_520
     assert rows["training"]["gpu_hours"] == pytest.approx(848_363_520 / (0.5 * 100e12 * 3600))
-    assert rows["total"]["jobs"] == 95
+    assert rows["total"]["jobs"] == 93
 
 
 @pytest.mark.parametrize("flag, value", [("--mfu", "0"), ("--mfu", "1.5"), ("--mfu", "-0.2"),

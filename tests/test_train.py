@@ -562,5 +562,12 @@ def test_chunked_cross_entropy_equals_the_plain_loss_and_gradients(monkeypatch):
     assert fused.item() == pytest.approx(plain.item(), rel=1e-6)
     for name, p in model.named_parameters():
         torch.testing.assert_close(grads[name], p.grad, rtol=1e-5, atol=1e-7, msg=name)
+    # Logits in the hundreds (exp overflows fp32 past ~88): still equal, both finite.
+    with torch.no_grad():
+        model.transformer.wte.weight.mul_(200.0)
+    fused, plain = model(x[:, :-1], x[:, 1:]), F.cross_entropy(
+        model(x[:, :-1]).view(-1, 300), x[:, 1:].reshape(-1))
+    assert model(x[:, :-1]).abs().max() > 100
+    assert torch.isfinite(fused) and fused.item() == pytest.approx(plain.item(), rel=1e-5)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert not model_module._fused_loss_applies(model.hidden_states(x[:, :-1]))

@@ -54,14 +54,14 @@ ALL_PROBES = {**probe_jobs(STUDY_CHECKPOINTS), "evaluate_batch": STUDY_RUNS,
 
 def eval_jobs(runs: int, batches: int | None = None) -> dict:
     """Evaluation jobs that rerun: the final checkpoint of `runs` runs, a batch each (or
-    `batches`: the seeds of a comparison mixture share one)."""
+    `batches`: the comparison runs share one per group)."""
     return {"evaluate_batch": runs if batches is None else batches,
             "evaluated_checkpoint": runs, "collect_evaluation": 2, "knowledge_dependence": 1}
 
 
 # Every study run and the natural comparison runs (whose mixture a dry run can read: the
-# optimized ones wait for their mixture checkpoint): a batch per study run, one for natural's
-# two seeds.
+# optimized ones wait for their mixture checkpoint): a batch per study run, one for the
+# baselines' group (natural's two seeds).
 RETRAINED_PROBES = probe_jobs(STUDY_CHECKPOINTS + 2, batches=STUDY_RUNS + 1)
 RETRAINED_EVALS = eval_jobs(STUDY_RUNS + 2, batches=STUDY_RUNS + 1)
 
@@ -261,13 +261,23 @@ def test_tokenization_batching_change_does_not_retrain_tokenizer(micro_run):
     assert plan == {"tokenize_split": 12, "token_stats": 1, **DATA_DOWNSTREAM}
 
 
-def test_lint_is_clean():
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE),
-                           "--lint"], cwd=REPO, capture_output=True, text=True, timeout=120,
-                          )
+# Imported by the job scripts that need them, never when the workflow is parsed: Snakemake
+# parses the Snakefile once per run and once per cluster job (seconds each: torch ~2.5 s,
+# matplotlib with seaborn ~2 s on a 2-core VM).
+NOT_AT_PARSE = ("torch", "transformers", "matplotlib", "seaborn", "datasets")
+
+
+def test_lint_is_clean_and_parsing_imports_no_heavy_library():
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "snakemake", "--snakefile",
+                           str(SNAKEFILE), "--lint"], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
     out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out
-    assert "Congratulations, your workflow is in a good condition!" in out, out
+    assert proc.returncode == 0, out[-4000:]
+    assert "Congratulations, your workflow is in a good condition!" in out, out[-4000:]
+    imported = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "babeltower.runs" in imported  # the importtime lines were read
+    assert not imported & set(NOT_AT_PARSE), sorted(imported & set(NOT_AT_PARSE))
 
 
 def test_invalid_config_fails_before_any_job_and_names_the_key(tmp_path):
@@ -443,14 +453,15 @@ def test_analysis_and_mixture_settings_rerun_only_their_downstream(micro_run):
         "optimized_source", "working_language"))
     assert plan == {"optimized_mixture": 1, "collect_run_curves": 4, "compare_mixtures": 1,
                     "figures": 1, "summary": 1, "all": 1}
-    # A third seed: three new runs (one per mixture), probed and evaluated at the end. Each
-    # mixture's batch jobs (its seeds together) gain a checkpoint, so the mixture's other
-    # seeds are probed and evaluated again with it: the price of one process per mixture.
+    # A third seed: three new runs (one per mixture), probed and evaluated at the end. The
+    # batch jobs of both comparison groups (baselines: natural; optimized: optimized and
+    # optimized-equal) gain checkpoints, so the other seeds are probed and evaluated again
+    # with them: the price of one process per group.
     plan = _plan_with(ws, cfg, "seeds.yaml", lambda c: c["comparison"].__setitem__(
         "seeds", [1, 2, 3]))
     assert plan == {"train[comparison-natural-s3]": 1, "train[comparison-optimized-s3]": 1,
-                    "train[comparison-optimized-equal-s3]": 1, "probe_batch": 3,
-                    "probed_checkpoint": 9, "evaluate_batch": 3, "evaluated_checkpoint": 9,
+                    "train[comparison-optimized-equal-s3]": 1, "probe_batch": 2,
+                    "probed_checkpoint": 9, "evaluate_batch": 2, "evaluated_checkpoint": 9,
                     "collect_run_curves": 9, "compare_mixtures": 1, "figures": 1, "summary": 1,
                     "all": 1}
 
@@ -458,20 +469,21 @@ def test_analysis_and_mixture_settings_rerun_only_their_downstream(micro_run):
 def test_batch_tables_record_every_probed_and_evaluated_checkpoint(micro_run):
     """Each batch job (one process for its checkpoints) writes the seconds and peak memory of
     each checkpoint; Snakemake's benchmark record of the job holds them and the start-up:
-    with the default batch size each study run is one batch, and the two seeds of each
-    comparison mixture are one batch together (the mixture's batch group)."""
+    with the default batch size each study run is one batch, and the comparison runs are two:
+    the baseline's (natural, two seeds) and the optimized mixtures' (optimized and
+    optimized-equal, two seeds each)."""
     ws, _, _ = micro_run
     results = ws / "results"
     for job in ("probes", "evaluation"):
         run_dirs = [p for p in (results / job).iterdir() if any(p.glob("step*"))]
         groups = {}
         for run_dir in run_dirs:
-            group = (re.sub(r"-s\d+$", "", run_dir.name)
+            mixture = re.sub(r"-s\d+$", "", run_dir.name.removeprefix(COMPARISON_RUN_PREFIX))
+            group = (comparison_batch_group(mixture)
                      if run_dir.name.startswith(COMPARISON_RUN_PREFIX) else run_dir.name)
             groups.setdefault(group, []).append(run_dir)
-        mixtures = {g: len(m) for g, m in groups.items() if g.startswith(COMPARISON_RUN_PREFIX)}
-        assert mixtures == {comparison_batch_group(m): 2
-                            for m in ("natural", "optimized", "optimized-equal")}, job
+        comparison = {g: len(m) for g, m in groups.items() if g.startswith(COMPARISON_RUN_PREFIX)}
+        assert comparison == {"comparison-baselines": 2, "comparison-optimized": 4}, job
         for group, members in groups.items():
             timings = results / "timings" / job / group
             batch = pd.read_csv(timings / "batch0-checkpoints.tsv", sep="\t")

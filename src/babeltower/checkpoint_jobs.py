@@ -40,10 +40,11 @@ def checkpoint_batches(config: dict, names: list) -> list[list]:
 
 def batch_group(plan: RunPlan) -> str:
     """The batch jobs a run's checkpoints join (RunPlan.batch_group). A study run's are its
-    own (its probes start as soon as it ends); the seeds of a comparison mixture share theirs:
-    each probes one or a few checkpoints, and a process per run would cost more in start-up
-    (Python, torch, transformers, the harness self-test) than its probes. A change that
-    retrains a mixture's runs reruns its group's batches, and only those."""
+    own (its probes start as soon as it ends); the comparison runs share two groups, the
+    baselines' and the optimized mixtures' (runs.comparison_batch_group): each probes one or a
+    few checkpoints, and a process per run would cost more in start-up (Python, torch,
+    transformers, the harness self-test) than its probes. A change that retrains a run reruns
+    the batches that hold its checkpoints, and only those."""
     return plan.batch_group
 
 

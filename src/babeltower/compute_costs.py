@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass
 
 from .config import enabled_benchmarks, languages_by_role
-from .model import GPTConfig, resolve_model_config
+from .model_config import GPTConfig, resolve_model_config
 from .runs import RunPlan
 from .specs import evaluation_languages, lens_pairs
 

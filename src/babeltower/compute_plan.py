@@ -158,8 +158,8 @@ def _checkpoint_stages(config: dict, a: Assumptions, plans: dict[str, RunPlan],
                        enabled: dict[str, bool], prefix: str,
                        estimated: bool) -> tuple[Stage, Stage]:
     """The probe and evaluation jobs of the runs' checkpoints: one job (one process) per batch
-    of cluster.checkpoints_per_job checkpoints of a batch group (a study run, or all the
-    comparison runs: checkpoint_jobs.batch_group), and per checkpoint a job without action
+    of cluster.checkpoints_per_job checkpoints of a batch group (a study run, or the
+    comparison's baselines or optimized mixtures: checkpoint_jobs.batch_group), and per checkpoint a job without action
     that names its tables (probed_checkpoint, evaluated_checkpoint)."""
     stages = {name: Stage(prefix + name, after_checkpoints=estimated)
               for name in ("probes", "evaluation")}

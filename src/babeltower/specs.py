@@ -50,7 +50,7 @@ def lens_pairs(config: dict, lang: str) -> list[tuple[str, str]]:
     """Identifier pairs (new-language word, primary counterpart) of a new language: from the
     pairs file for a language read from sources, the mapping's pairs for a derived language."""
     from .derived import swap_of
-    from .probes.lens import load_pairs
+    from .probes.identifier_pairs import load_pairs
 
     derived = derivation(config, lang)
     primary = primary_language(config)

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from ..atomic import atomic_path
-from . import figures as fg
 from .curves import metric_series
 from .known_answers import known_answer_lines
 from .tables import read_tsv
@@ -31,6 +30,8 @@ FIGURES = {
 
 
 def write_figures(inputs: dict, primary: str, outputs: dict) -> None:
+    from . import figures as fg  # matplotlib and seaborn: here only, not when the workflow is parsed
+
     curves, stages = read_tsv(inputs.get("curves")), read_tsv(inputs.get("stages"))
     points, fits = read_tsv(inputs.get("calibration_points")), read_tsv(inputs.get("calibration"))
     summary = read_tsv(inputs.get("summary"))

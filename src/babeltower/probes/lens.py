@@ -30,14 +30,13 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import torch
-import yaml
 
 from ..atomic import atomic_path
 from .heldout import heldout_texts
+from .identifier_pairs import load_pairs  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -50,19 +49,6 @@ class LensItem:
     new_word: str
     primary_word: str
     context: str
-
-
-def load_pairs(primary: str, new: str, path: str | None = None) -> list[tuple[str, str]]:
-    """[(new-language identifier, primary counterpart)] for a language pair, or []."""
-    text = (open(path, encoding="utf-8").read() if path else
-            resources.files("babeltower").joinpath("identifier_pairs.yaml").read_text("utf-8"))
-    table = yaml.safe_load(text) or {}
-    pairs = (table.get(primary) or {}).get(new) or []
-    for p in pairs:
-        if not (isinstance(p, list) and len(p) == 2 and all(isinstance(w, str) for w in p)):
-            raise ValueError(f"identifier pairs {path or 'identifier_pairs.yaml'} "
-                             f"[{primary}][{new}]: {p!r} is not a pair of quoted identifiers")
-    return [tuple(p) for p in pairs]
 
 
 HASH_COMMENT_LANGUAGES = {"php", "python", "ruby", "perl", "shell", "r"}
