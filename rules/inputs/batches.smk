@@ -4,17 +4,19 @@
 # and what its checkpoints share; so `cluster.checkpoints_per_job` consecutive checkpoints of
 # a batch group are one job, one process. A study run is its own group; the comparison runs,
 # each probed at one or a few checkpoints, share two: the baselines' and the optimized
-# mixtures' (runs.comparison_batch_group). Each checkpoint's tables are named by a rule without action
-# (probed_checkpoint, evaluated_checkpoint) whose input is its batch's table (Snakemake cannot
-# declare outputs that vary per batch), so the rules that read the tables name them as before.
+# mixtures' (runs.comparison_batch_group). Each checkpoint's tables are named by a rule
+# without action (probed_checkpoint, evaluated_checkpoint) whose input is its batch's table
+# (Snakemake cannot declare outputs that vary per batch), so the rules that read the tables
+# name them as before.
 from babeltower.runs import comparison_batch_group
 
 # Minutes per checkpoint in a batch job's default `runtime` (a profile's set-resources
 # replaces it for every batch: docs/cluster.md).
 CHECKPOINT_MINUTES = {"probes": 60, "evaluation": 360}
 # The `{group}` wildcard of the batch jobs: the study runs and the comparison's groups.
-BATCH_GROUPS = list(RUNS) + list(dict.fromkeys(comparison_batch_group(m)
-                                               for m in COMPARISON_MIXTURES))
+BATCH_GROUPS = list(RUNS) + list(
+    dict.fromkeys(comparison_batch_group(m) for m in COMPARISON_MIXTURES)
+)
 
 
 def group_runs(group):
