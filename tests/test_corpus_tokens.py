@@ -13,7 +13,7 @@ from babeltower.config import validate_config
 from babeltower.corpus import EmptyLanguageError, build_language_corpus
 from babeltower.shards import iter_shard, split_shards
 from babeltower.sources import SourceError
-from babeltower.tokenizer import TokenizerError, build_tokenizer, train_bpe
+from babeltower.tokenizer import TokenizerError, build_tokenizer, load_saved, train_bpe
 from babeltower.tokens import open_tokens, token_dtype, tokenize_shards
 
 from micro import micro_config, write_config
@@ -130,6 +130,35 @@ def test_existing_tokenizer_is_reused_by_path(tmp_path):
     reloaded = AutoTokenizer.from_pretrained(str(tmp_path / "copy"))
     assert reloaded.get_vocab() == tok.get_vocab()
     assert reloaded("int x;")["input_ids"] == tok("int x;")["input_ids"]
+
+
+def test_saved_tokenizer_read_without_transformers_equals_autotokenizer(tmp_path):
+    """Tokenization and training read the tokenizer folder with `tokenizers` alone
+    (tokenizer.load_saved): the same ids, size and end-of-document id as AutoTokenizer, for a
+    trained tokenizer and for one with added tokens (a reused tokenizer may carry them)."""
+    from transformers import AutoTokenizer
+
+    trained = train_bpe(iter(_texts()), 300, progress=False)
+    trained.save_pretrained(str(tmp_path / "trained"))
+    trained.add_tokens(["<fim_middle>", "<fim_suffix>"], special_tokens=True)
+    trained.save_pretrained(str(tmp_path / "added"))
+    texts = [_code_doc(3), "def f(x):\n    return x <fim_middle> + 1\n", "\u00e9t\u00e9 \u2192 ok"]
+    for name in ("trained", "added"):
+        auto = AutoTokenizer.from_pretrained(str(tmp_path / name))
+        saved = load_saved(tmp_path / name)
+        assert (saved.vocab_size, saved.eos_token_id) == (len(auto), auto.eos_token_id), name
+        for text in texts:
+            assert saved.backend.encode(text, add_special_tokens=False).ids == \
+                auto(text, add_special_tokens=False)["input_ids"], (name, text)
+    assert load_saved(tmp_path / "added").vocab_size == 302
+
+    (tmp_path / "trained" / "tokenizer.json").unlink()
+    with pytest.raises(TokenizerError, match=f"{tmp_path / 'trained'} has no tokenizer.json"):
+        load_saved(tmp_path / "trained")
+    config = tmp_path / "added" / "tokenizer_config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "eos_token": "<nope>"}))
+    with pytest.raises(TokenizerError, match="eos_token '<nope>' is not a token"):
+        load_saved(tmp_path / "added")
 
 
 def test_missing_existing_tokenizer_is_a_clear_error(tmp_path):

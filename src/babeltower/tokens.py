@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from .atomic import atomic_path, write_json
 from .shards import iter_shard, split_shards, verify_shards
+from .tokenizer import SavedTokenizer, load_saved
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,12 +57,14 @@ def tokenize_shards(tokenizer, shards: list[Path], out_prefix: str | Path, *,
                     extra_index: dict | None = None) -> dict:
     """Tokenize documents of `shards` into `<out_prefix>.bin/.docs.npy/.json`; return the index.
 
-    `tokenizer` is a `PreTrainedTokenizerFast`; its Rust backend encodes each batch on all
-    threads allowed by RAYON_NUM_THREADS.
+    `tokenizer` is a `tokenizer.SavedTokenizer` (or a transformers fast tokenizer); its Rust
+    backend encodes each batch on all threads allowed by RAYON_NUM_THREADS.
     """
+    if not isinstance(tokenizer, SavedTokenizer):
+        tokenizer = SavedTokenizer.of(tokenizer)
     out_prefix = Path(out_prefix)
-    backend = tokenizer.backend_tokenizer
-    vocab_size = len(tokenizer)
+    backend = tokenizer.backend
+    vocab_size = tokenizer.vocab_size
     eos = tokenizer.eos_token_id
     if eos is None:
         raise ValueError("tokenizer has no eos token; it is needed as document separator")
@@ -116,10 +119,8 @@ def tokenize_corpus_split(tokenizer_dir: str | Path, manifest: str | Path, split
                           index_path: str | Path, batch_bytes: int, language: str) -> dict:
     """Rule tokenize_split: one split of a language's corpus, tokenized with the trained
     tokenizer into the token files next to `index_path` (`<prefix>.json`)."""
-    from transformers import AutoTokenizer
-
     verify_shards(manifest)
-    tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    tok = load_saved(tokenizer_dir)
     shards = split_shards(manifest, split)
     prefix = Path(str(index_path).removesuffix(".json"))
     index = tokenize_shards(tok, shards, prefix, batch_bytes=batch_bytes,

@@ -39,6 +39,7 @@ from . import train_state
 from .data import MixtureSampler
 from .model import GPT, load_hf_weights, read_hf_config, resolve_model_config
 from .schedule import checkpoint_steps, lr_at
+from .tokenizer import load_saved
 from .train_process import (TrainingError, deterministic_inductor, dist_env,
                             measure_peak_flops, reproducible, training_device, use_bf16)
 
@@ -109,12 +110,10 @@ class Trainer:
         torch.set_num_threads(rc["threads"])
         torch.manual_seed(rc["seed"])
 
-        from transformers import AutoTokenizer
-
         self.tokenizer_dir = rc["tokenizer"]
-        tok = AutoTokenizer.from_pretrained(self.tokenizer_dir)
+        tok = load_saved(self.tokenizer_dir)
         self.eos_id = tok.eos_token_id
-        validate_run_config(rc, len(tok))
+        validate_run_config(rc, tok.vocab_size)
 
         self.context = rc["context"]
         self.batch_size = rc["batch_size"]
@@ -123,16 +122,16 @@ class Trainer:
 
         if rc.get("init_from"):
             init_cfg = read_hf_config(rc["init_from"])
-            if init_cfg.vocab_size < len(tok):
+            if init_cfg.vocab_size < tok.vocab_size:
                 raise TrainingError(f"run {rc['run']!r}: init_from checkpoint {rc['init_from']} "
                                     f"has a vocabulary of {init_cfg.vocab_size}, the tokenizer "
-                                    f"{len(tok)}")
+                                    f"{tok.vocab_size}")
             if self.context > init_cfg.n_positions:
                 raise TrainingError(f"run {rc['run']!r}: context {self.context} is longer than "
                                     f"the initial model's positions ({init_cfg.n_positions})")
             self.model_cfg = init_cfg
         else:
-            vocab = rc["model"].get("vocab_size") or len(tok)
+            vocab = rc["model"].get("vocab_size") or tok.vocab_size
             try:
                 self.model_cfg = resolve_model_config(rc["model"], vocab, self.context)
             except ValueError as exc:
