@@ -506,8 +506,10 @@ def test_batch_size_change_reruns_the_batches_it_recuts(micro_run):
     """cluster.checkpoints_per_job cuts the batch jobs, so a batch whose checkpoints change
     reruns (batches of 2: primary's 5 probed checkpoints -> 3 batches, each continual and
     monolingual run's 4 -> 2) and so does what reads their tables; a batch it leaves as it was
-    does not (the evaluations, one final checkpoint per run, and the comparison runs' probes,
-    one batch of two seeds' final checkpoints per mixture).
+    does not (the evaluations, one final checkpoint per run, and the baselines' comparison
+    probes: natural's two seeds, one batch of 2). The optimized group's 4 final checkpoints
+    are recut into 2 batches; the dry run lists their curves (collect_run_curves), not the
+    batches, which wait on the mixture checkpoint.
     Snakemake records outputs per job, and a batch job's outputs name no checkpoint."""
     ws, cfg, _ = micro_run
     plan = _plan_with(ws, cfg, "batches.yaml",
