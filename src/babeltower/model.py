@@ -228,7 +228,20 @@ def save_hf_checkpoint(model: GPT, path: str | Path, eos_token_id: int | None = 
         (path / name).write_text(json.dumps(obj, indent=2) + "\n")
 
 
+# (config.json key, GPT2Config's default, the values our model computes): the MLP's GELU is
+# the tanh approximation (HF's `gelu_new` and `gelu_pytorch_tanh`), attention scores are
+# scaled by 1/sqrt(head size) only, there is no cross-attention.
+_GPT2_VARIANTS = (
+    ("activation_function", "gelu_new", ("gelu_new", "gelu_pytorch_tanh")),
+    ("scale_attn_weights", True, (True,)),
+    ("scale_attn_by_inverse_layer_idx", False, (False,)),
+    ("add_cross_attention", False, (False,)),
+)
+
+
 def read_hf_config(path: str | Path) -> GPTConfig:
+    """The GPTConfig of a GPT-2 checkpoint in HF format (ours or any GPT2LMHeadModel's); a
+    clear error for another architecture or a GPT-2 variant our model does not compute."""
     path = Path(path)
     try:
         hf = json.loads((path / "config.json").read_text())
@@ -238,6 +251,15 @@ def read_hf_config(path: str | Path) -> GPTConfig:
     if hf.get("model_type") != "gpt2":
         raise ValueError(f"checkpoint {path} is a {hf.get('model_type')!r} model; only GPT-2 "
                          "checkpoints can initialise a run")
+    # Variants GPT2LMHeadModel computes that our model does not: their weights would load and
+    # the logits silently differ.
+    for key, default, ours in _GPT2_VARIANTS:
+        if hf.get(key, default) not in ours:
+            raise ValueError(f"checkpoint {path}: config.json {key} = {hf.get(key, default)!r}; "
+                             f"the trainer's GPT-2 computes {' or '.join(map(repr, ours))}")
+    if hf.get("n_inner") not in (None, 4 * hf["n_embd"]):
+        raise ValueError(f"checkpoint {path}: config.json n_inner = {hf['n_inner']}; the "
+                         f"trainer's GPT-2 has an MLP of 4 x n_embd = {4 * hf['n_embd']}")
     return GPTConfig(vocab_size=hf["vocab_size"], n_positions=hf["n_positions"],
                      n_layer=hf["n_layer"], n_head=hf["n_head"], n_embd=hf["n_embd"],
                      dropout=hf.get("resid_pdrop", 0.0),
