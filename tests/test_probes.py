@@ -420,3 +420,33 @@ def test_canonical_nll_batches_score_each_pair_as_alone(tiny_checkpoint):
         expected = float(F.cross_entropy(logits[len(p) - 1:-1], torch.tensor(s), reduction="sum"))
         assert row["solution_tokens"] == len(s) and not row["truncated"]
         assert row["nll"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_a_hub_id_and_revision_resolve_offline_from_a_hub_like_cache(tmp_path, monkeypatch):
+    """The probes' loader (and so every stage that names a model by hub id) goes through
+    transformers and huggingface_hub: a repo id with a branch, a tag or a commit hash resolves
+    to that commit's weights and tokenizer, offline, from a cache laid out like the hub's."""
+    from hub_cache import publish, use_hub_cache
+
+    cache = tmp_path / "hub"
+    use_hub_cache(monkeypatch, cache)
+    commits = {}
+    for seed, revision in ((0, "main"), (1, "v1")):
+        torch.manual_seed(seed)
+        model = GPT(GPTConfig(vocab_size=300, n_positions=32, n_layer=1, n_head=2, n_embd=16))
+        save_hf_checkpoint(model, tmp_path / revision, eos_token_id=0)
+        tok = train_bpe(iter([f"def f{i}(x):\n    return x + {i}\n" for i in range(50)]), 300,
+                        progress=False)
+        tok.save_pretrained(str(tmp_path / revision))
+        commits[revision] = publish(cache, "lab/tiny-python", tmp_path / revision, revision)
+    x = torch.randint(0, 300, (1, 8))
+    logits = {}
+    for revision in ("main", "v1", commits["v1"]):
+        pm = load_probed_model("lab/tiny-python", revision=revision)
+        with torch.no_grad():
+            logits[revision] = pm.model(x).logits
+        assert len(pm.tokenizer) == len(tok) and pm.tokenizer.eos_token == "<|endoftext|>"
+    assert torch.equal(logits["v1"], logits[commits["v1"]])
+    assert not torch.equal(logits["main"], logits["v1"])
+    with pytest.raises(ProbeError, match="cannot load model 'lab/tiny-python' \\(revision v2\\)"):
+        load_probed_model("lab/tiny-python", revision="v2")
