@@ -48,6 +48,10 @@ COMPARISON_RUNS = comparison_runs(config)  # run name -> (mixture, seed)
 COMPARISON_MIXTURES = comparison_mixtures(config)
 COMPARISON_TRAINING = comparison_training(config)
 ALL_RUNS = list(RUNS) + list(COMPARISON_RUNS)
+# Existing models taken as is (M_P from runs.primary.from: rule import_model) and the runs
+# rule train trains.
+IMPORTED_RUNS = [run for run, plan in RUNS.items() if plan.imported]
+TRAINED_RUNS = [run for run in ALL_RUNS if run not in IMPORTED_RUNS]
 
 
 def run_plan(run):

@@ -441,7 +441,7 @@ def test_init_checkpoint_with_another_vocabulary_is_rejected(token_data, tmp_pat
     small = GPT(GPTConfig(vocab_size=200, n_positions=32, n_layer=1, n_head=1, n_embd=8))
     save_hf_checkpoint(small, tmp_path / "small")
     rc = run_config(root, indexes, tmp_path / "c", init_from=str(tmp_path / "small"))
-    with pytest.raises(TrainingError, match="vocabulary of 200"):
+    with pytest.raises(TrainingError, match="embedding 200 rows"):
         Trainer(rc)
 
 

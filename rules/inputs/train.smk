@@ -8,6 +8,8 @@ def train_inputs(wildcards):
     }
     if plan.init_from_run:
         inputs["init"] = f"{run_dir(plan.init_from_run)}/checkpoints"
+    elif plan.source is not None:
+        inputs["init"] = source_files(plan.source)
     if run in COMPARISON_RUNS:
         inputs["mixture"] = mixture_table(COMPARISON_RUNS[run][0])
     return inputs
@@ -45,9 +47,22 @@ def train_resources(training_of):
 
 
 def init_checkpoint(run):
+    """The checkpoint of its initial run a run starts from ("": none; a run from an existing
+    model finds its folder in its config, `from`)."""
     plan = run_plan(run)
     return RUNS[plan.init_from_run].final_checkpoint if plan.init_from_run else ""
 
 
+def source_files(source):
+    """The files of an existing model a job reads: a local folder's edits rerun its runs."""
+    return [str(source.folder / "config.json")] + [str(p) for p in source.weight_files()]
+
+
+def import_inputs(wildcards):
+    return {"tokenizer": f"{RESULTS}/tokenizer", "model": source_files(RUNS[wildcards.run].source)}
+
+
 def run_outputs(run):
+    if RUNS[run].imported:
+        return [f"{run_dir(run)}/checkpoints"]
     return [f"{run_dir(run)}/checkpoints", f"{run_dir(run)}/metrics.csv"]

@@ -85,11 +85,11 @@ def _derived_corpus(cfg: dict, lang: str, out: Path, source_corpus: str | None) 
 
 
 def _cmd_tokenizer(args) -> int:
-    from .tokenizer import build_tokenizer
+    from .tokenizer import build_study_tokenizer
 
     cfg = load_config(args.config)
     manifests = {lang: Path(args.corpus) / lang / "manifest.json" for lang in cfg["languages"]}
-    tok = build_tokenizer(cfg["tokenizer"], manifests, args.out)
+    tok = build_study_tokenizer(cfg, manifests, args.out)
     print(f"saved tokenizer with {len(tok)} tokens to {args.out}")
     return 0
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from .config import enabled_benchmarks, languages_by_role
 from .model_config import GPTConfig, resolve_model_config
-from .runs import RunPlan
+from .model_source import ModelSource
+from .runs import RunPlan, study_tokenizer_source
 from .specs import evaluation_languages, lens_pairs
 
 FP32_BYTES = 4
@@ -41,13 +42,30 @@ class Assumptions:
 # -- sizes ---------------------------------------------------------------------------------------
 
 def vocab_size(config: dict, training: dict) -> int:
-    """The model's vocabulary: training.model.vocab_size, else the trained tokenizer's size."""
-    return training["model"].get("vocab_size") or config["tokenizer"]["vocab_size"]
+    """The model's vocabulary: training.model.vocab_size, else the study tokenizer's size (the
+    trained tokenizer's, or the embedding rows of the existing M_P whose tokenizer it is)."""
+    source = study_tokenizer_source(config)
+    tokenizer = source.vocab_size if source is not None else config["tokenizer"]["vocab_size"]
+    return training["model"].get("vocab_size") or tokenizer
 
 
 def run_model(config: dict, plan: RunPlan) -> GPTConfig:
+    """The shape of a run's model: its settings', or the existing model's it starts from."""
+    if plan.source is not None:
+        return source_model(plan.source)
     rc = plan.config
     return resolve_model_config(rc["model"], vocab_size(config, rc), rc["context"])
+
+
+def source_model(source: ModelSource) -> GPTConfig:
+    """An existing model's shape: a GPT-2's exactly; another architecture's as the GPT-2 of its
+    width, depth, heads and vocabulary (an estimate: the compute plan says so)."""
+    if source.trainable:
+        return source.gpt_config()
+    hf = source.hf_config
+    return GPTConfig(vocab_size=source.vocab_size, n_positions=source.n_positions or 0,
+                     n_layer=hf["num_hidden_layers"], n_head=hf["num_attention_heads"],
+                     n_embd=hf["hidden_size"])
 
 
 def forward_flops(model: GPTConfig, seq_len: int) -> float:

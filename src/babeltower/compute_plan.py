@@ -118,7 +118,7 @@ def estimated_comparison_budgets(config: dict, plans: dict[str, RunPlan], a: Ass
 def _run_cost(config: dict, plan: RunPlan, estimated: bool) -> RunCost:
     model = run_model(config, plan)
     tokens = plan.tokens_at(plan.total_steps)
-    flops = tokens * model.flops_per_token(plan.config["context"])
+    flops = tokens * model.flops_per_token(plan.config["context"]) if tokens else 0.0
     return RunCost(plan.name, plan.kind, model.num_params(), tokens, plan.total_steps,
                    len(plan.checkpoint_steps), flops, estimated)
 
@@ -208,6 +208,13 @@ def compute_plan(config: dict, assumptions: Assumptions | None = None) -> Comput
     analysis_on = enabled["probes"] and any(p.kind == "continual" for p in plans.values())
     comparison = comparison_runs(config) if analysis_on else {}
 
+    for plan in plans.values():
+        if plan.imported:
+            notes.append(f"{plan.name} is the existing model {plan.source.name}: not trained, "
+                         "its checkpoint is imported")
+        if plan.source is not None and not plan.source.trainable and plan.imported:
+            notes.append(f"{plan.name} ({plan.source.architecture}) is costed as a GPT-2 of its "
+                         "width, depth and vocabulary (an estimate)")
     data, shard_bytes, token_bytes = _data_stage(config, a, notes)
     training, runs = _training_stage(config, a, plans, "training", estimated=False)
     probes, evaluation = _checkpoint_stages(config, a, plans, enabled, "", False)

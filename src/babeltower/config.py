@@ -71,7 +71,9 @@ def _fill_defaults(instance: Any, schema: dict, root: dict | None = None) -> Non
         # overrides, so filling in defaults here would silently reset them.
         return
     schema = _resolve(schema, root)
-    if isinstance(instance, dict) and schema.get("type") in ("object", None):
+    types = schema.get("type")
+    types = [types] if isinstance(types, str) else types or ["object"]
+    if isinstance(instance, dict) and "object" in types:
         for key, sub in schema.get("properties", {}).items():
             if key not in instance and "default" in sub:
                 instance[key] = copy.deepcopy(sub["default"])

@@ -21,7 +21,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .model_config import PRESETS, GPTConfig, resolve_model_config  # noqa: F401 (re-exported)
+from .model_config import (PRESETS, GPTConfig, gpt2_config_from_hf,  # noqa: F401
+                           resolve_model_config)  # (re-exported)
 
 
 class CausalSelfAttention(nn.Module):
@@ -228,17 +229,6 @@ def save_hf_checkpoint(model: GPT, path: str | Path, eos_token_id: int | None = 
         (path / name).write_text(json.dumps(obj, indent=2) + "\n")
 
 
-# (config.json key, GPT2Config's default, the values our model computes): the MLP's GELU is
-# the tanh approximation (HF's `gelu_new` and `gelu_pytorch_tanh`), attention scores are
-# scaled by 1/sqrt(head size) only, there is no cross-attention.
-_GPT2_VARIANTS = (
-    ("activation_function", "gelu_new", ("gelu_new", "gelu_pytorch_tanh")),
-    ("scale_attn_weights", True, (True,)),
-    ("scale_attn_by_inverse_layer_idx", False, (False,)),
-    ("add_cross_attention", False, (False,)),
-)
-
-
 def read_hf_config(path: str | Path) -> GPTConfig:
     """The GPTConfig of a GPT-2 checkpoint in HF format (ours or any GPT2LMHeadModel's); a
     clear error for another architecture or a GPT-2 variant our model does not compute."""
@@ -248,35 +238,24 @@ def read_hf_config(path: str | Path) -> GPTConfig:
     except FileNotFoundError:
         raise FileNotFoundError(f"checkpoint {path} has no config.json (missing or half-written)") \
             from None
-    if hf.get("model_type") != "gpt2":
-        raise ValueError(f"checkpoint {path} is a {hf.get('model_type')!r} model; only GPT-2 "
-                         "checkpoints can initialise a run")
-    # Variants GPT2LMHeadModel computes that our model does not: their weights would load and
-    # the logits silently differ.
-    for key, default, ours in _GPT2_VARIANTS:
-        if hf.get(key, default) not in ours:
-            raise ValueError(f"checkpoint {path}: config.json {key} = {hf.get(key, default)!r}; "
-                             f"the trainer's GPT-2 computes {' or '.join(map(repr, ours))}")
-    if hf.get("n_inner") not in (None, 4 * hf["n_embd"]):
-        raise ValueError(f"checkpoint {path}: config.json n_inner = {hf['n_inner']}; the "
-                         f"trainer's GPT-2 has an MLP of 4 x n_embd = {4 * hf['n_embd']}")
-    return GPTConfig(vocab_size=hf["vocab_size"], n_positions=hf["n_positions"],
-                     n_layer=hf["n_layer"], n_head=hf["n_head"], n_embd=hf["n_embd"],
-                     dropout=hf.get("resid_pdrop", 0.0),
-                     layer_norm_epsilon=hf.get("layer_norm_epsilon", 1e-5),
-                     initializer_range=hf.get("initializer_range", 0.02))
+    return gpt2_config_from_hf(hf, f"checkpoint {path}")
 
 
 def load_hf_weights(model: GPT, path: str | Path) -> None:
-    """Load a GPT-2 checkpoint in HF format (ours or any GPT2LMHeadModel) into `model`."""
+    """Load a GPT-2 checkpoint in HF format (ours or any GPT2LMHeadModel's: safetensors, one
+    file or shards) into `model`."""
     from safetensors.torch import load_file
 
+    from .model_source import weight_files
+
     path = Path(path)
-    weights = path / "model.safetensors"
-    if not weights.exists():
+    files = weight_files(path)
+    if not files:
         raise FileNotFoundError(f"checkpoint {path} has no model.safetensors (missing or "
                                 "half-written)")
-    state = load_file(str(weights))
+    state = {}
+    for file in files:
+        state.update(load_file(str(file)))
     converted = {}
     for name, t in state.items():
         if not name.startswith("transformer."):
@@ -289,4 +268,3 @@ def load_hf_weights(model: GPT, path: str | Path) -> None:
     if missing or unexpected:
         raise ValueError(f"checkpoint {path} does not match the model: missing {missing}, "
                          f"unexpected {unexpected}")
-

@@ -68,3 +68,57 @@ def resolve_model_config(spec: dict, vocab_size: int, context: int) -> GPTConfig
         raise ValueError(f"context length {context} is longer than the model's positions "
                          f"(model.n_positions = {cfg.n_positions})")
     return cfg
+
+
+# -- GPT-2 checkpoints in Hugging Face format ------------------------------------------------------
+
+# (config.json key, GPT2Config's default, the values our model computes): the MLP's GELU is
+# the tanh approximation (HF's `gelu_new` and `gelu_pytorch_tanh`), attention scores are
+# scaled by 1/sqrt(head size) only, there is no cross-attention, the LM head is the token
+# embedding. GPT2LMHeadModel computes the other values: their weights would load into our
+# model and the logits silently differ.
+_GPT2_VARIANTS = (
+    ("activation_function", "gelu_new", ("gelu_new", "gelu_pytorch_tanh")),
+    ("scale_attn_weights", True, (True,)),
+    ("scale_attn_by_inverse_layer_idx", False, (False,)),
+    ("add_cross_attention", False, (False,)),
+    ("tie_word_embeddings", True, (True,)),
+)
+# GPT2Config's defaults of the sizes, which a config.json may leave out.
+_GPT2_SIZES = {"vocab_size": 50257, "n_positions": 1024, "n_layer": 12, "n_head": 12,
+               "n_embd": 768}
+
+
+def gpt2_config_from_hf(hf: dict, where: str) -> GPTConfig:
+    """The GPTConfig of a GPT-2 model's config.json (`hf`); a clear error, naming `where`, for
+    another architecture or a GPT-2 variant our model does not compute."""
+    if hf.get("model_type") != "gpt2":
+        raise ValueError(f"{where} is a {hf.get('model_type')!r} model; only GPT-2 checkpoints "
+                         "load into the trainer's model")
+    for key, default, ours in _GPT2_VARIANTS:
+        if hf.get(key, default) not in ours:
+            raise ValueError(f"{where}: config.json {key} = {hf.get(key, default)!r}; the "
+                             f"trainer's GPT-2 computes {' or '.join(map(repr, ours))}")
+    sizes = {k: hf.get(k, default) for k, default in _GPT2_SIZES.items()}
+    if hf.get("n_inner") not in (None, 4 * sizes["n_embd"]):
+        raise ValueError(f"{where}: config.json n_inner = {hf['n_inner']}; the trainer's GPT-2 "
+                         f"has an MLP of 4 x n_embd = {4 * sizes['n_embd']}")
+    return GPTConfig(**sizes, dropout=hf.get("resid_pdrop", 0.1),
+                     layer_norm_epsilon=hf.get("layer_norm_epsilon", 1e-5),
+                     initializer_range=hf.get("initializer_range", 0.02))
+
+
+def gpt2_weight_shapes(cfg: GPTConfig) -> dict[str, tuple[int, ...]]:
+    """GPT2LMHeadModel's saved parameters and their shapes (Conv1D layout: in x out), without
+    the `transformer.` prefix and the tied LM head, which checkpoints may or may not carry."""
+    d, f = cfg.n_embd, 4 * cfg.n_embd
+    shapes = {"wte.weight": (cfg.vocab_size, d), "wpe.weight": (cfg.n_positions, d),
+              "ln_f.weight": (d,), "ln_f.bias": (d,)}
+    for i in range(cfg.n_layer):
+        block = {"ln_1.weight": (d,), "ln_1.bias": (d,), "ln_2.weight": (d,), "ln_2.bias": (d,),
+                 "attn.c_attn.weight": (d, 3 * d), "attn.c_attn.bias": (3 * d,),
+                 "attn.c_proj.weight": (d, d), "attn.c_proj.bias": (d,),
+                 "mlp.c_fc.weight": (d, f), "mlp.c_fc.bias": (f,),
+                 "mlp.c_proj.weight": (f, d), "mlp.c_proj.bias": (d,)}
+        shapes.update({f"h.{i}.{name}": shape for name, shape in block.items()})
+    return shapes

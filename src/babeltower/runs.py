@@ -1,7 +1,8 @@
 """The study's training runs, planned from the workflow config when the DAG is built.
 
 Runs and their folders under `<results>/runs/`:
-    primary                    M_P: from scratch on the primary language
+    primary                    M_P: from scratch on the primary language, or an existing model
+                               (runs.primary.from: imported as its only checkpoint, step 0)
     continual-<L>              from M_P's final checkpoint, on the new language L only
     monolingual-<L>            M_L: from scratch on L only
     mixture-<name>             from scratch on a mixture the config spells out (runs.mixtures)
@@ -16,6 +17,10 @@ their plans come from `plan_comparison_run` once the budgets exist.
 Each plan is the resolved run config minus file paths (those are added by the rule), so it can
 be a rule's `params`: a change to any training setting of a run reruns that run and what
 depends on it, and nothing else.
+
+Every run kind takes `from: {model, revision}` (model_source.py): the existing model M_P is, or
+that a run's training starts from instead of from scratch (or, for a continual run, instead of
+M_P). Its checks run here, when the workflow is planned.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import copy
 from dataclasses import dataclass
 
 from .config import languages_by_role, primary_language
+from .model_source import ModelSource, resolve_source
 from .schedule import checkpoint_name, checkpoint_steps
 
 BASELINE_MIXTURES = ("natural", "uniform", "temperature", "unimax")
@@ -91,6 +97,13 @@ class RunPlan:
     # The probe and evaluation batch jobs its checkpoints join (checkpoint_jobs): its own
     # (None: the run's name), or its mixture's for a comparison run (comparison_batch_group).
     group: str | None = None
+    # The existing model it starts from (`from:`), or that it is (an imported M_P).
+    source: ModelSource | None = None
+
+    @property
+    def imported(self) -> bool:
+        """An existing model taken as is (M_P with runs.primary.from): no training job."""
+        return self.total_steps == 0 and self.source is not None
 
     @property
     def batch_group(self) -> str:
@@ -105,7 +118,8 @@ class RunPlan:
         return checkpoint_name(self.checkpoint_steps[-1])
 
     def tokens_at(self, step: int) -> int:
-        return step * self.config["batch_size"] * self.config["context"]
+        """Tokens this run trained on up to `step` (an imported model's own are not counted)."""
+        return 0 if self.imported else step * self.config["batch_size"] * self.config["context"]
 
 
 def _deep_update(base: dict, override: dict) -> dict:
@@ -129,7 +143,14 @@ def planned_total_steps(mixture: dict, context: int, batch_size: int) -> int:
 
 def _plan(name: str, kind: str, mixture: dict, training: dict, seed: int,
           init_from_run: str | None, init_positions: int | None = None,
-          group: str | None = None) -> RunPlan:
+          group: str | None = None, source: ModelSource | None = None) -> RunPlan:
+    if source is not None:
+        if not source.trainable:
+            raise RunConfigError(
+                f"run {name!r} would train model {source.name} ({source.where}), a "
+                f"{source.architecture}: only GPT-2 models train in this workflow so far "
+                "(training other architectures is not implemented yet)")
+        init_positions = source.n_positions or 0
     check_run_settings(name, training, init_positions)
     cfg = copy.deepcopy(training)
     cfg.update(run=name, kind=kind, mixture=mixture, seed=seed)
@@ -145,8 +166,17 @@ def _plan(name: str, kind: str, mixture: dict, training: dict, seed: int,
     steps = checkpoint_steps(total, cfg["batch_size"] * cfg["context"], ck["first_tokens"],
                              ck["uniform_every_tokens"], ck["log_factor"])
     cfg["expected_checkpoints"] = steps
+    if source is not None:
+        cfg["from"] = source.params()
     langs = sorted(mixture.get("budgets") or mixture.get("weights"))
-    return RunPlan(name, kind, langs, init_from_run, cfg, total, steps, group)
+    return RunPlan(name, kind, langs, init_from_run, cfg, total, steps, group, source)
+
+
+def _imported_plan(name: str, kind: str, language: str, source: ModelSource) -> RunPlan:
+    """An existing model as a run with one checkpoint, step 0: what it depends on is the model
+    alone (no training setting reruns its import)."""
+    cfg = {"run": name, "kind": kind, "from": source.params()}
+    return RunPlan(name, kind, [language], None, cfg, 0, [0], None, source)
 
 
 def _run_settings(training: dict, kind_cfg: dict, where: str) -> dict:
@@ -175,7 +205,7 @@ def check_run_settings(name: str, settings: dict, init_positions: int | None = N
             f"micro_batch_size {settings['micro_batch_size']} x processes {processes} "
             f"(processes per node x nodes)")
     if init_positions is not None:
-        if settings["context"] > init_positions:
+        if init_positions and settings["context"] > init_positions:
             raise RunConfigError(f"run {name!r}: training.context {settings['context']} is longer "
                                  f"than the initial model's positions ({init_positions})")
         return
@@ -187,10 +217,14 @@ def check_run_settings(name: str, settings: dict, init_positions: int | None = N
                              f"{exc}") from None
 
 
-def model_positions(settings: dict) -> int:
-    """Learned positions of the model a run's settings define (the context when unset)."""
+def model_positions(plan: RunPlan) -> int:
+    """Positions of a run's model (its settings' learned positions, the context when unset; an
+    existing model's own; 0 when its config sets no bound)."""
     from .model_config import resolve_model_config
 
+    if plan.source is not None:
+        return plan.source.n_positions or 0
+    settings = plan.config
     model = settings["model"]
     return resolve_model_config(model, model["vocab_size"] or 1, settings["context"]).n_positions
 
@@ -241,7 +275,8 @@ def plan_comparison_run(config: dict, mixture: str, seed: int, budgets: dict[str
     # are repeated epochs: allowed here, and reported in the mixtures table.
     training["allow_repetition"] = True
     return _plan(comparison_run(mixture, seed), "comparison", {"budgets": budgets}, training,
-                 seed, None, group=comparison_batch_group(mixture))
+                 seed, None, group=comparison_batch_group(mixture),
+                 source=run_source(config, config["comparison"], "comparison.from"))
 
 
 def language_tokens(train_tokens, lang: str, new_languages: list[str], where: str) -> int:
@@ -259,6 +294,35 @@ def language_tokens(train_tokens, lang: str, new_languages: list[str], where: st
     return int(train_tokens[lang])
 
 
+def run_source(config: dict, kind_cfg: dict, where: str) -> ModelSource | None:
+    """The checked model of a run kind's `from:` block (None: none), and that the study's
+    tokenizer can be its: the study trains its own BPE only when no model gives one."""
+    spec = kind_cfg.get("from")
+    if not spec:
+        return None
+    source = resolve_source(spec, where)
+    if not config["tokenizer"]["source"] and not config["runs"]["primary"]["from"]:
+        raise RunConfigError(
+            f"{where}: model {source.name} comes with its own vocabulary, but the study trains "
+            "its own tokenizer (tokenizer.source and runs.primary.from are null); set "
+            f"tokenizer.source to the model's tokenizer ({source.model})")
+    return source
+
+
+def study_tokenizer_source(config: dict) -> ModelSource | None:
+    """The model whose tokenizer is the study's: M_P's (runs.primary.from) unless
+    tokenizer.source names one; None when the study does not use a model's tokenizer."""
+    if config["tokenizer"]["source"]:
+        return None
+    source = run_source(config, config["runs"]["primary"], "runs.primary.from")
+    if source is not None and not source.has_tokenizer:
+        raise RunConfigError(
+            f"runs.primary.from: model {source.name} has no tokenizer files (tokenizer.json, or "
+            "vocab.json and merges.txt); set tokenizer.source to the tokenizer it was trained "
+            "with")
+    return source
+
+
 def plan_runs(config: dict) -> dict[str, RunPlan]:
     training = config["training"]
     runs_cfg = config["runs"]
@@ -271,24 +335,35 @@ def plan_runs(config: dict) -> dict[str, RunPlan]:
         return _run_settings(training, kind_cfg, where)
 
     pc = runs_cfg["primary"]
-    plans[PRIMARY_RUN] = _plan(PRIMARY_RUN, "primary",
-                             {"weights": {primary: 1.0}, "train_tokens": pc["train_tokens"]},
-                             settings(pc, 'runs.primary'), seed, None)
+    study_tokenizer_source(config)  # its checks, before any run's
+    source = run_source(config, pc, "runs.primary.from")
+    if source is not None:
+        plans[PRIMARY_RUN] = _imported_plan(PRIMARY_RUN, "primary", primary, source)
+    else:
+        plans[PRIMARY_RUN] = _plan(PRIMARY_RUN, "primary",
+                                   {"weights": {primary: 1.0}, "train_tokens": pc["train_tokens"]},
+                                   settings(pc, 'runs.primary'), seed, None)
     new_languages = languages_by_role(config, "new")
+    cc, mc = runs_cfg["continual"], runs_cfg["monolingual"]
+    continual_source = run_source(config, cc, "runs.continual.from")
+    monolingual_source = run_source(config, mc, "runs.monolingual.from")
     for lang in new_languages:
-        cc = runs_cfg["continual"]
         if cc["enabled"]:
             tokens = language_tokens(cc["train_tokens"], lang, new_languages, "runs.continual")
-            plans[continual_run(lang)] = _plan(
-                continual_run(lang), "continual", {"weights": {lang: 1.0}, "train_tokens": tokens},
-                settings(cc, 'runs.continual'), seed, PRIMARY_RUN,
-                model_positions(plans[PRIMARY_RUN].config))
-        mc = runs_cfg["monolingual"]
+            name = continual_run(lang)
+            mixture = {"weights": {lang: 1.0}, "train_tokens": tokens}
+            if continual_source is not None:
+                plans[name] = _plan(name, "continual", mixture, settings(cc, "runs.continual"),
+                                    seed, None, source=continual_source)
+            else:
+                m_p = plans[PRIMARY_RUN]
+                plans[name] = _plan(name, "continual", mixture, settings(cc, "runs.continual"),
+                                    seed, PRIMARY_RUN, model_positions(m_p), source=m_p.source)
         if mc["enabled"]:
             tokens = language_tokens(mc["train_tokens"], lang, new_languages, "runs.monolingual")
             plans[monolingual_run(lang)] = _plan(
                 monolingual_run(lang), "monolingual", {"weights": {lang: 1.0}, "train_tokens": tokens},
-                settings(mc, 'runs.monolingual'), seed, None)
+                settings(mc, 'runs.monolingual'), seed, None, source=monolingual_source)
     for mix_name, mc in (runs_cfg.get("mixtures") or {}).items():
         spec = {k: mc[k] for k in ("budgets", "weights", "train_tokens") if mc.get(k)}
         named = set(spec.get("budgets") or spec.get("weights") or {})
@@ -296,8 +371,10 @@ def plan_runs(config: dict) -> dict[str, RunPlan]:
         if unknown:
             raise RunConfigError(f"mixture {mix_name!r} names unknown language(s) "
                             f"{', '.join(unknown)}; languages: {', '.join(sorted(known))}")
+        where = f"runs.mixtures.{mix_name}"
         plans[mixture_run(mix_name)] = _plan(mixture_run(mix_name), "mixture", spec,
-                                             settings(mc, f'runs.mixtures.{mix_name}'), seed, None)
+                                             settings(mc, where), seed, None,
+                                             source=run_source(config, mc, f"{where}.from"))
     return plans
 
 

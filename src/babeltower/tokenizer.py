@@ -1,4 +1,5 @@
-"""Tokenizer stage: train a byte-level BPE on a language-balanced sample, or reuse one.
+"""Tokenizer stage: train a byte-level BPE on a language-balanced sample, or reuse one (a
+tokenizer.source, or the tokenizer of an existing M_P: runs.primary.from).
 
 Either way the result is saved with `save_pretrained`, so every later stage (and any user) loads
 it with `AutoTokenizer.from_pretrained(path)`, and it has an end-of-document token that the
@@ -122,16 +123,16 @@ def train_bpe(texts: Iterator[str], vocab_size: int, min_frequency: int | None =
     )
 
 
-def load_existing(source: str, revision: str | None = None):
+def load_existing(source: str, revision: str | None = None, where: str = "tokenizer.source"):
     from transformers import AutoTokenizer
 
     try:
         tok = AutoTokenizer.from_pretrained(source, revision=revision)
     except Exception as exc:
-        raise TokenizerError(f"tokenizer.source {source!r} cannot be loaded: {exc}") from exc
+        raise TokenizerError(f"{where} {source!r} cannot be loaded: {exc}") from exc
     if tok.eos_token_id is None:
         raise TokenizerError(
-            f"tokenizer.source {source!r} has no end-of-document (eos) token; the token files "
+            f"{where} {source!r} has no end-of-document (eos) token; the token files "
             "need one as document separator"
         )
     return tok
@@ -149,5 +150,36 @@ def build_tokenizer(cfg: dict, manifests: dict[str, Path], out_dir: str | Path,
         tok = train_bpe(texts, int(cfg["vocab_size"]), int(cfg["min_frequency"]),
                         cfg["eos_token"], progress)
     out_dir.mkdir(parents=True, exist_ok=True)
+    tok.save_pretrained(str(out_dir))
+    return tok
+
+
+# -- the study's tokenizer: the workflow's rule and the CLI --------------------------------------
+
+def tokenizer_params(config: dict) -> dict:
+    """What the study's tokenizer depends on (rule train_tokenizer's params): the `tokenizer`
+    section without its batching, or, when the tokenizer is M_P's (runs.primary.from, no
+    tokenizer.source), the digest of that model's tokenizer files: a new revision of the model
+    that changes its weights only reruns no tokenizer, and so no run that does not start from
+    the model."""
+    from .runs import study_tokenizer_source
+
+    source = study_tokenizer_source(config)
+    if source is not None:
+        return {"from_model": source.where, "files": source.tokenizer_digest()}
+    return {k: v for k, v in config["tokenizer"].items() if k != "batch_bytes"}
+
+
+def build_study_tokenizer(config: dict, manifests: dict[str, Path], out_dir: str | Path,
+                          progress: bool = True):
+    """The study's tokenizer, saved to `out_dir`: M_P's when it is an existing model and
+    tokenizer.source is null, else the `tokenizer` section's (trained or reused)."""
+    from .runs import study_tokenizer_source
+
+    source = study_tokenizer_source(config)
+    if source is None:
+        return build_tokenizer(config["tokenizer"], manifests, out_dir, progress)
+    tok = load_existing(str(source.folder), where=f"{source.where} {source.name}: tokenizer")
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
     tok.save_pretrained(str(out_dir))
     return tok

@@ -38,6 +38,7 @@ import torch.distributed as dist
 from . import train_state
 from .data import MixtureSampler
 from .model import GPT, load_hf_weights, read_hf_config, resolve_model_config
+from .model_import import check_vocabulary
 from .schedule import checkpoint_steps, lr_at
 from .tokenizer import load_saved
 from .train_process import (TrainingError, deterministic_inductor, dist_env,
@@ -122,10 +123,11 @@ class Trainer:
 
         if rc.get("init_from"):
             init_cfg = read_hf_config(rc["init_from"])
-            if init_cfg.vocab_size < tok.vocab_size:
-                raise TrainingError(f"run {rc['run']!r}: init_from checkpoint {rc['init_from']} "
-                                    f"has a vocabulary of {init_cfg.vocab_size}, the tokenizer "
-                                    f"{tok.vocab_size}")
+            try:
+                check_vocabulary(self.tokenizer_dir, rc["init_from"], init_cfg.vocab_size,
+                                 f"run {rc['run']!r} (initial weights {rc['init_from']})")
+            except ValueError as exc:
+                raise TrainingError(str(exc)) from None
             if self.context > init_cfg.n_positions:
                 raise TrainingError(f"run {rc['run']!r}: context {self.context} is longer than "
                                     f"the initial model's positions ({init_cfg.n_positions})")

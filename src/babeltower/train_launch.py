@@ -36,6 +36,8 @@ def launch_training(smk, run_config: dict, languages: list[str], init_from: str 
         threads=smk.threads,
         world_size=run_config["processes"] * run_config["nodes"],
     )
+    # The initial run's checkpoint, else the existing model of the run's `from:` block.
+    init_from = init_from or (run_config.get("from") or {}).get("folder", "")
     if init_from:
         run_config["init_from"] = init_from
     return launch(run_config)

@@ -30,6 +30,7 @@ import torch
 
 from .atomic import atomic_path
 from .model import GPT, GPTConfig, save_hf_checkpoint
+from .model_source import weight_files
 from .schedule import checkpoint_name
 from .train_process import TrainingError
 
@@ -58,7 +59,9 @@ def inputs_fingerprint(run_config: dict) -> dict:
     fp = {lang: digest(Path(p)) for lang, p in sorted(run_config["token_indexes"].items())}
     fp["tokenizer"] = digest(Path(run_config["tokenizer"]) / "tokenizer.json")
     if run_config.get("init_from"):
-        fp["init_from"] = digest(Path(run_config["init_from"]) / "model.safetensors")
+        digests = [digest(f) for f in weight_files(Path(run_config["init_from"]))]
+        # One file: the key of states saved before sharded weights were read.
+        fp["init_from"] = digests[0] if len(digests) == 1 else digests
     return fp
 
 
