@@ -73,8 +73,8 @@ def test_hub_ids_resolve_by_branch_tag_and_commit_offline(models, tokenizer, tmp
     assert main.commit == first and main.folder.name == first
     assert resolve_source({"model": "lab/coder", "revision": "v2"}, WHERE).commit == second
     by_commit = resolve_source({"model": "lab/coder", "revision": first}, WHERE)
-    assert by_commit.identity() == {"model": "lab/coder", "revision": first, "commit": first,
-                                    "architecture": "GPT2LMHeadModel"}
+    assert by_commit.identity() == main.identity() == {
+        "model": "lab/coder", "commit": first, "architecture": "GPT2LMHeadModel"}
     # The tokenizer is the same: the digest that is the study tokenizer's params is too.
     assert main.tokenizer_digest() == resolve_source(
         {"model": "lab/coder", "revision": "v2"}, WHERE).tokenizer_digest()

@@ -84,8 +84,10 @@ class ModelSource:
 
     @property
     def name(self) -> str:
-        rev = f" (revision {self.revision}, commit {self.commit})" if self.commit else ""
-        return f"{self.model}{rev}"
+        if not self.commit:
+            return self.model
+        rev = f"revision {self.revision}, " if self.revision else ""
+        return f"{self.model} ({rev}commit {self.commit})"
 
     def gpt_config(self) -> GPTConfig:
         """The trainer's model config of a GPT-2 source."""
@@ -127,17 +129,17 @@ class ModelSource:
         except (OSError, ValueError) as exc:
             raise ModelSourceError(f"{params['where']}: model {params['model']} has no readable "
                                    f"config.json in {folder} ({exc})") from None
-        source = cls(params["model"], params["revision"], folder, params["commit"], hf_config,
+        source = cls(params["model"], None, folder, params["commit"], hf_config,
                      params["where"])
         check_source(source)
         return source
 
     def identity(self) -> dict:
-        """What a run starting from this model depends on (a rule's `params`): changing the
-        model or the revision it resolves to reruns it. A local folder is also a rule input,
-        so replacing its files reruns it too."""
-        return {"model": self.model, "revision": self.revision, "commit": self.commit,
-                "architecture": self.architecture}
+        """What a run starting from this model depends on (a rule's `params`): the model and
+        the commit its revision resolves to, so that changing either reruns the run and naming
+        the same commit another way (branch, tag, hash) does not. A local folder's files are
+        also a rule's inputs: replacing them reruns it too."""
+        return {"model": self.model, "commit": self.commit, "architecture": self.architecture}
 
 
 def weight_files(folder: Path) -> list[Path]:
