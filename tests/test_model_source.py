@@ -48,12 +48,12 @@ def test_local_folders_resolve_with_their_architecture_and_what_trains(models):
 
     assert set(ARCHITECTURES) == set(PROBED)  # every probed architecture can be M_P
     gpt2 = resolve_source({"model": str(models["gpt2"])}, WHERE)
-    assert (gpt2.architecture, gpt2.trainable, gpt2.n_positions, gpt2.commit) == \
+    assert (gpt2.architecture, gpt2.own_model, gpt2.n_positions, gpt2.commit) == \
         ("GPT2LMHeadModel", True, 64, None)
     assert gpt2.has_tokenizer and gpt2.weight_files() == [models["gpt2"] / "model.safetensors"]
     for arch, cls in (("gpt_neox", "GPTNeoXForCausalLM"), ("llama", "LlamaForCausalLM")):
         source = resolve_source({"model": str(models[arch])}, WHERE)
-        assert (source.architecture, source.trainable, source.n_positions) == (cls, False, 64)
+        assert (source.architecture, source.own_model, source.n_positions) == (cls, False, 64)
     with pytest.raises(ModelSourceError, match=f"{WHERE}: revision 'v1' is for hub ids"):
         resolve_source({"model": str(models["gpt2"]), "revision": "v1"}, WHERE)
     with pytest.raises(ModelSourceError, match=f"{WHERE}: model folder ./no/such does not exist"):
@@ -144,9 +144,6 @@ def test_runs_plan_from_an_existing_primary(models, tmp_path):
     (lambda c, m: c["training"].__setitem__("context", 128),
      "run 'continual-cpp': training.context 128 is longer than the initial model's positions "
      r"\(64\)"),
-    (lambda c, m: c["runs"]["primary"].__setitem__("from", {"model": str(m["llama"])}),
-     "run 'continual-cpp' would train model .*llama .runs.primary.from., a LlamaForCausalLM: "
-     "only GPT-2 models train"),
     (lambda c, m: c["runs"]["primary"].update(**{"from": None}) or c["runs"]["monolingual"]
      .__setitem__("from", {"model": str(m["gpt2"])}),
      "runs.monolingual.from: model .* comes with its own vocabulary, but the study trains its "
@@ -168,9 +165,10 @@ def test_a_model_without_tokenizer_needs_tokenizer_source(models, tmp_path):
         plan_runs(cfg)
     cfg["tokenizer"]["source"] = str(models["gpt2"])
     assert plan_runs(cfg)["primary"].imported
-    # An M_P that only the probes read (no continual run trains it) may be any architecture.
-    cfg = _config(tmp_path, {"model": str(models["llama"])}, continual={"enabled": False})
-    assert plan_runs(cfg)["primary"].source.architecture == "LlamaForCausalLM"
+    # Any supported architecture: the continual runs train it through its transformers class.
+    plans = plan_runs(_config(tmp_path, {"model": str(models["llama"])}))
+    assert plans["primary"].source.architecture == "LlamaForCausalLM"
+    assert plans["continual-cpp"].init_from_run == "primary"
 
 
 def test_the_study_tokenizer_is_the_models_and_depends_on_its_files_only(models, tokenizer,

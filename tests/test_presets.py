@@ -131,3 +131,34 @@ def test_6_7b_overlay_shards_the_model_over_four_nodes(tmp_path):
                                        targets=["results/runs/primary/metrics.csv"]), "train")
     for expected in ("gres=gpu:8", "nodes=4", "mpi=srun", "tasks=4"):
         assert expected in resources
+
+
+def test_codeparrot_preset_imports_its_m_p_and_the_readme_shows_its_plan(tmp_path, monkeypatch):
+    """The worked example (presets/codeparrot-php.yaml): CodeParrot-small, resolved from a hub
+    cache holding a stand-in with its config and weight shapes, is M_P, not trained; the
+    continual run and M_L follow the paper's checkpoint schedule; the README prints the plan
+    the library computes, unchanged."""
+    from babeltower.compute_plan import compute_plan
+    from babeltower.compute_plan_text import format_plan
+    from babeltower.model_source import _fetch
+    from hub_cache import publish, use_hub_cache
+    from tiny_models import CODEPARROT_SMALL, bpe_tokenizer, shape_stand_in
+
+    stand_in = shape_stand_in(tmp_path / "codeparrot-small", bpe_tokenizer(), **CODEPARROT_SMALL)
+    publish(tmp_path / "hub", "codeparrot/codeparrot-small", stand_in, "main")
+    use_hub_cache(monkeypatch, tmp_path / "hub")
+    _fetch.cache_clear()
+    cfg = load(REPO / "presets" / "codeparrot-php.yaml")
+    plans = plan_runs(cfg)
+    assert plans["primary"].imported and plans["primary"].source.own_model
+    assert plans["primary"].source.gpt_config().scale_attn_by_inverse_layer_idx
+    for run in ("continual-php", "monolingual-php"):
+        assert (plans[run].total_steps, len(plans[run].checkpoint_steps)) == (19073, 42)
+    assert plans["continual-php"].init_from_run == "primary"
+    plan = compute_plan(cfg)
+    costs = {r.name: r for r in plan.runs}
+    assert (costs["primary"].steps, costs["primary"].flops) == (0, 0)
+    tables = format_plan(plan).split("\ndisk:")[0].strip()
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("What the plan says it costs", 1)[1].split("```\n", 2)[1]
+    assert block.strip() == tables

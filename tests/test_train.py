@@ -81,17 +81,22 @@ def run_config(root: Path, indexes: dict, out: Path, **over) -> dict:
 
 # -- model export ---------------------------------------------------------------------------------
 
-def test_a_transformers_gpt2_loads_into_our_model_with_identical_logits(tmp_path):
+@pytest.mark.parametrize("variant", [{}, {"scale_attn_by_inverse_layer_idx": True,
+                                           "reorder_and_upcast_attn": True}],
+                         ids=["gpt2", "codeparrot"])
+def test_a_transformers_gpt2_loads_into_our_model_with_identical_logits(tmp_path, variant):
     """A GPT2LMHeadModel saved by transformers (Conv1D weights, `gelu_new`, its own config):
-    read_hf_config + load_hf_weights give our model the same logits. GPT-2 variants our model
-    does not compute are refused by name instead of loading into different logits."""
-    from transformers import GPT2Config, GPT2LMHeadModel
+    read_hf_config + load_hf_weights give our model the same logits, also for the attention
+    variant CodeParrot's models were trained with; our checkpoint of it loads back into
+    GPT2LMHeadModel with the same logits. GPT-2 variants our model does not compute are refused
+    by name instead of loading into different logits."""
+    from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
 
     from babeltower.model import read_hf_config
 
     torch.manual_seed(1)
-    hf = GPT2LMHeadModel(GPT2Config(vocab_size=300, n_positions=64, n_layer=2, n_head=4,
-                                    n_embd=32, layer_norm_epsilon=1e-6)).eval()
+    hf = GPT2LMHeadModel(GPT2Config(vocab_size=300, n_positions=64, n_layer=3, n_head=4,
+                                    n_embd=32, layer_norm_epsilon=1e-6, **variant)).eval()
     hf.save_pretrained(str(tmp_path / "hf"))
     cfg = read_hf_config(tmp_path / "hf")
     assert (cfg.n_positions, cfg.layer_norm_epsilon) == (64, 1e-6)
@@ -99,11 +104,16 @@ def test_a_transformers_gpt2_loads_into_our_model_with_identical_logits(tmp_path
     load_hf_weights(ours, tmp_path / "hf")
     x = torch.randint(0, 300, (3, 64))
     with torch.no_grad():
-        torch.testing.assert_close(ours.eval()(x), hf(x).logits, rtol=0, atol=1e-5)
+        reference = hf(x).logits
+        torch.testing.assert_close(ours.eval()(x), reference, rtol=0, atol=1e-5)
+        save_hf_checkpoint(ours, tmp_path / "ours")
+        back = AutoModelForCausalLM.from_pretrained(str(tmp_path / "ours")).eval()
+        assert all(getattr(back.config, k) == v for k, v in variant.items())
+        torch.testing.assert_close(back(x).logits, reference, rtol=0, atol=1e-5)
 
     config = tmp_path / "hf" / "config.json"
     original = json.loads(config.read_text())
-    for key, value in (("activation_function", "relu"), ("scale_attn_by_inverse_layer_idx", True),
+    for key, value in (("activation_function", "relu"), ("tie_word_embeddings", False),
                        ("add_cross_attention", True), ("n_inner", 64)):
         config.write_text(json.dumps({**original, key: value}))
         with pytest.raises(ValueError, match=f"{tmp_path / 'hf'}: config.json {key} = "):

@@ -3,6 +3,7 @@ own classes (GPT-2, GPT-NeoX, Llama), `save_pretrained` (safetensors), with a to
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -48,3 +49,30 @@ def save_model(folder: Path, arch: str, tokenizer=None, n_positions: int = 64,
     if tokenizer is not None:
         tokenizer.save_pretrained(folder)
     return Path(folder)
+
+
+# CodeParrot-small's shape as its config.json gives it (GPT-2, trained with Mistral's attention
+# tweaks): the worked example's M_P (presets/codeparrot-php.yaml).
+CODEPARROT_SMALL = dict(vocab_size=32768, n_positions=1024, n_embd=768, n_layer=12, n_head=12,
+                        scale_attn_by_inverse_layer_idx=True, reorder_and_upcast_attn=True)
+
+
+def shape_stand_in(folder: Path, tokenizer, **gpt2_config) -> Path:
+    """A GPT-2 folder with a model's config and zero weights of its shapes (fp16: half the
+    bytes), which is all that planning a run reads; `tokenizer` saved beside them."""
+    import numpy as np
+    import transformers as tf
+    from safetensors.numpy import save_file
+
+    from babeltower.model_config import gpt2_config_from_hf, gpt2_weight_shapes
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    config = tf.GPT2Config(bos_token_id=0, eos_token_id=0, **gpt2_config).to_dict()
+    config["architectures"] = ["GPT2LMHeadModel"]
+    (folder / "config.json").write_text(json.dumps(config))
+    shapes = gpt2_weight_shapes(gpt2_config_from_hf(config, str(folder)))
+    save_file({f"transformer.{k}": np.zeros(v, np.float16) for k, v in shapes.items()},
+              str(folder / "model.safetensors"))
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass
 
 from .config import enabled_benchmarks, languages_by_role
-from .model_config import GPTConfig, resolve_model_config
+from .model_config import GPTConfig, ModelShape, resolve_model_config
 from .model_source import ModelSource
 from .runs import RunPlan, study_tokenizer_source
 from .specs import evaluation_languages, lens_pairs
@@ -57,15 +57,12 @@ def run_model(config: dict, plan: RunPlan) -> GPTConfig:
     return resolve_model_config(rc["model"], vocab_size(config, rc), rc["context"])
 
 
-def source_model(source: ModelSource) -> GPTConfig:
-    """An existing model's shape: a GPT-2's exactly; another architecture's as the GPT-2 of its
-    width, depth, heads and vocabulary (an estimate: the compute plan says so)."""
-    if source.trainable:
+def source_model(source: ModelSource) -> GPTConfig | ModelShape:
+    """An existing model's shape: a GPT-2's config; another architecture's sizes from its
+    config and its weights' shapes."""
+    if source.architecture == "GPT2LMHeadModel":
         return source.gpt_config()
-    hf = source.hf_config
-    return GPTConfig(vocab_size=source.vocab_size, n_positions=source.n_positions or 0,
-                     n_layer=hf["num_hidden_layers"], n_head=hf["num_attention_heads"],
-                     n_embd=hf["hidden_size"])
+    return source.shape()
 
 
 def forward_flops(model: GPTConfig, seq_len: int) -> float:
@@ -96,7 +93,7 @@ def probe_output_bytes(config: dict, model: GPTConfig) -> float:
     (the probe tables are small)."""
     if not config["probes"]["neurons"]["enabled"]:
         return 0
-    return model.n_layer * 4 * model.n_embd * len(config["languages"]) * FP32_BYTES
+    return model.n_layer * model.mlp_neurons * len(config["languages"]) * FP32_BYTES
 
 
 # -- per-checkpoint work -------------------------------------------------------------------------

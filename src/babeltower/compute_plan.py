@@ -212,9 +212,6 @@ def compute_plan(config: dict, assumptions: Assumptions | None = None) -> Comput
         if plan.imported:
             notes.append(f"{plan.name} is the existing model {plan.source.name}: not trained, "
                          "its checkpoint is imported")
-        if plan.source is not None and not plan.source.trainable and plan.imported:
-            notes.append(f"{plan.name} ({plan.source.architecture}) is costed as a GPT-2 of its "
-                         "width, depth and vocabulary (an estimate)")
     data, shard_bytes, token_bytes = _data_stage(config, a, notes)
     training, runs = _training_stage(config, a, plans, "training", estimated=False)
     probes, evaluation = _checkpoint_stages(config, a, plans, enabled, "", False)

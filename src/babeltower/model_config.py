@@ -18,6 +18,12 @@ class GPTConfig:
     dropout: float = 0.0
     layer_norm_epsilon: float = 1e-5
     initializer_range: float = 0.02
+    # GPT-2 variants of models the workflow starts from (`from:`; HF GPT2Config's names):
+    # attention scores also scaled by 1/(layer + 1); attention computed in fp32 under
+    # HF's own class (our kernel computes the same function; kept so a saved checkpoint loads
+    # into GPT2LMHeadModel as the original does).
+    scale_attn_by_inverse_layer_idx: bool = False
+    reorder_and_upcast_attn: bool = False
 
     def __post_init__(self) -> None:
         if self.n_embd % self.n_head:
@@ -36,6 +42,35 @@ class GPTConfig:
         """Training FLOPs per token (forward + backward), PaLM appendix B / nanoGPT estimate."""
         n = self.num_params(include_embeddings=False) + self.vocab_size * self.n_embd
         return 6 * n + 12 * self.n_layer * self.n_embd * seq_len
+
+    @property
+    def mlp_neurons(self) -> int:
+        """Neurons of one MLP (the activations LAPE reads)."""
+        return 4 * self.n_embd
+
+
+@dataclass
+class ModelShape:
+    """The sizes of a model of another architecture than our GPT (trained or probed through
+    its transformers class): what the trainer logs and the compute plan counts, with
+    GPTConfig's names."""
+
+    vocab_size: int
+    n_positions: int
+    n_layer: int
+    n_embd: int
+    mlp_neurons: int
+    params: int            # every parameter (a tied LM head once)
+    embedding_params: int  # the input embedding's, when the LM head is another matrix; else 0
+
+    def num_params(self, include_embeddings: bool = True) -> int:
+        return self.params if include_embeddings else self.params - self.embedding_params
+
+    def flops_per_token(self, seq_len: int) -> float:
+        """GPTConfig's estimate: 6 x the parameters in matrix products (the LM head's
+        included, the input embedding's lookup not) plus attention."""
+        return 6 * self.num_params(include_embeddings=False) + \
+            12 * self.n_layer * self.n_embd * seq_len
 
 
 # Presets: the embedded default (tiny, CPU) and the GPT-2 family sizes. Context is per run.
@@ -74,13 +109,13 @@ def resolve_model_config(spec: dict, vocab_size: int, context: int) -> GPTConfig
 
 # (config.json key, GPT2Config's default, the values our model computes): the MLP's GELU is
 # the tanh approximation (HF's `gelu_new` and `gelu_pytorch_tanh`), attention scores are
-# scaled by 1/sqrt(head size) only, there is no cross-attention, the LM head is the token
+# scaled by 1/sqrt(head size) (and by 1/(layer + 1) where scale_attn_by_inverse_layer_idx
+# says so, a GPTConfig field), there is no cross-attention, the LM head is the token
 # embedding. GPT2LMHeadModel computes the other values: their weights would load into our
 # model and the logits silently differ.
 _GPT2_VARIANTS = (
     ("activation_function", "gelu_new", ("gelu_new", "gelu_pytorch_tanh")),
     ("scale_attn_weights", True, (True,)),
-    ("scale_attn_by_inverse_layer_idx", False, (False,)),
     ("add_cross_attention", False, (False,)),
     ("tie_word_embeddings", True, (True,)),
 )
@@ -105,7 +140,10 @@ def gpt2_config_from_hf(hf: dict, where: str) -> GPTConfig:
                          f"has an MLP of 4 x n_embd = {4 * sizes['n_embd']}")
     return GPTConfig(**sizes, dropout=hf.get("resid_pdrop", 0.1),
                      layer_norm_epsilon=hf.get("layer_norm_epsilon", 1e-5),
-                     initializer_range=hf.get("initializer_range", 0.02))
+                     initializer_range=hf.get("initializer_range", 0.02),
+                     scale_attn_by_inverse_layer_idx=bool(
+                         hf.get("scale_attn_by_inverse_layer_idx", False)),
+                     reorder_and_upcast_attn=bool(hf.get("reorder_and_upcast_attn", False)))
 
 
 def gpt2_weight_shapes(cfg: GPTConfig) -> dict[str, tuple[int, ...]]:

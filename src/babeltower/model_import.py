@@ -4,9 +4,9 @@ the vocabulary check of every run that starts from an existing model.
 The imported checkpoint is the model's own files (config, safetensors weights: hard-linked
 where the file system allows, else copied) with the study's tokenizer beside them, as every
 checkpoint the trainer writes has it, and a trainer_state.json naming the model. Before it is
-published it is loaded the way its users load it: a GPT-2 into the trainer's own model (every
-tensor mapped, the continual runs start from it), any other architecture into its transformers
-class, which must find every weight; and the study's tokenizer must be the model's.
+published it is loaded as the continual runs will load it: a GPT-2 into the trainer's own model
+(every tensor mapped), any other architecture into its transformers class (hf_model), which
+must find every weight; and the study's tokenizer must be the model's.
 """
 
 from __future__ import annotations
@@ -102,22 +102,14 @@ def import_checkpoint(source: ModelSource, tokenizer_dir: str | Path, out_dir: s
 
 
 def _check_loads(ckpt: Path, source: ModelSource, where: str) -> None:
-    """Load the checkpoint as its users will: errors for any weight that does not load."""
-    if source.trainable:
-        from .model import GPT, load_hf_weights, read_hf_config
-
-        try:
-            load_hf_weights(GPT(read_hf_config(ckpt)), ckpt)
-        except ValueError as exc:
-            raise ModelImportError(f"{where}: {exc}") from None
-        return
-    from transformers import AutoModelForCausalLM
+    """Load the checkpoint as the trainer will: every weight must load."""
+    from .hf_model import HFCausalLM
+    from .model import GPT, load_hf_weights, read_hf_config
 
     try:
-        _, info = AutoModelForCausalLM.from_pretrained(str(ckpt), output_loading_info=True)
-    except Exception as exc:
-        raise ModelImportError(f"{where}: transformers cannot load it: {exc}") from exc
-    problems = {k: v for k, v in info.items() if v and k != "error_msgs"} or (
-        {"error_msgs": info["error_msgs"]} if info.get("error_msgs") else {})
-    if problems:
-        raise ModelImportError(f"{where}: weights that do not load: {problems}")
+        if source.own_model:
+            load_hf_weights(GPT(read_hf_config(ckpt)), ckpt)
+        else:
+            HFCausalLM.from_pretrained(ckpt)
+    except (ValueError, OSError) as exc:
+        raise ModelImportError(f"{where}: {exc}") from None

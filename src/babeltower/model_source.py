@@ -11,35 +11,37 @@ name the config key and the model.
 Light on purpose (json, huggingface_hub, safetensors headers; no torch): the Snakefile plans
 the runs when it is parsed.
 
-What a source can be used for (`ARCHITECTURES`): every supported architecture can be M_P (the
-probes and the evaluation read it through transformers); GPT-2 checkpoints also load into the
-trainer's own model, so runs can continue training them. Training the other architectures is
-not implemented yet: a run that would train one is refused when the workflow is planned.
+Supported architectures (`ARCHITECTURES`): GPT-2, which loads into the trainer's own model,
+and GPT-NeoX/Pythia, Llama, Mistral and Qwen2, trained through their transformers class
+(hf_model.py); the probes and the evaluation read every one through transformers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from .model_config import GPTConfig, gpt2_config_from_hf, gpt2_weight_shapes
+from .model_config import GPTConfig, ModelShape, gpt2_config_from_hf, gpt2_weight_shapes
 
 
 class ModelSourceError(ValueError):
     pass
 
 
-# Architectures (config.json `architectures`) a run can start from -> whether the trainer's own
-# model trains them. The probes hook the same list (probes.model_access.ARCHITECTURES).
+# Architectures (config.json `architectures`) a run can start from -> the names of its input
+# embedding and LM head in its weights. GPT-2 trains as the trainer's own model, the others
+# through their transformers class (hf_model.py); the probes hook the same list
+# (probes.model_access.ARCHITECTURES).
 ARCHITECTURES = {
-    "GPT2LMHeadModel": True,
-    "GPTNeoXForCausalLM": False,
-    "LlamaForCausalLM": False,
-    "MistralForCausalLM": False,
-    "Qwen2ForCausalLM": False,
+    "GPT2LMHeadModel": ("transformer.wte.weight", "lm_head.weight"),
+    "GPTNeoXForCausalLM": ("gpt_neox.embed_in.weight", "embed_out.weight"),
+    "LlamaForCausalLM": ("model.embed_tokens.weight", "lm_head.weight"),
+    "MistralForCausalLM": ("model.embed_tokens.weight", "lm_head.weight"),
+    "Qwen2ForCausalLM": ("model.embed_tokens.weight", "lm_head.weight"),
 }
 # Files fetched from the hub: the config, safetensors weights (and their index), the tokenizer
 # (tokenizer.json, its config, special tokens; vocab/merges or sentencepiece files of slow
@@ -65,9 +67,9 @@ class ModelSource:
         return self.hf_config["architectures"][0]
 
     @property
-    def trainable(self) -> bool:
-        """Whether the trainer's own model trains this architecture (GPT-2)."""
-        return ARCHITECTURES[self.architecture]
+    def own_model(self) -> bool:
+        """Whether it trains as the trainer's own model (GPT-2), else through its class."""
+        return self.architecture == "GPT2LMHeadModel"
 
     @property
     def n_positions(self) -> int | None:
@@ -95,6 +97,18 @@ class ModelSource:
 
     def weight_files(self) -> list[Path]:
         return weight_files(self.folder)
+
+    def shape(self) -> ModelShape:
+        """Its sizes, from its config and its weights' shapes (no tensor is read)."""
+        cfg = self.hf_config
+        shapes = _header_shapes(self.weight_files(), self.name, self.where)
+        embedding, head = ARCHITECTURES[self.architecture]
+        params = sum(math.prod(shape) for shape in shapes.values())
+        return ModelShape(vocab_size=self.vocab_size, n_positions=self.n_positions or 0,
+                          n_layer=cfg["num_hidden_layers"], n_embd=cfg["hidden_size"],
+                          mlp_neurons=cfg["intermediate_size"], params=params,
+                          embedding_params=(math.prod(shapes[embedding]) if head in shapes
+                                            else 0))
 
     def tokenizer_files(self) -> list[Path]:
         return [self.folder / n for n in TOKENIZER_FILES if (self.folder / n).is_file()]
@@ -211,7 +225,7 @@ def check_source(source: ModelSource) -> None:
         raise ModelSourceError(f"{where}: model {name} has no safetensors weights "
                                f"(model.safetensors or an index of shards){hint}")
     shapes = _header_shapes(files, name, where)
-    if source.architecture == "GPT2LMHeadModel":
+    if source.own_model:
         try:
             expected = gpt2_weight_shapes(source.gpt_config())
         except ValueError as exc:

@@ -145,11 +145,6 @@ def _plan(name: str, kind: str, mixture: dict, training: dict, seed: int,
           init_from_run: str | None, init_positions: int | None = None,
           group: str | None = None, source: ModelSource | None = None) -> RunPlan:
     if source is not None:
-        if not source.trainable:
-            raise RunConfigError(
-                f"run {name!r} would train model {source.name} ({source.where}), a "
-                f"{source.architecture}: only GPT-2 models train in this workflow so far "
-                "(training other architectures is not implemented yet)")
         init_positions = source.n_positions or 0
     check_run_settings(name, training, init_positions)
     cfg = copy.deepcopy(training)

@@ -37,6 +37,7 @@ import torch.distributed as dist
 
 from . import train_state
 from .data import MixtureSampler
+from .hf_model import HFCausalLM, architecture
 from .model import GPT, load_hf_weights, read_hf_config, resolve_model_config
 from .model_import import check_vocabulary
 from .schedule import checkpoint_steps, lr_at
@@ -121,17 +122,9 @@ class Trainer:
         self.micro = rc["micro_batch_size"]
         self.accum = self.batch_size // (self.micro * self.world)
 
+        init_model = None
         if rc.get("init_from"):
-            init_cfg = read_hf_config(rc["init_from"])
-            try:
-                check_vocabulary(self.tokenizer_dir, rc["init_from"], init_cfg.vocab_size,
-                                 f"run {rc['run']!r} (initial weights {rc['init_from']})")
-            except ValueError as exc:
-                raise TrainingError(str(exc)) from None
-            if self.context > init_cfg.n_positions:
-                raise TrainingError(f"run {rc['run']!r}: context {self.context} is longer than "
-                                    f"the initial model's positions ({init_cfg.n_positions})")
-            self.model_cfg = init_cfg
+            init_model, self.model_cfg = self._initial_model(rc["init_from"], tok.vocab_size)
         else:
             vocab = rc["model"].get("vocab_size") or tok.vocab_size
             try:
@@ -155,9 +148,12 @@ class Trainer:
         if rc["deterministic"] and (self.device.type != "cpu" or self._compiles()):
             self._flags.enter_context(reproducible(True))
 
-        self.model = GPT(self.model_cfg)
-        if rc.get("init_from"):
-            load_hf_weights(self.model, rc["init_from"])
+        if init_model is not None:
+            self.model = init_model
+        else:
+            self.model = GPT(self.model_cfg)
+            if rc.get("init_from"):
+                load_hf_weights(self.model, rc["init_from"])
         self.model.to(self.device)
         self.bf16 = use_bf16(rc["precision"], self.device)
         self.strategy = rc["strategy"]
@@ -166,12 +162,33 @@ class Trainer:
             # FSDP2 replaces parameters by sharded DTensors: shard before the optimizer sees them.
             from torch.distributed.fsdp import fully_shard
 
-            for block in self.model.transformer.h:
+            for block in transformer_blocks(self.model):
                 fully_shard(block)
             fully_shard(self.model)
         self.optimizer = self._build_optimizer()
         self.step = 0
         self._stop = False
+
+    def _initial_model(self, folder: str, tokenizer_vocab: int):
+        """The initial weights' model config, and for an architecture other than GPT-2 the
+        model itself (its transformers class: hf_model.HFCausalLM; a GPT-2 loads into our GPT
+        once the deterministic settings are made)."""
+        rc = self.rc
+        where = f"run {rc['run']!r} (initial weights {folder})"
+        try:
+            if architecture(folder) == "GPT2LMHeadModel":
+                model, cfg = None, read_hf_config(folder)
+            else:
+                model = HFCausalLM.from_pretrained(folder)
+                cfg = model.config
+            check_vocabulary(self.tokenizer_dir, folder, cfg.vocab_size, where)
+        except (ValueError, OSError) as exc:
+            raise TrainingError(f"{where}: {exc}" if where not in str(exc) else str(exc)) \
+                from None
+        if cfg.n_positions and self.context > cfg.n_positions:
+            raise TrainingError(f"run {rc['run']!r}: context {self.context} is longer than "
+                                f"the initial model's positions ({cfg.n_positions})")
+        return model, cfg
 
     def _build_optimizer(self) -> torch.optim.Optimizer:
         opt = self.rc["optimizer"]
@@ -336,6 +353,11 @@ class Trainer:
             dist.all_reduce(loss_sum)
             loss_sum /= self.world
         return float(loss_sum), grad_norm
+
+
+def transformer_blocks(model: torch.nn.Module) -> torch.nn.ModuleList:
+    """The decoder layers, which FSDP shards one by one."""
+    return model.blocks if isinstance(model, HFCausalLM) else model.transformer.h
 
 
 def _scalar(t: torch.Tensor) -> float:

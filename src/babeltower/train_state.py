@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from .atomic import atomic_path
+from .hf_model import HFCausalLM
 from .model import GPT, GPTConfig, save_hf_checkpoint
 from .model_source import weight_files
 from .schedule import checkpoint_name
@@ -143,7 +144,12 @@ def checkpoint_model(model: torch.nn.Module, model_cfg: GPTConfig, fsdp: bool,
         model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
     if not is_main:
         return None
-    snapshot = GPT(model_cfg)
+    if isinstance(model, HFCausalLM):
+        from transformers import AutoModelForCausalLM
+
+        snapshot = HFCausalLM(AutoModelForCausalLM.from_config(model.lm.config))
+    else:
+        snapshot = GPT(model_cfg)
     snapshot.load_state_dict(model_sd)
     return snapshot
 
@@ -155,7 +161,12 @@ def write_checkpoint(model: torch.nn.Module, state_dir: Path, step: int, eos_id:
     final = state_dir / "checkpoints" / checkpoint_name(step)
     tmp = final.with_name(final.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    save_hf_checkpoint(model, tmp, eos_id, extra_files=extra_files)
+    if isinstance(model, HFCausalLM):  # its transformers class writes its own format
+        model.save_pretrained(tmp)
+        for name, obj in extra_files.items():
+            (tmp / name).write_text(json.dumps(obj, indent=2) + "\n")
+    else:
+        save_hf_checkpoint(model, tmp, eos_id, extra_files=extra_files)
     for f in Path(tokenizer_dir).iterdir():
         if f.is_file():
             shutil.copy2(f, tmp / f.name)
