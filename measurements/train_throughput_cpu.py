@@ -8,6 +8,11 @@ cosine schedule, clipping) and the same threads. Reported: steady-state tokens/s
 second half of the steps, so one-off costs such as torch.compile are excluded) and wall time of
 the whole run (which includes them). Baselines: `Trainer` with its defaults (fp32), and with
 `bf16=True` (autocast), and with `bf16=True, torch_compile=True` as its best CPU setting.
+
+`--arch llama` or `--arch gpt_neox`: the same comparison for an architecture our trainer trains
+through its transformers class (babeltower.hf_model): both trainers start from one saved
+model of the preset's width and depth (MLP 4 x width), ours through `init_from` as a run from
+an existing model does. `--settings fp32` runs the fp32 rows only.
 """
 
 from __future__ import annotations
@@ -57,8 +62,29 @@ def make_data(work: Path, vocab: int, n_tokens: int) -> tuple[str, str]:
     return str(work / "tokenizer"), str(work / "tokens/train.json")
 
 
-def ours(work: Path, args, tokenizer: str, index: str, precision: str, compile_: str) -> dict:
-    out = work / f"ours-{precision}-{compile_}"
+def initial_model(work: Path, args, tokenizer: str, index: str) -> str | None:
+    """For --arch llama / gpt_neox: the model both trainers start from, saved by transformers
+    (None for GPT-2, which both build from the preset)."""
+    if args.arch == "gpt2":
+        return None
+    import transformers as tf
+
+    vocab = json.loads(Path(index).read_text())["vocab_size"]
+    cfg = resolve_model_config({"preset": args.preset}, vocab, args.context)
+    sizes = dict(vocab_size=vocab, hidden_size=cfg.n_embd, num_hidden_layers=cfg.n_layer,
+                 num_attention_heads=cfg.n_head, intermediate_size=4 * cfg.n_embd,
+                 max_position_embeddings=args.context)
+    config = (tf.LlamaConfig(**sizes) if args.arch == "llama" else tf.GPTNeoXConfig(**sizes))
+    torch.manual_seed(0)
+    folder = work / f"initial-{args.arch}"
+    tf.AutoModelForCausalLM.from_config(config).save_pretrained(folder)
+    tf.AutoTokenizer.from_pretrained(tokenizer).save_pretrained(folder)
+    return str(folder)
+
+
+def ours(work: Path, args, tokenizer: str, index: str, precision: str, compile_: str,
+         init: str | None = None, deterministic: bool = True) -> dict:
+    out = work / f"ours-{precision}-{compile_}-{deterministic}"
     rc = training_defaults()
     rc.update({
         "run": "bench", "kind": "primary", "seed": 0,
@@ -74,6 +100,9 @@ def ours(work: Path, args, tokenizer: str, index: str, precision: str, compile_:
         "tokenizer": tokenizer, "token_indexes": {"x": index}, "out_dir": str(out),
         "world_size": 1,
     })
+    if init:
+        rc["init_from"] = init
+    rc["deterministic"] = deterministic
     t0 = time.perf_counter()
     assert train(rc) == 0
     wall = time.perf_counter() - t0
@@ -88,16 +117,20 @@ OPT = {"lr": 1e-3, "weight_decay": 0.1, "beta1": 0.9, "beta2": 0.95, "eps": 1e-8
 
 
 def hf_trainer(work: Path, args, tokenizer: str, index: str, bf16: bool,
-               compile_: bool = False) -> dict:
-    from transformers import (GPT2Config, GPT2LMHeadModel, Trainer, TrainerCallback,
-                              TrainingArguments)
+               compile_: bool = False, init: str | None = None) -> dict:
+    from transformers import (AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel, Trainer,
+                              TrainerCallback, TrainingArguments)
 
     tokens = np.memmap(Path(index).with_suffix(".bin"), dtype=np.uint16, mode="r")
     vocab = json.loads(Path(index).read_text())["vocab_size"]
     cfg = resolve_model_config({"preset": args.preset}, vocab, args.context)
     torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(**{k: v for k, v in hf_config_dict(cfg).items()
-                                          if k not in ("architectures", "transformers_version")}))
+    if init:
+        model = AutoModelForCausalLM.from_pretrained(init, attn_implementation="sdpa")
+    else:
+        model = GPT2LMHeadModel(GPT2Config(**{k: v for k, v in hf_config_dict(cfg).items()
+                                              if k not in ("architectures",
+                                                           "transformers_version")}))
     n = (len(tokens) - 1) // args.context
 
     class Windows(torch.utils.data.Dataset):
@@ -140,27 +173,41 @@ def main() -> None:
     ap.add_argument("--context", type=int, default=256)
     ap.add_argument("--vocab", type=int, default=8192)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--arch", choices=["gpt2", "llama", "gpt_neox"], default="gpt2")
+    ap.add_argument("--settings", choices=["all", "fp32"], default="all")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     work = Path(tempfile.mkdtemp(prefix="bt-trainbench-"))
     tokenizer, index = make_data(work, args.vocab, 2_000_000)
-    print(f"preset {args.preset}, batch {args.batch} x context {args.context}, {args.steps} "
-          f"steps, {args.threads} threads, CPU capability {torch.backends.cpu.get_cpu_capability()}")
-    results = {
-        "HF Trainer (fp32, defaults)": hf_trainer(work, args, tokenizer, index, bf16=False),
-        "HF Trainer (bf16=True)": hf_trainer(work, args, tokenizer, index, bf16=True),
-        "HF Trainer (bf16, torch_compile)": hf_trainer(work, args, tokenizer, index, bf16=True,
-                                                       compile_=True),
-        "ours fp32 eager": ours(work, args, tokenizer, index, "fp32", "eager"),
-        "ours bf16 eager": ours(work, args, tokenizer, index, "bf16", "eager"),
-        "ours bf16 + torch.compile": ours(work, args, tokenizer, index, "bf16", "compile"),
+    init = initial_model(work, args, tokenizer, index)
+    print(f"{args.arch}, preset {args.preset}, batch {args.batch} x context {args.context}, "
+          f"{args.steps} steps, {args.threads} threads, CPU capability "
+          f"{torch.backends.cpu.get_cpu_capability()}")
+    settings = {
+        "HF Trainer (fp32, defaults)": lambda: hf_trainer(work, args, tokenizer, index, False,
+                                                          init=init),
+        "ours fp32 eager": lambda: ours(work, args, tokenizer, index, "fp32", "eager", init),
     }
+    if args.settings == "all":
+        settings.update({
+            "HF Trainer (bf16=True)": lambda: hf_trainer(work, args, tokenizer, index, True,
+                                                         init=init),
+            "HF Trainer (bf16, torch_compile)": lambda: hf_trainer(
+                work, args, tokenizer, index, True, compile_=True, init=init),
+            "ours bf16 eager": lambda: ours(work, args, tokenizer, index, "bf16", "eager", init),
+            "ours bf16 + torch.compile": lambda: ours(work, args, tokenizer, index, "bf16",
+                                                      "compile", init),
+            "ours bf16 + compile, deterministic off": lambda: ours(
+                work, args, tokenizer, index, "bf16", "compile", init, deterministic=False),
+        })
+    results = {name: run() for name, run in settings.items()}
     base = results["HF Trainer (fp32, defaults)"]["steady_tok_s"]
-    base_bf16 = results["HF Trainer (bf16=True)"]["steady_tok_s"]
-    print(f"{'setting':30s} {'tokens/s':>10s} {'vs HF fp32':>11s} {'vs HF bf16':>11s} "
+    base_bf16 = results.get("HF Trainer (bf16=True)", {"steady_tok_s": float("nan")})[
+        "steady_tok_s"]
+    print(f"{'setting':38s} {'tokens/s':>10s} {'vs HF fp32':>11s} {'vs HF bf16':>11s} "
           f"{'wall s':>8s}")
     for name, r in results.items():
-        print(f"{name:30s} {r['steady_tok_s']:10.0f} {r['steady_tok_s'] / base:11.2f} "
+        print(f"{name:38s} {r['steady_tok_s']:10.0f} {r['steady_tok_s'] / base:11.2f} "
               f"{r['steady_tok_s'] / base_bf16:11.2f} {r['wall_s']:8.1f}")
 
 
