@@ -148,6 +148,13 @@ def test_runs_plan_from_an_existing_primary(models, tmp_path):
      .__setitem__("from", {"model": str(m["gpt2"])}),
      "runs.monolingual.from: model .* comes with its own vocabulary, but the study trains its "
      "own tokenizer"),
+    (lambda c, m: c["runs"]["continual"].__setitem__("from", {"model": "./no/model"}),
+     r"runs.continual.from: model folder ./no/model does not exist \(the model of runs "
+     r"continual-cpp, continual-pyswap\)"),
+    (lambda c, m: c["comparison"].update(**{"from": {"model": str(m["gpt2"])},
+                                            "training": {"context": 96}}),
+     "run 'comparison-natural-s1': training.context 96 is longer than the initial model's "
+     r"positions \(64\)"),
 ])
 def test_plans_that_cannot_run_fail_before_any_job(models, tmp_path, change, message):
     cfg = _config(tmp_path, {"model": str(models["gpt2"])})
@@ -160,7 +167,7 @@ def test_a_model_without_tokenizer_needs_tokenizer_source(models, tmp_path):
     bare = tmp_path / "bare"
     shutil.copytree(models["gpt2"], bare, ignore=shutil.ignore_patterns("tokenizer*"))
     cfg = _config(tmp_path, {"model": str(bare)})
-    with pytest.raises(RunConfigError, match="runs.primary.from: model .*bare has no tokenizer "
+    with pytest.raises(RunConfigError, match="runs.primary.from: model .*bare .run primary. has no tokenizer "
                                              "files .*set tokenizer.source"):
         plan_runs(cfg)
     cfg["tokenizer"]["source"] = str(models["gpt2"])

@@ -125,10 +125,10 @@ def test_initial_weights_that_do_not_fit_the_run_fail_before_any_step(token_data
 
 
 @pytest.mark.slow  # compiling a Llama on a 2-core CPU: ~1 min
-def test_a_compiled_llama_run_learns(token_data, initial, tmp_path):  # noqa: F811
+def test_a_compiled_bf16_llama_run_learns(token_data, initial, tmp_path):  # noqa: F811
     root, indexes = token_data
     rc = run_config(root, indexes, tmp_path / "run", init_from=str(initial["llama"]),
-                    compile=True)
+                    compile=True, precision="bf16")
     assert train(rc) == 0
     losses = _losses(tmp_path / "run")
     assert len(losses) == 24 and losses[-1] < losses[0] - 1.0

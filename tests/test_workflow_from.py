@@ -19,7 +19,7 @@ from snakemake_helpers import planned_jobs, planned_wildcards, snakemake
 from tiny_models import bpe_tokenizer, save_model
 
 REPO_ID = "lab/python-coder"
-CONTINUAL = {"train[continual-cpp]": 1, "train[continual-pyswap]": 1}
+CONTINUAL = {"train[continual-cpp]": 1}
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +35,7 @@ def from_run(tmp_path_factory):
                "v2": publish(cache, REPO_ID, save_model(ws / "m2", "gpt2", tokenizer, seed=1),
                              "v2")}
     cfg = micro_config(ws)
+    del cfg["languages"]["pyswap"]  # one new language is enough here (C++)
     cfg["runs"]["primary"] = {"from": {"model": REPO_ID}}
     cfg["probes"]["enabled"] = False
     cfg["evaluation"]["enabled"] = False
@@ -66,8 +67,7 @@ def test_the_hub_model_is_m_p_and_the_continual_runs_start_from_it(from_run):
     results = ws / "results/runs"
     # M_P was imported, not trained; the runs after it were.
     assert planned_wildcards(run, "import_model", "run") == {"primary": 1}
-    assert set(planned_wildcards(run, "train", "run")) == {
-        "continual-cpp", "continual-pyswap", "monolingual-cpp", "monolingual-pyswap"}
+    assert set(planned_wildcards(run, "train", "run")) == {"continual-cpp", "monolingual-cpp"}
     mp = results / "primary/checkpoints/step00000000"
     assert sorted(p.name for p in (results / "primary").iterdir()) == ["checkpoints"]
     state = json.loads((mp / "trainer_state.json").read_text())
@@ -79,7 +79,7 @@ def test_the_hub_model_is_m_p_and_the_continual_runs_start_from_it(from_run):
         json.loads((snapshot / "tokenizer.json").read_text())["model"]
     reference = _logits(snapshot)
     assert torch.equal(_logits(mp), reference)
-    for run_name in ("continual-cpp", "continual-pyswap"):
+    for run_name in ("continual-cpp",):
         start = results / run_name / "checkpoints/step00000000"
         torch.testing.assert_close(_logits(start), reference, rtol=1e-5, atol=1e-5)
         final = json.loads((results / run_name / "checkpoints/step00000005/trainer_state.json")
@@ -107,3 +107,23 @@ def test_changing_from_reruns_exactly_the_runs_that_start_from_it(from_run):
     # A training setting of the continual runs reruns them alone, not the import.
     assert _plan(ws, cfg, "lr.yaml", lambda c: c["runs"]["continual"].__setitem__(
         "training", {"optimizer": {"lr": 0.01}})) == {**CONTINUAL, "all": 1}
+
+
+def test_a_from_scratch_run_given_a_model_starts_from_it(from_run):
+    """runs.monolingual.from: M_L starts from the model instead of from scratch; only M_L
+    reruns. (Runs last: it changes the shared results.)"""
+    ws, cfg, _, _ = from_run
+    local = ws / "local-m2"
+    if not local.exists():
+        shutil.copytree(ws / "m2", local)
+    changed = copy.deepcopy(cfg)
+    changed["runs"]["monolingual"]["from"] = {"model": str(local)}
+    configfile = write_config(ws / "mono.yaml", changed)
+    assert planned_jobs(snakemake(ws, configfile, "-n")) == {
+        "train[monolingual-cpp]": 1, "all": 1}
+    snakemake(ws, configfile)
+    for run in ("monolingual-cpp",):
+        start = ws / "results/runs" / run / "checkpoints/step00000000"
+        torch.testing.assert_close(_logits(start), _logits(local), rtol=1e-5, atol=1e-5)
+        saved = json.loads((start / "run_config.json").read_text())
+        assert saved["from"]["model"] == str(local) and saved["init_from"] == str(local)

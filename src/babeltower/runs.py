@@ -29,7 +29,7 @@ import copy
 from dataclasses import dataclass
 
 from .config import languages_by_role, primary_language
-from .model_source import ModelSource, resolve_source
+from .model_source import ModelSource, ModelSourceError, resolve_source
 from .schedule import checkpoint_name, checkpoint_steps
 
 BASELINE_MIXTURES = ("natural", "uniform", "temperature", "unimax")
@@ -271,7 +271,8 @@ def plan_comparison_run(config: dict, mixture: str, seed: int, budgets: dict[str
     training["allow_repetition"] = True
     return _plan(comparison_run(mixture, seed), "comparison", {"budgets": budgets}, training,
                  seed, None, group=comparison_batch_group(mixture),
-                 source=run_source(config, config["comparison"], "comparison.from"))
+                 source=run_source(config, config["comparison"], "comparison.from",
+                                   [comparison_run(mixture, seed)]))
 
 
 def language_tokens(train_tokens, lang: str, new_languages: list[str], where: str) -> int:
@@ -289,19 +290,27 @@ def language_tokens(train_tokens, lang: str, new_languages: list[str], where: st
     return int(train_tokens[lang])
 
 
-def run_source(config: dict, kind_cfg: dict, where: str) -> ModelSource | None:
+def run_source(config: dict, kind_cfg: dict, where: str, runs: list[str]) -> ModelSource | None:
     """The checked model of a run kind's `from:` block (None: none), and that the study's
-    tokenizer can be its: the study trains its own BPE only when no model gives one."""
+    tokenizer can be its: the study trains its own BPE only when no model gives one. Errors
+    name the key, the model and `runs`, the runs that start from it."""
     spec = kind_cfg.get("from")
     if not spec:
         return None
-    source = resolve_source(spec, where)
+    try:
+        source = resolve_source(spec, where)
+    except ModelSourceError as exc:
+        raise RunConfigError(f"{exc} (the model of {_names(runs)})") from None
     if not config["tokenizer"]["source"] and not config["runs"]["primary"]["from"]:
         raise RunConfigError(
-            f"{where}: model {source.name} comes with its own vocabulary, but the study trains "
-            "its own tokenizer (tokenizer.source and runs.primary.from are null); set "
-            f"tokenizer.source to the model's tokenizer ({source.model})")
+            f"{where}: model {source.name} ({_names(runs)}) comes with its own vocabulary, but "
+            "the study trains its own tokenizer (tokenizer.source and runs.primary.from are "
+            f"null); set tokenizer.source to the model's tokenizer ({source.model})")
     return source
+
+
+def _names(runs: list[str]) -> str:
+    return ("run " if len(runs) == 1 else "runs ") + ", ".join(runs)
 
 
 def study_tokenizer_source(config: dict) -> ModelSource | None:
@@ -309,10 +318,11 @@ def study_tokenizer_source(config: dict) -> ModelSource | None:
     tokenizer.source names one; None when the study does not use a model's tokenizer."""
     if config["tokenizer"]["source"]:
         return None
-    source = run_source(config, config["runs"]["primary"], "runs.primary.from")
+    source = run_source(config, config["runs"]["primary"], "runs.primary.from", [PRIMARY_RUN])
     if source is not None and not source.has_tokenizer:
         raise RunConfigError(
-            f"runs.primary.from: model {source.name} has no tokenizer files (tokenizer.json, or "
+            f"runs.primary.from: model {source.name} (run {PRIMARY_RUN}) has no tokenizer files "
+            "(tokenizer.json, or "
             "vocab.json and merges.txt); set tokenizer.source to the tokenizer it was trained "
             "with")
     return source
@@ -331,7 +341,7 @@ def plan_runs(config: dict) -> dict[str, RunPlan]:
 
     pc = runs_cfg["primary"]
     study_tokenizer_source(config)  # its checks, before any run's
-    source = run_source(config, pc, "runs.primary.from")
+    source = run_source(config, pc, "runs.primary.from", [PRIMARY_RUN])
     if source is not None:
         plans[PRIMARY_RUN] = _imported_plan(PRIMARY_RUN, "primary", primary, source)
     else:
@@ -340,8 +350,10 @@ def plan_runs(config: dict) -> dict[str, RunPlan]:
                                    settings(pc, 'runs.primary'), seed, None)
     new_languages = languages_by_role(config, "new")
     cc, mc = runs_cfg["continual"], runs_cfg["monolingual"]
-    continual_source = run_source(config, cc, "runs.continual.from")
-    monolingual_source = run_source(config, mc, "runs.monolingual.from")
+    continual_source = run_source(config, cc, "runs.continual.from",
+                                  [continual_run(lang) for lang in new_languages])
+    monolingual_source = run_source(config, mc, "runs.monolingual.from",
+                                    [monolingual_run(lang) for lang in new_languages])
     for lang in new_languages:
         if cc["enabled"]:
             tokens = language_tokens(cc["train_tokens"], lang, new_languages, "runs.continual")
@@ -369,7 +381,15 @@ def plan_runs(config: dict) -> dict[str, RunPlan]:
         where = f"runs.mixtures.{mix_name}"
         plans[mixture_run(mix_name)] = _plan(mixture_run(mix_name), "mixture", spec,
                                              settings(mc, where), seed, None,
-                                             source=run_source(config, mc, f"{where}.from"))
+                                             source=run_source(config, mc, f"{where}.from",
+                                                               [mixture_run(mix_name)]))
+    # The comparison runs are planned once their mixtures exist; their model is checked now.
+    comparison = list(comparison_runs(config))
+    if comparison:
+        source = run_source(config, config["comparison"], "comparison.from", comparison)
+        if source is not None:
+            for name in comparison:
+                check_run_settings(name, comparison_training(config), source.n_positions or 0)
     return plans
 
 
