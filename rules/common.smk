@@ -7,6 +7,7 @@ from pathlib import Path
 
 from babeltower import checkpoint_jobs, specs
 from babeltower.config import enabled_benchmarks, languages_by_role, primary_language
+from babeltower.model_source import use_cache_only
 from babeltower.runs import (
     comparison_training,
     continual_runs,
@@ -43,6 +44,10 @@ PRIMARY = primary_language(config)
 NEW_LANGUAGES = languages_by_role(config, "new")
 MIXTURES = list(config["runs"]["mixtures"])  # runs.mixtures: the mixture-<name> runs
 CODE_LANGUAGES = [PRIMARY] + NEW_LANGUAGES
+if not workflow.is_main_process:
+    # A job's process (a cluster job reads the workflow again): existing models (`from:`) were
+    # fetched by the main process when it planned the workflow; read them from the cache.
+    use_cache_only()
 RUNS = plan_runs(config)
 COMPARISON_RUNS = comparison_runs(config)  # run name -> (mixture, seed)
 COMPARISON_MIXTURES = comparison_mixtures(config)

@@ -257,3 +257,24 @@ def test_every_run_kind_takes_from(models, tmp_path):
 
     comparison = plan_comparison_run(cfg, "natural", 1, {"python": 2560, "cpp": 2560})
     assert comparison.config["from"]["folder"] == base["model"]
+
+
+def test_a_jobs_process_reads_hub_models_from_the_cache_only(models, tmp_path, monkeypatch):
+    """A cluster job parses the workflow again on a compute node: after use_cache_only (the
+    Snakefile's call outside the main process) a hub id resolves from the cache without the
+    network, here with huggingface_hub online but the hub unreachable."""
+    import huggingface_hub.constants as hub
+
+    from babeltower import model_source
+
+    cache = tmp_path / "hub"
+    commit = publish(cache, "lab/coder", models["gpt2"], "main")
+    use_hub_cache(monkeypatch, cache)
+    monkeypatch.setattr(hub, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(hub, "ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setattr(model_source, "_CACHE_ONLY", False)
+    model_source.use_cache_only()
+    assert resolve_source({"model": "lab/coder"}, WHERE).commit == commit
+    with pytest.raises(ModelSourceError, match="revision v9"):
+        resolve_source({"model": "lab/coder", "revision": "v9"}, WHERE)
+    _fetch.cache_clear()

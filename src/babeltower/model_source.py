@@ -201,12 +201,28 @@ def resolve_source(spec: dict, where: str) -> ModelSource:
     return source
 
 
+# Whether hub ids may be fetched (the workflow's main process) or only read from the cache (a
+# job's process re-reading the workflow on a compute node: use_cache_only()).
+_CACHE_ONLY = False
+
+
+def use_cache_only() -> None:
+    """Resolve hub ids from the Hugging Face cache alone from now on, as HF_HUB_OFFLINE=1
+    does: a job's process (a cluster job parses the workflow again) reads the snapshot the
+    main process fetched when it planned the workflow, without the network and without
+    seeing a branch that moved since."""
+    global _CACHE_ONLY
+    _CACHE_ONLY = True
+    _fetch.cache_clear()
+
+
 @cache
 def _fetch(model: str, revision: str | None) -> Path:
     """The snapshot folder of a hub model's revision (its name is the commit)."""
     from huggingface_hub import snapshot_download
 
-    return Path(snapshot_download(model, revision=revision, allow_patterns=HUB_FILES))
+    return Path(snapshot_download(model, revision=revision, allow_patterns=HUB_FILES,
+                                  local_files_only=_CACHE_ONLY))
 
 
 def check_source(source: ModelSource) -> None:
