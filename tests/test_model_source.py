@@ -278,3 +278,15 @@ def test_a_jobs_process_reads_hub_models_from_the_cache_only(models, tmp_path, m
     with pytest.raises(ModelSourceError, match="revision v9"):
         resolve_source({"model": "lab/coder", "revision": "v9"}, WHERE)
     _fetch.cache_clear()
+
+
+def test_check_config_plans_the_runs_and_names_the_model_at_fault(models, tmp_path, capsys):
+    from babeltower.cli import main as cli_main
+    from micro import write_config
+
+    cfg = micro_config(tmp_path)
+    cfg["runs"]["primary"]["from"] = {"model": str(models["gpt2"])}
+    assert cli_main(["check-config", str(write_config(tmp_path / "ok.yaml", cfg))]) == 0
+    cfg["runs"]["primary"]["from"] = {"model": str(tmp_path / "missing")}
+    assert cli_main(["check-config", str(write_config(tmp_path / "bad.yaml", cfg))]) != 0
+    assert "runs.primary.from: model folder" in capsys.readouterr().err

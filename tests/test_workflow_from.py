@@ -127,3 +127,21 @@ def test_a_from_scratch_run_given_a_model_starts_from_it(from_run):
         torch.testing.assert_close(_logits(start), _logits(local), rtol=1e-5, atol=1e-5)
         saved = json.loads((start / "run_config.json").read_text())
         assert saved["from"]["model"] == str(local) and saved["init_from"] == str(local)
+
+
+@pytest.mark.slow  # the whole micro DAG: ~3 min on 2 cores
+def test_the_whole_dag_runs_from_an_imported_m_p(tmp_path):
+    """Probes, evaluation, knowledge dependence, stages, mixtures, the comparison and the
+    report from an M_P that was never trained here (a local folder)."""
+    import pandas as pd
+
+    model = save_model(tmp_path / "model", "gpt2", bpe_tokenizer())
+    cfg = micro_config(tmp_path)
+    cfg["runs"]["primary"] = {"from": {"model": str(model)}}
+    snakemake(tmp_path, write_config(tmp_path / "config.yaml", cfg))
+    results = tmp_path / "results"
+    loss = pd.read_csv(results / "probes/loss.tsv", sep="\t")
+    assert set(loss[loss["run"] == "primary"]["step"]) == {0}
+    assert (results / "evaluation/knowledge_dependence.tsv").exists()
+    assert (results / "comparison/summary.tsv").exists()
+    assert "## Knowledge dependence" in (results / "summary.md").read_text()

@@ -1,5 +1,6 @@
 """Small existing models the tests create and save the way the hub holds them: transformers'
-own classes (GPT-2, GPT-NeoX, Llama), `save_pretrained` (safetensors), with a tokenizer."""
+own classes (GPT-2, GPT-NeoX, Llama, Mistral, Qwen2), `save_pretrained` (safetensors), with a
+tokenizer."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ def bpe_tokenizer(vocab_size: int = 300):
 
 def save_model(folder: Path, arch: str, tokenizer=None, n_positions: int = 64,
                seed: int = 0, vocab_size: int | None = None, **overrides) -> Path:
-    """A randomly initialised tiny `arch` ("gpt2", "gpt_neox", "llama") saved to `folder`
+    """A randomly initialised tiny `arch` ("gpt2", "gpt_neox", "llama", "mistral", "qwen2")
+    saved to `folder`
     with `tokenizer` (none when None)."""
     import transformers as tf
 
@@ -36,11 +38,13 @@ def save_model(folder: Path, arch: str, tokenizer=None, n_positions: int = 64,
                                hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                                intermediate_size=64, **overrides)
         cls = tf.GPTNeoXForCausalLM
-    elif arch == "llama":
-        cfg = tf.LlamaConfig(vocab_size=vocab, max_position_embeddings=n_positions,
-                             hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                             num_key_value_heads=1, intermediate_size=64, **overrides)
-        cls = tf.LlamaForCausalLM
+    elif arch in ("llama", "mistral", "qwen2"):
+        config_class, cls = {"llama": (tf.LlamaConfig, tf.LlamaForCausalLM),
+                             "mistral": (tf.MistralConfig, tf.MistralForCausalLM),
+                             "qwen2": (tf.Qwen2Config, tf.Qwen2ForCausalLM)}[arch]
+        cfg = config_class(vocab_size=vocab, max_position_embeddings=n_positions,
+                           hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                           num_key_value_heads=1, intermediate_size=64, **overrides)
     else:
         raise ValueError(arch)
     torch.manual_seed(seed)

@@ -23,7 +23,12 @@ from .config import ConfigError, enabled_benchmarks, load_config, load_merged_co
 
 
 def _cmd_check_config(args) -> int:
+    from .runs import plan_runs
+
     cfg = load_config(args.config)
+    # What the workflow checks when it plans the runs: each run's merged settings, and the
+    # existing models of `from:` blocks (fetched into the Hugging Face cache as Snakemake would).
+    plan_runs(cfg)
     print(json.dumps(cfg, indent=2) if args.show else f"{args.config}: valid")
     return 0
 
@@ -205,7 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("check-config", help="validate a config file (defaults filled in)")
+    p = sub.add_parser("check-config", help="validate a config file and plan its runs "
+                                             "(defaults filled in)")
     p.add_argument("config")
     p.add_argument("--show", action="store_true", help="print the completed config")
     p.set_defaults(func=_cmd_check_config)
