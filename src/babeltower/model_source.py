@@ -43,14 +43,16 @@ ARCHITECTURES = {
     "MistralForCausalLM": ("model.embed_tokens.weight", "lm_head.weight"),
     "Qwen2ForCausalLM": ("model.embed_tokens.weight", "lm_head.weight"),
 }
-# Files fetched from the hub: the config, safetensors weights (and their index), the tokenizer
-# (tokenizer.json, its config, special tokens; vocab/merges or sentencepiece files of slow
-# tokenizers). Other weight formats (PyTorch .bin, TensorFlow, Flax, ONNX) are not fetched.
-HUB_FILES = ["*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken"]
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                    "vocab.json", "merges.txt", "tokenizer.model", "added_tokens.json")
 # Files a checkpoint folder copies from the source besides its weights.
 MODEL_FILES = ("config.json", "generation_config.json")
+# Files fetched from the hub: the config, the transformers safetensors weights (one file or
+# shards and their index) and the tokenizer (fast, or a slow tokenizer's vocab/merges or
+# sentencepiece model). Not fetched: other weight formats (PyTorch .bin, TensorFlow, Flax,
+# ONNX, GGUF) and other layouts of the same weights (Mistral's consolidated.safetensors).
+HUB_FILES = [*MODEL_FILES, "model.safetensors", "model-*.safetensors",
+             "model.safetensors.index.json", *TOKENIZER_FILES]
 
 
 @dataclass(frozen=True)
