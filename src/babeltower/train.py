@@ -124,7 +124,7 @@ class Trainer:
 
         init_model = None
         if rc.get("init_from"):
-            init_model, self.model_cfg = self._initial_model(rc["init_from"], tok.vocab_size)
+            init_model, self.model_cfg = self._initial_model(rc["init_from"])
         else:
             vocab = rc["model"].get("vocab_size") or tok.vocab_size
             try:
@@ -169,7 +169,7 @@ class Trainer:
         self.step = 0
         self._stop = False
 
-    def _initial_model(self, folder: str, tokenizer_vocab: int):
+    def _initial_model(self, folder: str):
         """The initial weights' model config, and for an architecture other than GPT-2 the
         model itself (its transformers class: hf_model.HFCausalLM; a GPT-2 loads into our GPT
         once the deterministic settings are made)."""
