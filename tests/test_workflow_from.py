@@ -107,6 +107,9 @@ def test_changing_from_reruns_exactly_the_runs_that_start_from_it(from_run):
     # A training setting of the continual runs reruns them alone, not the import.
     assert _plan(ws, cfg, "lr.yaml", lambda c: c["runs"]["continual"].__setitem__(
         "training", {"optimizer": {"lr": 0.01}})) == {**CONTINUAL, "all": 1}
+    # The model shape of runs from scratch: M_L only (the continual run is M_P's shape).
+    assert _plan(ws, cfg, "shape.yaml", lambda c: c["training"]["model"].__setitem__(
+        "n_embd", 48)) == {"train[monolingual-cpp]": 1, "all": 1}
 
 
 def test_a_from_scratch_run_given_a_model_starts_from_it(from_run):

@@ -163,6 +163,9 @@ def _plan(name: str, kind: str, mixture: dict, training: dict, seed: int,
     cfg["expected_checkpoints"] = steps
     if source is not None:
         cfg["from"] = source.params()
+        # Its shape is the model's: training.model does not apply, and changing it must not
+        # rerun the run.
+        del cfg["model"]
     langs = sorted(mixture.get("budgets") or mixture.get("weights"))
     return RunPlan(name, kind, langs, init_from_run, cfg, total, steps, group, source)
 

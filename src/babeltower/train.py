@@ -66,7 +66,7 @@ def validate_run_config(rc: dict, tokenizer_vocab: int) -> None:
         raise TrainingError(f"run {rc['run']!r}: batch_size {rc['batch_size']} is not a multiple "
                             f"of micro_batch_size {rc['micro_batch_size']} x processes "
                             f"{rc['world_size']}")
-    model_vocab = rc["model"]["vocab_size"]
+    model_vocab = (rc.get("model") or {}).get("vocab_size")  # none: an existing model's
     if model_vocab and model_vocab < tokenizer_vocab:
         raise TrainingError(f"run {rc['run']!r}: model vocab_size {model_vocab} is smaller than "
                             f"the tokenizer's {tokenizer_vocab} tokens")
