@@ -18,7 +18,7 @@ from babeltower.runs import RunConfigError, plan_runs
 from babeltower.tokenizer import build_study_tokenizer, tokenizer_params
 from hub_cache import publish, use_hub_cache
 from micro import micro_config
-from tiny_models import bpe_tokenizer, save_model
+from tiny_models import bpe_tokenizer, logits, save_model
 
 WHERE = "runs.primary.from"
 
@@ -31,7 +31,8 @@ def tokenizer():
 @pytest.fixture(scope="module")
 def models(tmp_path_factory, tokenizer):
     root = tmp_path_factory.mktemp("models")
-    return {arch: save_model(root / arch, arch, tokenizer) for arch in ("gpt2", "gpt_neox", "llama")}
+    return {arch: save_model(root / arch, arch, tokenizer)
+            for arch in ("gpt2", "gpt_neox", "llama")}
 
 
 def _config(tmp_path, primary_from=None, **runs):
@@ -167,7 +168,8 @@ def test_a_model_without_tokenizer_needs_tokenizer_source(models, tmp_path):
     bare = tmp_path / "bare"
     shutil.copytree(models["gpt2"], bare, ignore=shutil.ignore_patterns("tokenizer*"))
     cfg = _config(tmp_path, {"model": str(bare)})
-    with pytest.raises(RunConfigError, match="runs.primary.from: model .*bare .run primary. has no tokenizer "
+    with pytest.raises(RunConfigError, match="runs.primary.from: model .*bare .run primary. "
+                                             "has no tokenizer "
                                              "files .*set tokenizer.source"):
         plan_runs(cfg)
     cfg["tokenizer"]["source"] = str(models["gpt2"])
@@ -193,13 +195,6 @@ def test_the_study_tokenizer_is_the_models_and_depends_on_its_files_only(models,
                                        if k != "batch_bytes"}
 
 
-def _logits(folder, ids):
-    from transformers import AutoModelForCausalLM
-
-    model = AutoModelForCausalLM.from_pretrained(str(folder)).eval()
-    with torch.no_grad():
-        return model(ids).logits
-
 
 def test_imported_checkpoint_is_the_model_and_loads_into_the_trainer(models, tokenizer,
                                                                     tmp_path):
@@ -215,13 +210,13 @@ def test_imported_checkpoint_is_the_model_and_loads_into_the_trainer(models, tok
         assert json.loads((ckpt / "trainer_state.json").read_text())["from"] == source.identity()
         assert (ckpt / "tokenizer.json").read_bytes() == (tmp_path / "tok/tokenizer.json") \
             .read_bytes()
-        reference = _logits(models[arch], ids)
-        assert torch.equal(_logits(ckpt, ids), reference)
+        reference = logits(models[arch], ids)
+        assert torch.equal(logits(ckpt, ids), reference)
     ours = GPT(read_hf_config(tmp_path / "gpt2/checkpoints/step00000000")).eval()
     load_hf_weights(ours, tmp_path / "gpt2/checkpoints/step00000000")
     with torch.no_grad():
-        ours_logits = ours(ids)
-    torch.testing.assert_close(ours_logits, _logits(models["gpt2"], ids), rtol=1e-5, atol=1e-5)
+        ours_out = ours(ids)
+    torch.testing.assert_close(ours_out, logits(models["gpt2"], ids), rtol=1e-5, atol=1e-5)
 
 
 def test_a_tokenizer_that_is_not_the_models_is_refused(models, tmp_path):

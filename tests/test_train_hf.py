@@ -16,7 +16,7 @@ from babeltower.train import EXIT_PREEMPTED, Trainer, train
 from babeltower.train_process import TrainingError
 from test_train import (_collectives, _final_weights, _losses, _run_until, _torchrun,  # noqa: F401
                         run_config, token_data)
-from tiny_models import save_model
+from tiny_models import logits, save_model
 
 CLASSES = {"llama": "LlamaForCausalLM", "gpt_neox": "GPTNeoXForCausalLM",
            "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM"}
@@ -34,13 +34,6 @@ def initial(token_data, tmp_path_factory):  # noqa: F811
     return {arch: save_model(base / arch, arch, tok) for arch in CLASSES}
 
 
-def _logits(folder, ids):
-    from transformers import AutoModelForCausalLM
-
-    model = AutoModelForCausalLM.from_pretrained(str(folder)).eval()
-    with torch.no_grad():
-        return model(ids).logits
-
 
 @pytest.mark.parametrize("arch", list(CLASSES))
 def test_other_architectures_train_on_the_gpt_schedule_and_data(token_data, initial,  # noqa: F811
@@ -55,8 +48,8 @@ def test_other_architectures_train_on_the_gpt_schedule_and_data(token_data, init
         [f"step{s:08d}" for s in (0, 1, 2, 4, 8, 16, 24)]
     ids = torch.arange(1, 33)[None]
     # Step 0 is the initial model; every checkpoint is its class, with the study tokenizer.
-    torch.testing.assert_close(_logits(ckpts / "step00000000", ids),
-                               _logits(initial[arch], ids), rtol=0, atol=0)
+    torch.testing.assert_close(logits(ckpts / "step00000000", ids),
+                               logits(initial[arch], ids), rtol=0, atol=0)
     last = ckpts / "step00000024"
     assert json.loads((last / "config.json").read_text())["architectures"] == [CLASSES[arch]]
     assert (last / "tokenizer.json").read_bytes() == (root / "tokenizer/tokenizer.json") \
@@ -109,8 +102,8 @@ def test_two_llama_processes_follow_the_single_process_loss_curve(token_data, in
     final = tmp_path / "two/checkpoints/step00000016"
     assert json.loads((final / "config.json").read_text())["architectures"] == \
         ["LlamaForCausalLM"]
-    torch.testing.assert_close(_logits(final, torch.arange(1, 33)[None]),
-                               _logits(tmp_path / "one/checkpoints/step00000016",
+    torch.testing.assert_close(logits(final, torch.arange(1, 33)[None]),
+                               logits(tmp_path / "one/checkpoints/step00000016",
                                        torch.arange(1, 33)[None]), rtol=1e-3, atol=1e-3)
 
 

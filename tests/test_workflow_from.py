@@ -16,10 +16,11 @@ import torch
 from hub_cache import publish
 from micro import micro_config, write_config
 from snakemake_helpers import planned_jobs, planned_wildcards, snakemake
-from tiny_models import bpe_tokenizer, save_model
+from tiny_models import bpe_tokenizer, logits, save_model
 
 REPO_ID = "lab/python-coder"
 CONTINUAL = {"train[continual-cpp]": 1}
+IDS = torch.arange(20)[None]  # the tokens whose logits are compared
 
 
 @pytest.fixture(scope="module")
@@ -54,13 +55,6 @@ def _plan(ws: Path, cfg: dict, name: str, change) -> dict:
     return dict(planned_jobs(snakemake(ws, write_config(ws / name, changed), "-n")))
 
 
-def _logits(folder: Path) -> torch.Tensor:
-    from transformers import AutoModelForCausalLM
-
-    model = AutoModelForCausalLM.from_pretrained(str(folder)).eval()
-    with torch.no_grad():
-        return model(torch.arange(20)[None]).logits
-
 
 def test_the_hub_model_is_m_p_and_the_continual_runs_start_from_it(from_run):
     ws, _, commits, run = from_run
@@ -77,11 +71,11 @@ def test_the_hub_model_is_m_p_and_the_continual_runs_start_from_it(from_run):
     # The study's tokenizer is the model's; M_P is the model; the continual runs start from it.
     assert json.loads((ws / "results/tokenizer/tokenizer.json").read_text())["model"] == \
         json.loads((snapshot / "tokenizer.json").read_text())["model"]
-    reference = _logits(snapshot)
-    assert torch.equal(_logits(mp), reference)
+    reference = logits(snapshot, IDS)
+    assert torch.equal(logits(mp, IDS), reference)
     for run_name in ("continual-cpp",):
         start = results / run_name / "checkpoints/step00000000"
-        torch.testing.assert_close(_logits(start), reference, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(logits(start, IDS), reference, rtol=1e-5, atol=1e-5)
         final = json.loads((results / run_name / "checkpoints/step00000005/trainer_state.json")
                            .read_text())
         assert final["step"] == 5
@@ -127,7 +121,8 @@ def test_a_from_scratch_run_given_a_model_starts_from_it(from_run):
     snakemake(ws, configfile)
     for run in ("monolingual-cpp",):
         start = ws / "results/runs" / run / "checkpoints/step00000000"
-        torch.testing.assert_close(_logits(start), _logits(local), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(logits(start, IDS), logits(local, IDS), rtol=1e-5,
+                                   atol=1e-5)
         saved = json.loads((start / "run_config.json").read_text())
         assert saved["from"]["model"] == str(local) and saved["init_from"] == str(local)
 

@@ -80,3 +80,12 @@ def shape_stand_in(folder: Path, tokenizer, **gpt2_config) -> Path:
               str(folder / "model.safetensors"))
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def logits(folder: Path, ids: torch.Tensor) -> torch.Tensor:
+    """The logits of `ids` under the model saved in `folder`, loaded by transformers."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(folder)).eval()
+    with torch.no_grad():
+        return model(ids).logits

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from .model_config import ModelShape
 from .probes.model_access import ARCHITECTURES as PROBED
+from .probes.model_access import submodule
 
 # The module path of the decoder layers, per architecture (the probes hook the same ones).
 BLOCKS = {name: arch.blocks for name, arch in PROBED.items()}
@@ -71,10 +72,7 @@ class HFCausalLM(nn.Module):
 
     @property
     def blocks(self) -> nn.ModuleList:
-        module = self.lm
-        for part in self._blocks.split("."):
-            module = getattr(module, part)
-        return module
+        return submodule(self.lm, self._blocks)
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
         """Logits (B, T, V), or the mean next-token cross-entropy when `targets` is given."""

@@ -37,7 +37,8 @@ ARCHITECTURES = {
 }
 
 
-def _get(module: torch.nn.Module, path: str):
+def submodule(module: torch.nn.Module, path: str):
+    """The module at a dotted path (an Architecture's paths)."""
     for part in path.split("."):
         module = getattr(module, part)
     return module
@@ -53,18 +54,18 @@ class ProbedModel:
 
     @property
     def blocks(self):
-        return _get(self.model, self.arch.blocks)
+        return submodule(self.model, self.arch.blocks)
 
     @property
     def final_norm(self) -> torch.nn.Module:
-        return _get(self.model, self.arch.final_norm)
+        return submodule(self.model, self.arch.final_norm)
 
     @property
     def unembed(self) -> torch.nn.Module:
         return self.model.get_output_embeddings()
 
     def mlp_act_modules(self) -> list[torch.nn.Module]:
-        return [_get(block, self.arch.mlp_act) for block in self.blocks]
+        return [submodule(block, self.arch.mlp_act) for block in self.blocks]
 
     @property
     def n_positions(self) -> int:
